@@ -1,0 +1,457 @@
+"""Data contracts for every input table, and validation at the boundary.
+
+Each table is declared once as a :class:`TableContract` (columns, kinds, allowed values, keys).
+:func:`validate` normalises what can be normalised safely (whitespace, case, known synonyms such as
+``"邻里纠纷"`` for ``neighbour``), then splits the frame into valid rows and a quarantine frame in which
+every rejected row has a reason naming the file, the row and the field. One bad row never sinks a
+batch; only a file that is unusable as a whole (wrong columns, unreadable) raises
+:class:`~features.errors.ContractError`, with one clear message.
+
+>>> from features.contracts import TABLES, validate
+>>> import pandas as pd
+>>> df = pd.DataFrame({"person_id": ["P1", None], "birth_year": [1980, 1990], "sex": ["M", "F"],
+...     "hukou_address_code": ["510107001001-0001"] * 2, "residence_address_code": ["510107001001-0001"] * 2,
+...     "residence_since": pd.to_datetime(["2020-01-01"] * 2)})
+>>> res = validate(df, TABLES["persons"], source="persons.parquet")
+>>> len(res.valid), res.quarantine.iloc[0]["field"]
+(1, 'person_id')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping
+
+import numpy as np
+import pandas as pd
+
+from features.errors import ContractError
+
+__all__ = [
+    "Column",
+    "TableContract",
+    "ValidationResult",
+    "TABLES",
+    "INCIDENT_CATEGORIES",
+    "CATEGORY_LABELS",
+    "validate",
+    "read_table",
+    "QUARANTINE_COLUMNS",
+]
+
+Kind = Literal["str", "int", "float", "bool", "datetime"]
+
+#: Incident / dispute categories (DESIGN.md), code -> Chinese label.
+CATEGORY_LABELS: dict[str, str] = {
+    "family": "家庭纠纷",
+    "marital": "婚恋纠纷",
+    "neighbour": "邻里纠纷",
+    "labour": "劳资纠纷",
+    "land": "土地及征地拆迁纠纷",
+    "debt": "债务纠纷",
+    "consumer": "消费纠纷",
+    "other": "其他纠纷",
+}
+INCIDENT_CATEGORIES = tuple(CATEGORY_LABELS)
+
+_CATEGORY_SYNONYMS = {
+    "家庭": "family", "家庭纠纷": "family", "家事": "family",
+    "婚恋": "marital", "婚恋纠纷": "marital", "婚姻": "marital", "情感纠纷": "marital", "romance": "marital",
+    "邻里": "neighbour", "邻里纠纷": "neighbour", "neighbor": "neighbour",
+    "劳资": "labour", "劳资纠纷": "labour", "欠薪": "labour", "labor": "labour", "wage": "labour",
+    "土地": "land", "土地纠纷": "land", "征地拆迁": "land", "拆迁": "land", "demolition": "land",
+    "债务": "debt", "债务纠纷": "debt", "经济纠纷": "debt",
+    "消费": "consumer", "消费纠纷": "consumer",
+    "其他": "other", "其它": "other", "其他纠纷": "other",
+}
+_DISPOSITION_SYNONYMS = {
+    "现场调解": "mediated", "现场调解成功": "mediated", "mediated on site": "mediated",
+    "移交": "referred", "移交处理": "referred", "转办": "referred",
+    "立案": "case_filed", "已立案": "case_filed", "case filed": "case_filed",
+    "未化解": "unresolved", "未解决": "unresolved",
+}
+_BOOL_SYNONYMS = {"1": True, "0": False, "true": True, "false": False, "是": True, "否": False,
+                  "y": True, "n": False, "yes": True, "no": False}
+
+QUARANTINE_COLUMNS = ["file", "row", "field", "value", "reason_code", "reason"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a contract. ``synonyms`` map a normalised raw value to the canonical code."""
+
+    name: str
+    kind: Kind
+    nullable: bool = False
+    allowed: frozenset[str] | None = None
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+    synonyms: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableContract:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    description: str
+    optional: bool = False
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.parquet"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+@dataclass
+class ValidationResult:
+    """Valid rows (canonical dtypes) and the quarantined rows' reasons."""
+
+    table: str
+    valid: pd.DataFrame
+    quarantine: pd.DataFrame
+
+    @property
+    def n_quarantined_rows(self) -> int:
+        return int(self.quarantine["row"].nunique()) if len(self.quarantine) else 0
+
+
+def _c(name, kind, **kw) -> Column:
+    return Column(name, kind, **kw)
+
+
+_ID = r"^[A-Za-z0-9_\-]{1,40}$"
+_ADDRESS = r"^51\d{10}-\d{4}$"          # 12-digit village/community code + house number
+_ROLES = frozenset({"caller", "party", "victim", "suspect"})
+
+TABLES: dict[str, TableContract] = {
+    t.name: t
+    for t in [
+        TableContract(
+            "grids",
+            (
+                _c("grid_id", "str", pattern=r"^G\d{12}\d{2}$"),
+                _c("village_code", "str", pattern=r"^51\d{10}$"),
+                _c("village_name", "str"),
+                _c("township_code", "str", pattern=r"^51\d{7}$"),
+                _c("township_name", "str"),
+                _c("county_code", "str", pattern=r"^51\d{4}$"),
+                _c("prefecture_code", "str", pattern=r"^51\d{2}00$"),
+                _c("is_urban", "bool"),
+                _c("station_id", "str", pattern=_ID),
+                _c("population", "int", min=1),
+            ),
+            key=("grid_id",),
+            description="网格: a grid inside a village (村) or community (社区), with its police station.",
+        ),
+        TableContract(
+            "stations",
+            (
+                _c("station_id", "str", pattern=_ID),
+                _c("name", "str"),
+                _c("township_code", "str", pattern=r"^51\d{7}$"),
+                _c("county_code", "str", pattern=r"^51\d{4}$"),
+            ),
+            key=("station_id",),
+            description="派出所: police stations, one per township/subdistrict.",
+        ),
+        TableContract(
+            "staff",
+            (
+                _c("staff_id", "str", pattern=_ID),
+                _c("role", "str", allowed=frozenset({"grid_worker", "cadre", "community_officer", "township_fallback"})),
+                _c("grid_id", "str", nullable=True),
+                _c("township_code", "str", pattern=r"^51\d{7}$"),
+                _c("display_name", "str"),
+                _c("inbox_id", "str", nullable=True, description="mini-program openid; null = not reachable"),
+                _c("active", "bool"),
+            ),
+            key=("staff_id",),
+            description="网格员/村社干部/社区民警, each with an inbox identity; township fallback desks.",
+        ),
+        TableContract(
+            "addresses",
+            (
+                _c("address_code", "str", pattern=_ADDRESS),
+                _c("grid_id", "str", pattern=r"^G\d{14}$"),
+                _c("village_code", "str", pattern=r"^51\d{10}$"),
+            ),
+            key=("address_code",),
+            description="标准地址 -> grid.",
+        ),
+        TableContract(
+            "persons",
+            (
+                _c("person_id", "str", pattern=_ID, description="pseudonymous id, never an ID-card number"),
+                _c("birth_year", "int", min=1900, max=2030),
+                _c("sex", "str", allowed=frozenset({"M", "F"}), synonyms={"男": "M", "女": "F", "m": "M", "f": "F"}),
+                _c("hukou_address_code", "str", pattern=_ADDRESS),
+                _c("residence_address_code", "str", pattern=_ADDRESS),
+                _c("residence_since", "datetime"),
+            ),
+            key=("person_id",),
+            description="当事人: pseudonymous persons with household-registration place and residence.",
+        ),
+        TableContract(
+            "incidents",
+            (
+                _c("incident_id", "str", pattern=_ID),
+                _c("event_time", "datetime"),
+                _c("recorded_at", "datetime"),
+                _c("address_code", "str", nullable=True, pattern=_ADDRESS),
+                _c("category", "str", allowed=frozenset(INCIDENT_CATEGORIES), synonyms=_CATEGORY_SYNONYMS),
+                _c("disposition", "str", nullable=True,
+                   allowed=frozenset({"mediated", "referred", "case_filed", "unresolved"}),
+                   synonyms=_DISPOSITION_SYNONYMS),
+                _c("flag_violence", "bool", nullable=True),
+                _c("flag_weapon", "bool", nullable=True),
+                _c("flag_alcohol", "bool", nullable=True),
+                _c("flag_minor_present", "bool", nullable=True),
+                _c("flag_threat", "bool", nullable=True, description="self-harm or harm-to-others threat recorded"),
+                _c("note", "str", nullable=True),
+                _c("dispute_id", "str", nullable=True, pattern=_ID),
+                _c("station_id", "str", nullable=True, pattern=_ID),
+            ),
+            key=("incident_id",),
+            description="110接处警: police calls with Chinese notes.",
+        ),
+        TableContract(
+            "incident_parties",
+            (
+                _c("incident_id", "str", pattern=_ID),
+                _c("person_id", "str", pattern=_ID),
+                _c("role", "str", allowed=_ROLES,
+                   synonyms={"报警人": "caller", "当事人": "party", "受害人": "victim", "嫌疑人": "suspect"}),
+            ),
+            key=("incident_id", "person_id"),
+            description="警情当事人: who took part in each incident, in which role.",
+        ),
+        TableContract(
+            "disputes",
+            (
+                _c("dispute_id", "str", pattern=_ID),
+                _c("category", "str", allowed=frozenset(INCIDENT_CATEGORIES), synonyms=_CATEGORY_SYNONYMS),
+                _c("opened_at", "datetime"),
+                _c("recorded_at", "datetime"),
+                _c("status", "str", allowed=frozenset({"open", "mediating", "resolved", "escalated"})),
+                _c("grid_id", "str", nullable=True),
+            ),
+            key=("dispute_id",),
+            description="矛盾纠纷台账: dispute register.",
+        ),
+        TableContract(
+            "dispute_parties",
+            (
+                _c("dispute_id", "str", pattern=_ID),
+                _c("person_id", "str", pattern=_ID),
+            ),
+            key=("dispute_id", "person_id"),
+            description="Parties of each dispute.",
+        ),
+        TableContract(
+            "mediations",
+            (
+                _c("mediation_id", "str", pattern=_ID),
+                _c("dispute_id", "str", pattern=_ID),
+                _c("time", "datetime"),
+                _c("recorded_at", "datetime"),
+                _c("result", "str", allowed=frozenset({"success", "partial", "failed"}),
+                   synonyms={"成功": "success", "调解成功": "success", "部分": "partial", "失败": "failed",
+                             "调解失败": "failed"}),
+                _c("mediator", "str", allowed=frozenset({"committee", "police", "judicial", "court", "other"})),
+            ),
+            key=("mediation_id",),
+            description="调解: mediation attempts and their result.",
+        ),
+        TableContract(
+            "care_records",
+            (
+                _c("record_id", "str", pattern=_ID),
+                _c("person_id", "str", pattern=_ID),
+                _c("time", "datetime"),
+                _c("recorded_at", "datetime"),
+                _c("kind", "str", allowed=frozenset({"followup", "missed_followup", "medication_stopped", "crisis"})),
+            ),
+            key=("record_id",),
+            description="关爱/随访记录 (optional, only where the law allows their use).",
+            optional=True,
+        ),
+        TableContract(
+            "outcomes",
+            (
+                _c("outcome_id", "str", pattern=_ID),
+                _c("person_id", "str", pattern=_ID),
+                _c("time", "datetime"),
+                _c("recorded_at", "datetime"),
+                _c("kind", "str", allowed=frozenset({"violent_case", "extreme_incident", "self_harm"})),
+                _c("source", "str"),
+            ),
+            key=("outcome_id",),
+            description="民转刑/个人极端事件: escalation outcomes (labels, and prior-outcome features).",
+        ),
+    ]
+}
+
+
+def _reason(code: str) -> str:
+    return {
+        "missing": "必填字段为空",
+        "type": "类型不符",
+        "allowed": "取值不在允许范围",
+        "pattern": "格式不符",
+        "range": "数值越界",
+        "duplicate_key": "主键重复（保留首条）",
+        "time_order": "录入时间早于发生时间",
+    }[code]
+
+
+def _normalise_text(s: pd.Series) -> pd.Series:
+    out = s.astype("string").str.strip()
+    return out.mask(out == "", pd.NA)
+
+
+def _coerce(col: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Return (coerced series, mask of values present but not coercible)."""
+    present = raw.notna()
+    if col.kind == "str":
+        text = _normalise_text(raw)
+        if col.synonyms or col.allowed:
+            lowered = text.str.lower()
+            mapped = lowered.map(lambda v: col.synonyms.get(v, col.synonyms.get(v.upper(), v)) if isinstance(v, str) else v)
+            # Original-case synonyms (Chinese labels are caseless; codes like "M" are upper-case).
+            direct = text.map(lambda v: col.synonyms.get(v) if isinstance(v, str) else None)
+            text = direct.fillna(mapped).astype("string")
+            if col.allowed and any(a != a.lower() for a in col.allowed):
+                upper_allowed = {a.lower(): a for a in col.allowed}
+                text = text.map(lambda v: upper_allowed.get(v, v) if isinstance(v, str) else v).astype("string")
+        return text, pd.Series(False, index=raw.index)
+    if col.kind == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(raw):
+            out = pd.to_datetime(raw)
+            if getattr(out.dt, "tz", None) is not None:
+                out = out.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+            return out.astype("datetime64[ns]"), pd.Series(False, index=raw.index)
+        out = pd.to_datetime(raw, errors="coerce", format="mixed")
+        return out.astype("datetime64[ns]"), present & out.isna()
+    if col.kind == "bool":
+        if pd.api.types.is_bool_dtype(raw):
+            return raw.astype("boolean"), pd.Series(False, index=raw.index)
+        text = raw.astype("string").str.strip().str.lower()
+        out = text.map(lambda v: _BOOL_SYNONYMS.get(v) if isinstance(v, str) else None)
+        return out.astype("boolean"), present & out.isna()
+    # int / float
+    out = pd.to_numeric(raw, errors="coerce")
+    bad = present & out.isna()
+    if col.kind == "int":
+        frac = out.notna() & (out != np.floor(out.fillna(0)))
+        bad = bad | frac
+        out = out.where(~frac).astype("Int64")
+    else:
+        out = out.astype("Float64")
+    return out, bad
+
+
+def validate(df: pd.DataFrame, contract: TableContract, source: str | None = None) -> ValidationResult:
+    """Split ``df`` into canonical valid rows and quarantined rows with reasons.
+
+    Raises :class:`ContractError` only when the frame as a whole does not fit (missing columns).
+    Extra columns are dropped (they may carry data nobody approved for use).
+    """
+    source = source or contract.filename
+    missing = [c for c in contract.column_names if c not in df.columns]
+    if missing:
+        raise ContractError(
+            f"{source}: 不是有效的 {contract.name} 表 / not a valid '{contract.name}' table: "
+            f"missing columns {missing}; expected columns {contract.column_names}. "
+            f"Check that the right file was given."
+        )
+    df = df.reset_index(drop=True)
+    out = {}
+    problems: list[pd.DataFrame] = []
+
+    def flag(mask: pd.Series, col: str, values: pd.Series, code: str) -> None:
+        if mask.any():
+            idx = np.flatnonzero(mask.to_numpy())
+            problems.append(pd.DataFrame({
+                "file": source,
+                "row": idx + 1,
+                "field": col,
+                "value": values.iloc[idx].astype("string").fillna("<空>").str.slice(0, 80).to_numpy(),
+                "reason_code": code,
+                "reason": f"{_reason(code)}（{col}）",
+            }))
+
+    for col in contract.columns:
+        raw = df[col.name]
+        values, bad_type = _coerce(col, raw)
+        flag(bad_type, col.name, raw, "type")
+        missing_mask = values.isna() & ~bad_type
+        if not col.nullable:
+            flag(missing_mask, col.name, raw, "missing")
+        ok_val = values.notna() & ~bad_type
+        if col.allowed is not None:
+            flag(ok_val & ~values.isin(col.allowed).fillna(False).astype(bool), col.name, raw, "allowed")
+        if col.pattern is not None:
+            rx = re.compile(col.pattern)
+            matches = values.map(lambda v: bool(rx.match(v)) if isinstance(v, str) else True).astype(bool)
+            flag(ok_val & ~matches, col.name, raw, "pattern")
+        if col.min is not None or col.max is not None:
+            lo = -np.inf if col.min is None else col.min
+            hi = np.inf if col.max is None else col.max
+            num = values.astype("Float64")
+            flag(ok_val & ~num.between(lo, hi).fillna(True).astype(bool), col.name, raw, "range")
+        out[col.name] = values
+
+    clean = pd.DataFrame(out)
+    if "recorded_at" in clean and ("event_time" in clean or "time" in clean):
+        t = clean["event_time"] if "event_time" in clean else clean["time"]
+        # Recording before the event is a data-entry error; a few minutes of clock skew is tolerated.
+        early = (clean["recorded_at"] < t - pd.Timedelta(minutes=10)).fillna(False)
+        flag(early, "recorded_at", df["recorded_at"], "time_order")
+
+    bad_rows = set()
+    for p in problems:
+        bad_rows.update((p["row"] - 1).tolist())
+    keep = np.ones(len(clean), dtype=bool)
+    if bad_rows:
+        keep[list(bad_rows)] = False
+    dup = clean.duplicated(list(contract.key), keep="first").to_numpy() & keep
+    if dup.any():
+        flag(pd.Series(dup), ",".join(contract.key), clean[contract.key[0]], "duplicate_key")
+        keep &= ~dup
+
+    quarantine = (pd.concat(problems, ignore_index=True) if problems
+                  else pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS}))
+    quarantine = quarantine.sort_values(["row", "field"], kind="stable").reset_index(drop=True)
+    return ValidationResult(contract.name, clean.loc[keep].reset_index(drop=True), quarantine)
+
+
+def read_table(path: str | Path, contract: TableContract) -> ValidationResult:
+    """Read a Parquet (or CSV) file and validate it; an unusable file raises one ContractError."""
+    path = Path(path)
+    if not path.exists():
+        raise ContractError(f"{path}: 文件不存在 / file not found (expected the '{contract.name}' table).")
+    try:
+        if path.suffix.lower() == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        else:
+            df = pd.read_parquet(path)
+    except Exception as exc:  # any reader failure is one clear message, not a traceback
+        raise ContractError(
+            f"{path}: 无法读取 / cannot be read as {'CSV' if path.suffix.lower() == '.csv' else 'Parquet'} "
+            f"({type(exc).__name__}: {str(exc)[:200]}). Expected the '{contract.name}' table."
+        ) from None
+    return validate(df, contract, source=path.name)
