@@ -19,7 +19,6 @@ batch; only a file that is unusable as a whole (wrong columns, unreadable) raise
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping
@@ -75,7 +74,7 @@ _DISPOSITION_SYNONYMS = {
 _BOOL_SYNONYMS = {"1": True, "0": False, "true": True, "false": False, "是": True, "否": False,
                   "y": True, "n": False, "yes": True, "no": False}
 
-QUARANTINE_COLUMNS = ["file", "row", "field", "value", "reason_code", "reason"]
+QUARANTINE_COLUMNS = ["file", "row", "field", "value", "reason_code", "reason", "action"]
 
 
 @dataclass(frozen=True)
@@ -125,8 +124,9 @@ class ValidationResult:
     quarantine: pd.DataFrame
 
     @property
-    def n_quarantined_rows(self) -> int:
-        return int(self.quarantine["row"].nunique()) if len(self.quarantine) else 0
+    def n_dropped_rows(self) -> int:
+        q = self.quarantine
+        return int(q.loc[q["action"] == "dropped_row", "row"].nunique()) if len(q) else 0
 
 
 def _c(name, kind, **kw) -> Column:
@@ -179,8 +179,9 @@ TABLES: dict[str, TableContract] = {
                 _c("inbox_id", "str", nullable=True, description="mini-program openid; null = not reachable"),
                 _c("active", "bool"),
             ),
-            key=("staff_id",),
-            description="网格员/村社干部/社区民警, each with an inbox identity; township fallback desks.",
+            key=("staff_id", "grid_id"),
+            description="网格员/村社干部/社区民警 assignments (one row per staff member and grid they serve), "
+                        "each with an inbox identity; township fallback desks have no grid.",
         ),
         TableContract(
             "addresses",
@@ -196,8 +197,9 @@ TABLES: dict[str, TableContract] = {
             "persons",
             (
                 _c("person_id", "str", pattern=_ID, description="pseudonymous id, never an ID-card number"),
-                _c("birth_year", "int", min=1900, max=2030),
-                _c("sex", "str", allowed=frozenset({"M", "F"}), synonyms={"男": "M", "女": "F", "m": "M", "f": "F"}),
+                _c("birth_year", "int", nullable=True, min=1900, max=2030, description="audit only"),
+                _c("sex", "str", nullable=True, allowed=frozenset({"M", "F"}),
+                   synonyms={"男": "M", "女": "F", "m": "M", "f": "F"}, description="audit only, never a feature"),
                 _c("hukou_address_code", "str", pattern=_ADDRESS),
                 _c("residence_address_code", "str", pattern=_ADDRESS),
                 _c("residence_since", "datetime"),
@@ -319,7 +321,7 @@ def _reason(code: str) -> str:
 
 
 def _normalise_text(s: pd.Series) -> pd.Series:
-    out = s.astype("string").str.strip()
+    out = s.astype("string[pyarrow]").str.strip()
     return out.mask(out == "", pd.NA)
 
 
@@ -329,14 +331,11 @@ def _coerce(col: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     if col.kind == "str":
         text = _normalise_text(raw)
         if col.synonyms or col.allowed:
-            lowered = text.str.lower()
-            mapped = lowered.map(lambda v: col.synonyms.get(v, col.synonyms.get(v.upper(), v)) if isinstance(v, str) else v)
-            # Original-case synonyms (Chinese labels are caseless; codes like "M" are upper-case).
-            direct = text.map(lambda v: col.synonyms.get(v) if isinstance(v, str) else None)
-            text = direct.fillna(mapped).astype("string")
-            if col.allowed and any(a != a.lower() for a in col.allowed):
-                upper_allowed = {a.lower(): a for a in col.allowed}
-                text = text.map(lambda v: upper_allowed.get(v, v) if isinstance(v, str) else v).astype("string")
+            lookup = {k.lower(): v for k, v in col.synonyms.items()}
+            if col.allowed:
+                lookup.update({a.lower(): a for a in col.allowed})
+            mapped = text.str.lower().map(lookup)
+            text = mapped.astype("string[pyarrow]").fillna(text)
         return text, pd.Series(False, index=raw.index)
     if col.kind == "datetime":
         if pd.api.types.is_datetime64_any_dtype(raw):
@@ -381,56 +380,65 @@ def validate(df: pd.DataFrame, contract: TableContract, source: str | None = Non
     df = df.reset_index(drop=True)
     out = {}
     problems: list[pd.DataFrame] = []
+    drop = np.zeros(len(df), dtype=bool)
 
-    def flag(mask: pd.Series, col: str, values: pd.Series, code: str) -> None:
-        if mask.any():
-            idx = np.flatnonzero(mask.to_numpy())
-            problems.append(pd.DataFrame({
-                "file": source,
-                "row": idx + 1,
-                "field": col,
-                "value": values.iloc[idx].astype("string").fillna("<空>").str.slice(0, 80).to_numpy(),
-                "reason_code": code,
-                "reason": f"{_reason(code)}（{col}）",
-            }))
+    def flag(mask: pd.Series, col: str, values: pd.Series, code: str, action: str) -> None:
+        mask_arr = mask.to_numpy(dtype=bool)
+        if not mask_arr.any():
+            return
+        idx = np.flatnonzero(mask_arr)
+        problems.append(pd.DataFrame({
+            "file": source,
+            "row": idx + 1,
+            "field": col,
+            "value": values.iloc[idx].astype("string").fillna("<空>").str.slice(0, 80).to_numpy(),
+            "reason_code": code,
+            "reason": f"{_reason(code)}（{col}）",
+            "action": action,
+        }))
 
     for col in contract.columns:
         raw = df[col.name]
-        values, bad_type = _coerce(col, raw)
-        flag(bad_type, col.name, raw, "type")
-        missing_mask = values.isna() & ~bad_type
-        if not col.nullable:
-            flag(missing_mask, col.name, raw, "missing")
-        ok_val = values.notna() & ~bad_type
+        values, invalid = _coerce(col, raw)
+        codes = pd.Series(np.where(invalid.to_numpy(dtype=bool), "type", ""), index=raw.index, dtype=object)
+        ok_val = values.notna() & ~invalid
         if col.allowed is not None:
-            flag(ok_val & ~values.isin(col.allowed).fillna(False).astype(bool), col.name, raw, "allowed")
+            bad = ok_val & ~values.isin(col.allowed).fillna(False).astype(bool)
+            codes = codes.mask(bad & (codes == ""), "allowed")
         if col.pattern is not None:
-            rx = re.compile(col.pattern)
-            matches = values.map(lambda v: bool(rx.match(v)) if isinstance(v, str) else True).astype(bool)
-            flag(ok_val & ~matches, col.name, raw, "pattern")
+            matches = values.str.fullmatch(col.pattern).fillna(True).astype(bool)
+            codes = codes.mask(ok_val & ~matches & (codes == ""), "pattern")
         if col.min is not None or col.max is not None:
             lo = -np.inf if col.min is None else col.min
             hi = np.inf if col.max is None else col.max
-            num = values.astype("Float64")
-            flag(ok_val & ~num.between(lo, hi).fillna(True).astype(bool), col.name, raw, "range")
+            inside = values.astype("Float64").between(lo, hi).fillna(True).astype(bool)
+            codes = codes.mask(ok_val & ~inside & (codes == ""), "range")
+        bad_any = codes != ""
+        if col.nullable:
+            # An optional field with a bad value loses the value, not the row.
+            for code in ("type", "allowed", "pattern", "range"):
+                flag(codes == code, col.name, raw, code, "nulled_field")
+            values = values.mask(bad_any)
+        else:
+            for code in ("type", "allowed", "pattern", "range"):
+                flag(codes == code, col.name, raw, code, "dropped_row")
+            missing = values.isna() & ~bad_any
+            flag(missing, col.name, raw, "missing", "dropped_row")
+            drop |= (bad_any | missing).to_numpy(dtype=bool)
         out[col.name] = values
 
     clean = pd.DataFrame(out)
     if "recorded_at" in clean and ("event_time" in clean or "time" in clean):
         t = clean["event_time"] if "event_time" in clean else clean["time"]
         # Recording before the event is a data-entry error; a few minutes of clock skew is tolerated.
-        early = (clean["recorded_at"] < t - pd.Timedelta(minutes=10)).fillna(False)
-        flag(early, "recorded_at", df["recorded_at"], "time_order")
+        early = (clean["recorded_at"] < t - pd.Timedelta(minutes=10)).fillna(False).astype(bool) & ~drop
+        flag(early, "recorded_at", df["recorded_at"], "time_order", "dropped_row")
+        drop |= early.to_numpy(dtype=bool)
 
-    bad_rows = set()
-    for p in problems:
-        bad_rows.update((p["row"] - 1).tolist())
-    keep = np.ones(len(clean), dtype=bool)
-    if bad_rows:
-        keep[list(bad_rows)] = False
+    keep = ~drop
     dup = clean.duplicated(list(contract.key), keep="first").to_numpy() & keep
     if dup.any():
-        flag(pd.Series(dup), ",".join(contract.key), clean[contract.key[0]], "duplicate_key")
+        flag(pd.Series(dup), ",".join(contract.key), clean[contract.key[0]], "duplicate_key", "dropped_row")
         keep &= ~dup
 
     quarantine = (pd.concat(problems, ignore_index=True) if problems

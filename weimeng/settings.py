@@ -27,6 +27,8 @@ class Settings:
     mlflow_tracking_uri: str | None = None
     #: Operational (alert) store URL; default is SQLite under ``home``.
     database_url: str | None = None
+    #: Force progress bars on ("1") or off ("0"); read by ``features.progress``.
+    progress: str | None = None
 
     @property
     def world_dir(self) -> Path:

@@ -1,0 +1,241 @@
+"""`weimeng train` and `weimeng model promote|rollback|list`: thin wrappers over the training package.
+
+Heavy libraries (lightgbm, mlflow, pandas) load inside the command bodies so `weimeng --help` stays
+fast. Expected failures print one clear Chinese-first message and exit with code 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+__all__ = ["train_command", "model_app"]
+
+model_app = typer.Typer(help="模型注册表 Model registry: promote / rollback / list.", no_args_is_help=True,
+                        add_completion=False)
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]错误 / error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from training.errors import TrainingError
+    from weimeng.settings import SettingsError
+
+    errs: list[type[BaseException]] = [TrainingError, SettingsError]
+    with contextlib.suppress(ImportError):
+        from features.errors import FeaturesError
+
+        errs.append(FeaturesError)
+    with contextlib.suppress(ImportError, AttributeError):
+        import rules.errors as rerr
+
+        errs.extend(v for v in vars(rerr).values() if isinstance(v, type) and issubclass(v, Exception)
+                    and v.__module__ == rerr.__name__)
+    return tuple(errs)
+
+
+@contextlib.contextmanager
+def _clean_errors() -> Iterator[None]:
+    errs = _expected_errors()
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except errs as exc:  # type: ignore[misc]
+        _fail(str(exc))
+    except FileNotFoundError as exc:
+        _fail(f"文件不存在 / file not found: {exc}")
+
+
+def _tracking_uri(given: Optional[str]) -> str:
+    from weimeng.settings import Settings
+
+    if given:
+        return given
+    settings = Settings.from_env().ensure_dirs()
+    return settings.resolved_mlflow_uri
+
+
+def _quiet_mlflow() -> None:
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def _progress_bars() -> Iterator:
+    """A ``progress(stage, done, total)`` callback drawing one rich bar per stage."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+        yield progress
+
+
+def _fmt(v, digits: int = 3) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def _print_result(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m = result.metrics
+    con = Console()
+    t = Table(title=f"测试期指标 Test period {', '.join(result.model.metadata.get('test_window', []))}")
+    t.add_column("指标 metric")
+    t.add_column("值 value", justify="right")
+    rows = [
+        ("ROC-AUC", _fmt(m.get("roc_auc"))), ("PR-AUC", _fmt(m.get("pr_auc"))), ("Brier", _fmt(m.get("brier"), 4)),
+        (f"每期告警数 alerts / snapshot", f"{int(m['alerts_per_snapshot'])}"),
+        ("容量下精确率 precision@capacity", _fmt(m.get("precision_at_capacity"))),
+        ("容量下召回率 recall@capacity", _fmt(m.get("recall_at_capacity"))),
+        ("规则基线精确率 rules-only precision", _fmt(m.get("rules_precision_at_capacity"))),
+        ("相对规则提升 lift over rules", _fmt(m.get("lift_over_rules"), 2)),
+        ("记录真值 AUC records-oracle AUC", _fmt(m.get("oracle_records_roc_auc"))),
+        ("完全真值 AUC full-oracle AUC", _fmt(m.get("oracle_full_roc_auc"))),
+        ("模型/记录真值 AUC ratio", _fmt(m.get("auc_ratio_to_records_oracle"))),
+        ("公平性告警 fairness flags", f"{len(result.assessment.flags)}"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    con.print(t)
+    for f in result.assessment.flags:
+        con.print(f"  [yellow]公平性超界 outside bounds:[/] {f}")
+    if result.version:
+        con.print(f"[green]已登记[/] registered [bold]{result.model.metadata.get('model_name')}[/] "
+                  f"v{result.version} (alias challenger), run {result.run_id}")
+    con.print(f"模型卡 model card: {result.card.get('html')}")
+
+
+def train_command(
+    data: Optional[Path] = typer.Option(None, "--data", help="世界/数据目录 world directory (default: $WEIMENG_HOME/world)"),
+    table: Optional[Path] = typer.Option(None, "--table", help="自带数据表 BYOD table (Parquet/CSV); needs --spec"),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="BYOD 规格 YAML spec (see docs/byod.md)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="训练配置 YAML (overrides the packaged default)"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    out: Optional[Path] = typer.Option(None, "--out", help="另存报告 also write the card and plots here"),
+) -> None:
+    """训练、评估并登记模型 Train, evaluate and register an escalation model (alias: challenger)."""
+    with _clean_errors():
+        if (table is None) != (spec is None):
+            _fail("--table 与 --spec 须同时给出 / --table and --spec go together (BYOD); see docs/byod.md.")
+        if table is not None and data is not None:
+            _fail("--data 与 --table 只能二选一 / give either --data (a world) or --table/--spec (BYOD), not both.")
+        uri = _tracking_uri(tracking_uri)
+        _quiet_mlflow()
+        if table is None and data is None:
+            from weimeng.settings import Settings
+
+            data = Settings.from_env().world_dir
+        with _progress_bars() as progress:
+            if table is not None:
+                from training.byod import train_from_table
+
+                result = train_from_table(table, spec, config=config, tracking_uri=uri, progress=progress)
+            else:
+                from training.pipeline import train
+
+                result = train(data, config=config, tracking_uri=uri, progress=progress, out_dir=out)
+        _print_result(result)
+
+
+@model_app.command("promote")
+def promote_command(
+    version: Optional[str] = typer.Option(None, "--version", help="版本 version to promote (default: @challenger)"),
+    force: bool = typer.Option(False, "--force", help="越过门槛 override a refusal (needs --reason)"),
+    reason: Optional[str] = typer.Option(None, "--reason", help="理由 why (recorded on the version)"),
+    by: Optional[str] = typer.Option(None, "--by", help="操作人 who (default: login name)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="训练配置 YAML (gate tolerances)"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+) -> None:
+    """晋升挑战者为现任 Promote the challenger to champion if it passes the gate."""
+    from rich.console import Console
+
+    with _clean_errors():
+        uri = _tracking_uri(tracking_uri)
+        _quiet_mlflow()
+        from training.errors import PromotionRefused
+        from training.promotion import promote
+
+        try:
+            rep = promote(version, tracking_uri=uri, force=force, reason=reason, by=by, config=config)
+        except PromotionRefused as exc:
+            _fail(str(exc))
+        con = Console()
+        if rep.forced:
+            con.print(f"[yellow]已强制晋升[/] forced: v{rep.challenger} is champion (gate said: "
+                      f"{'; '.join(rep.reasons)}); reason recorded.")
+        else:
+            con.print(f"[green]已晋升[/] promoted: v{rep.challenger} is champion"
+                      + (f" (replaces v{rep.champion})" if rep.champion else " (first champion)") + ".")
+        mc, mp = rep.challenger_metrics, rep.champion_metrics
+        if mc:
+            con.print(f"  challenger AUC {_fmt(mc.get('roc_auc'))}, precision@capacity "
+                      f"{_fmt(mc.get('precision_at_capacity'))}" + (
+                          f"; champion AUC {_fmt(mp.get('roc_auc'))}, precision@capacity "
+                          f"{_fmt(mp.get('precision_at_capacity'))}" if mp else ""))
+
+
+@model_app.command("rollback")
+def rollback_command(
+    reason: Optional[str] = typer.Option(None, "--reason", help="理由 why"),
+    by: Optional[str] = typer.Option(None, "--by", help="操作人 who"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+) -> None:
+    """回滚到上一任现任模型 Restore the previous champion."""
+    from rich.console import Console
+
+    with _clean_errors():
+        uri = _tracking_uri(tracking_uri)
+        _quiet_mlflow()
+        from training.promotion import rollback
+
+        r = rollback(tracking_uri=uri, reason=reason, by=by)
+        Console().print(f"[green]已回滚[/] rolled back: champion v{r['from']} -> v{r['to']} (by {r['by']}).")
+
+
+@model_app.command("list")
+def list_command(
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+) -> None:
+    """列出已登记版本 List registered versions with aliases and test metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    with _clean_errors():
+        uri = _tracking_uri(tracking_uri)
+        _quiet_mlflow()
+        from training.registry import list_versions
+
+        df = list_versions(uri)
+        con = Console()
+        if df.empty:
+            con.print("尚无登记的模型 / no registered versions yet: run `weimeng train`.")
+            return
+        t = Table(title="weimeng-escalation")
+        cols = ["version", "aliases", "created", "roc_auc", "precision_at_capacity", "fairness_flags", "data",
+                "promoted_by", "promotion_reason"]
+        for c in cols:
+            t.add_column(c)
+        for r in df.itertuples():
+            t.add_row(*["" if getattr(r, c) is None else str(getattr(r, c)) for c in cols])
+        con.print(t)
