@@ -9,6 +9,8 @@ SQL conventions (plain ANSI SQL, integer arithmetic only, so any engine can run 
 
 * ``ev.age`` is ``as_of_ts - ev.ts`` in seconds (always > 0: events at or after as-of are excluded);
 * ``ev.src`` is one of ``incident``, ``mediation``, ``care``, ``outcome``, ``contact``;
+* blocks ``dispute`` and ``counterparty`` aggregate per dispute / per other party first (``sql``),
+  then per person (``outer``, with ``{x}`` the per-group value): no COUNT(DISTINCT), which is slow;
 * incident rows carry ``cat``, ``role``, ``disp``, the 0/1 flags and keyword hits.
 
 >>> from features.catalog import CATALOG
@@ -33,6 +35,7 @@ __all__ = [
     "PROTECTED_ATTRIBUTES",
     "get_feature",
     "DAY",
+    "NOTE_KEYWORDS",
 ]
 
 CATALOG_VERSION = "2026.11.1"
@@ -52,7 +55,16 @@ PROTECTED_ATTRIBUTES = frozenset({
     "is_urban", "urban_rural", "political_activity",
 })
 
-Block = Literal["events", "dispute", "grid", "person"]
+#: Keyword groups searched in incident notes (RE2 syntax). Phrases already counted by a more specific
+#: group are removed first (``exclude``), so "报复社会" counts as society, not as personal retaliation.
+NOTE_KEYWORDS: dict[str, dict[str, str]] = {
+    "kw_society": {"pattern": "报复社会|人多的地方闹事|社会不公", "exclude": ""},
+    "kw_retaliation": {"pattern": "报复|同归于尽|弄死|不得安宁|砍死", "exclude": "报复社会"},
+    "kw_emotion": {"pattern": "不想活|跳楼|农药|一了百了|轻生", "exclude": ""},
+    "kw_harm": {"pattern": "精神病|发作|失控|精神障碍|未服药", "exclude": ""},
+}
+
+Block = Literal["events", "dispute", "counterparty", "grid", "person"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class Feature:
     categories: tuple[str, ...] = ()  # which of RISK_CATEGORIES it speaks to
     kind: Literal["count", "days", "rate", "flag"] = "count"
     description: str = ""
+    #: For nested blocks (dispute, counterparty): how per-group values ``{x}`` become one value.
+    outer: str = "MAX({x})"
 
     def phrase(self, value) -> str:
         """Fill the template with a value formatted for people (integers without decimals)."""
@@ -91,7 +105,7 @@ def _src(src: str, window_days: int | None, cond: str = "1=1") -> str:
 
 
 def _days_since(src: str, cond: str = "1=1", agg: str = "MIN") -> str:
-    return f"{agg}(CASE WHEN ev.src = '{src}' AND {cond} THEN ev.age END) / {DAY}"
+    return f"{agg}(CASE WHEN ev.src = '{src}' AND {cond} THEN ev.age END) / {DAY}.0"
 
 
 _features: list[Feature] = []
@@ -160,12 +174,11 @@ _add(
             "近一年有{v}次警情已立案", ("retaliation",)),
     Feature("referred_365d", "events", _inc(365, "ev.disp = 'referred'"), "近一年警情移交次数", "次",
             "近一年有{v}次警情移交相关部门", ("repeat_dispute",)),
-    Feature("distinct_disputes_365d", "events",
-            f"COUNT(DISTINCT CASE WHEN ev.src = 'incident' AND ev.age < {365 * DAY} THEN ev.dispute_id END)",
-            "近一年涉及的不同纠纷数", "起", "近一年涉及{v}起不同纠纷", ("repeat_dispute",)),
-    Feature("distinct_counterparties_365d", "events",
-            f"COUNT(DISTINCT CASE WHEN ev.src = 'contact' AND ev.age < {365 * DAY} THEN ev.other_id END)",
-            "近一年警情中的不同对方当事人数", "人", "近一年与{v}名不同当事人发生警情", ("repeat_dispute",)),
+    Feature("distinct_disputes_365d", "dispute", "MIN(ev.age)", "近一年涉及的不同纠纷数", "起",
+            "近一年涉及{v}起不同纠纷", ("repeat_dispute",), outer=f"SUM(CASE WHEN {{x}} < {365 * DAY} THEN 1 ELSE 0 END)"),
+    Feature("distinct_counterparties_365d", "counterparty", "MIN(ev.age)", "近一年警情中的不同对方当事人数", "人",
+            "近一年与{v}名不同当事人发生警情", ("repeat_dispute",),
+            outer=f"SUM(CASE WHEN {{x}} < {365 * DAY} THEN 1 ELSE 0 END)"),
     Feature("night_calls_90d", "events", _inc(90, "ev.night = 1"), "近90天夜间警情次数", "次",
             "近90天有{v}次夜间（22时至次日5时）警情", ("family_emotion", "repeat_dispute")),
     Feature("mediations_365d", "events", _src("mediation", 365), "近一年调解次数", "次", "近一年经历调解{v}次",

@@ -117,7 +117,7 @@ class TableContract:
 
 @dataclass
 class ValidationResult:
-    """Valid rows (canonical dtypes) and the quarantined rows' reasons."""
+    """Valid rows (canonical dtypes; index = the row number in the file) and quarantine reasons."""
 
     table: str
     valid: pd.DataFrame
@@ -397,34 +397,35 @@ def validate(df: pd.DataFrame, contract: TableContract, source: str | None = Non
             "action": action,
         }))
 
+    kinds = ("type", "allowed", "pattern", "range")
     for col in contract.columns:
         raw = df[col.name]
         values, invalid = _coerce(col, raw)
-        codes = pd.Series(np.where(invalid.to_numpy(dtype=bool), "type", ""), index=raw.index, dtype=object)
-        ok_val = values.notna() & ~invalid
+        code = np.where(invalid.to_numpy(dtype=bool), 1, 0).astype(np.int8)
+        ok_val = (values.notna() & ~invalid).to_numpy(dtype=bool)
         if col.allowed is not None:
-            bad = ok_val & ~values.isin(col.allowed).fillna(False).astype(bool)
-            codes = codes.mask(bad & (codes == ""), "allowed")
+            bad = ok_val & ~values.isin(col.allowed).fillna(False).to_numpy(dtype=bool)
+            code[bad & (code == 0)] = 2
         if col.pattern is not None:
-            matches = values.str.fullmatch(col.pattern).fillna(True).astype(bool)
-            codes = codes.mask(ok_val & ~matches & (codes == ""), "pattern")
+            matches = values.str.fullmatch(col.pattern).fillna(True).to_numpy(dtype=bool)
+            code[ok_val & ~matches & (code == 0)] = 3
         if col.min is not None or col.max is not None:
             lo = -np.inf if col.min is None else col.min
             hi = np.inf if col.max is None else col.max
-            inside = values.astype("Float64").between(lo, hi).fillna(True).astype(bool)
-            codes = codes.mask(ok_val & ~inside & (codes == ""), "range")
-        bad_any = codes != ""
+            inside = values.astype("Float64").between(lo, hi).fillna(True).to_numpy(dtype=bool)
+            code[ok_val & ~inside & (code == 0)] = 4
+        bad_any = code > 0
+        action = "nulled_field" if col.nullable else "dropped_row"
+        for i, name in enumerate(kinds, start=1):
+            if (code == i).any():
+                flag(pd.Series(code == i), col.name, raw, name, action)
         if col.nullable:
             # An optional field with a bad value loses the value, not the row.
-            for code in ("type", "allowed", "pattern", "range"):
-                flag(codes == code, col.name, raw, code, "nulled_field")
-            values = values.mask(bad_any)
+            values = values.mask(pd.Series(bad_any, index=values.index))
         else:
-            for code in ("type", "allowed", "pattern", "range"):
-                flag(codes == code, col.name, raw, code, "dropped_row")
-            missing = values.isna() & ~bad_any
-            flag(missing, col.name, raw, "missing", "dropped_row")
-            drop |= (bad_any | missing).to_numpy(dtype=bool)
+            missing = values.isna().to_numpy(dtype=bool) & ~bad_any
+            flag(pd.Series(missing), col.name, raw, "missing", "dropped_row")
+            drop |= bad_any | missing
         out[col.name] = values
 
     clean = pd.DataFrame(out)
@@ -444,7 +445,10 @@ def validate(df: pd.DataFrame, contract: TableContract, source: str | None = Non
     quarantine = (pd.concat(problems, ignore_index=True) if problems
                   else pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS}))
     quarantine = quarantine.sort_values(["row", "field"], kind="stable").reset_index(drop=True)
-    return ValidationResult(contract.name, clean.loc[keep].reset_index(drop=True), quarantine)
+    valid = clean.loc[keep]
+    valid.index = pd.RangeIndex(len(clean))[keep] + 1  # the file's row number, for later messages
+    valid.index.name = "source_row"
+    return ValidationResult(contract.name, valid, quarantine)
 
 
 def read_table(path: str | Path, contract: TableContract) -> ValidationResult:

@@ -29,6 +29,8 @@ class People:
 
 def pseudonymous_ids(n: int, rng: np.random.Generator, prefix: str = "P") -> np.ndarray:
     """Unique, non-sequential ids: an odd-multiplier bijection of a random permutation."""
+    if n == 0:
+        return np.zeros(0, dtype="<U9")
     salt = int(rng.integers(0, 2**32))
     x = (rng.permutation(n).astype(np.uint64) * np.uint64(2654435761) + np.uint64(salt)) % np.uint64(2**32)
     return np.char.add(prefix, np.char.zfill(np.char.upper(np.array([format(int(v), "x") for v in x])), 8))

@@ -1,0 +1,143 @@
+"""Benchmark: simulation and point-in-time features at province scale.
+
+Prints and records (benchmarks/RESULTS.md) for this machine and date:
+
+1. simulating N people over two years (default 1,000,000);
+2. features for everyone with records as of one date, and for 12 monthly snapshots, on that world;
+3. features for 1M people from a synthetic load of 10M incidents (the issue's goal: under 60 s),
+   with loading/validation/preparation timed separately;
+4. peak memory (max RSS) of each stage, each stage in its own process.
+
+Usage: python benchmarks/bench_features.py [--people 1000000] [--incidents 10000000] [--no-record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _stage(code: str) -> dict:
+    """Run a Python snippet in a fresh process; it prints one JSON line; add its max RSS."""
+    wrapper = (
+        "import json, resource, time\n"
+        f"{code}\n"
+        "res['max_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)\n"
+        "print('RESULT ' + json.dumps(res))\n"
+    )
+    env = dict(os.environ, WEIMENG_PROGRESS="0")
+    out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--people", type=int, default=1_000_000)
+    ap.add_argument("--incidents", type=int, default=10_000_000)
+    ap.add_argument("--no-record", action="store_true")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="weimeng-bench-"))
+    world = work / "world"
+    load = work / "load"
+    rows = []
+
+    sim = _stage(f"""
+from features.simulate import simulate
+t = time.perf_counter()
+s = simulate(people={args.people}, days=730, seed=1, out={str(world)!r}, progress=False)
+res = dict(seconds=round(time.perf_counter() - t, 1), incidents=s['tables']['incidents'],
+           involved=s['involved_people'], outcomes=s['outcomes'])
+""")
+    rows.append((f"simulate {args.people:,} people x 730 days", f"{sim['seconds']} s",
+                 f"{sim['incidents']:,} incidents, {sim['involved']:,} involved", sim["max_rss_mb"]))
+
+    feats = _stage(f"""
+import pandas as pd
+from features.store import EventStore
+t = time.perf_counter(); store = EventStore.open({str(world)!r}, progress=False); t_open = time.perf_counter() - t
+t = time.perf_counter(); f1 = store.features('2025-06-01'); t_one = time.perf_counter() - t
+dates = pd.date_range('2024-12-01', periods=12, freq='MS')
+t = time.perf_counter(); f12 = store.features(list(dates)); t_12 = time.perf_counter() - t
+pid = f1['person_id'].iloc[0]
+t = time.perf_counter()
+for _ in range(20): store.online_vector(pid, '2025-06-01')
+t_online = (time.perf_counter() - t) / 20
+res = dict(open=round(t_open, 1), one=round(t_one, 2), rows_one=len(f1), twelve=round(t_12, 1), rows_12=len(f12),
+           online_ms=round(t_online * 1000, 1))
+""")
+    rows.append(("world: load + validate + prepare", f"{feats['open']} s", "", feats["max_rss_mb"]))
+    rows.append(("world: features as of one date", f"{feats['one']} s", f"{feats['rows_one']:,} people", ""))
+    rows.append(("world: features, 12 monthly snapshots", f"{feats['twelve']} s", f"{feats['rows_12']:,} rows", ""))
+    rows.append(("world: one person's online vector", f"{feats['online_ms']} ms", "same SQL as batch", ""))
+
+    big = _stage(f"""
+import numpy as np, pandas as pd
+from pathlib import Path
+world, load = Path({str(world)!r}), Path({str(load)!r})
+load.mkdir(parents=True, exist_ok=True)
+rng = np.random.default_rng(5)
+persons = pd.read_parquet(world / 'persons.parquet')
+n_inc = {args.incidents}
+for name in ['grids', 'stations', 'staff', 'addresses', 'persons', 'disputes', 'dispute_parties', 'mediations',
+             'care_records', 'outcomes']:
+    pd.read_parquet(world / f'{{name}}.parquet').to_parquet(load / f'{{name}}.parquet', index=False)
+pid = persons['person_id'].to_numpy()
+addr = persons['residence_address_code'].to_numpy()
+start = np.datetime64('2024-01-01T00:00:00')
+secs = rng.integers(0, 730 * 86400, n_inc)
+caller = rng.integers(0, len(pid), n_inc)
+other = (caller + rng.integers(1, 500, n_inc)) % len(pid)
+cats = np.array(['family', 'marital', 'neighbour', 'labour', 'land', 'debt', 'consumer', 'other'], dtype=object)
+notes = np.array(['报警称与邻居因噪音扰民发生纠纷。民警到场后现场调解。', '一方扬言要报复对方，经调解未果。',
+                  '一方情绪激动称不想活了。', '家属报警称当事人精神病发作。'], dtype=object)
+ids = np.char.add('J', np.arange(n_inc).astype(str))
+t_event = start + secs.astype('timedelta64[s]')
+inc = pd.DataFrame(dict(incident_id=ids, event_time=t_event.astype('datetime64[ns]'),
+    recorded_at=(t_event + rng.integers(60, 7200, n_inc).astype('timedelta64[s]')).astype('datetime64[ns]'),
+    address_code=addr[caller], category=cats[rng.integers(0, 8, n_inc)], disposition='unresolved',
+    flag_violence=rng.random(n_inc) < 0.1, flag_weapon=rng.random(n_inc) < 0.02, flag_alcohol=rng.random(n_inc) < 0.1,
+    flag_minor_present=rng.random(n_inc) < 0.05, flag_threat=rng.random(n_inc) < 0.03,
+    note=notes[rng.integers(0, 4, n_inc)], dispute_id=None, station_id=None))
+inc.to_parquet(load / 'incidents.parquet', index=False)
+parties = pd.DataFrame(dict(incident_id=np.concatenate([ids, ids]), person_id=np.concatenate([pid[caller], pid[other]]),
+                            role=np.concatenate([np.full(n_inc, 'caller'), np.full(n_inc, 'party')])))
+parties.drop_duplicates(['incident_id', 'person_id']).to_parquet(load / 'incident_parties.parquet', index=False)
+del inc, parties
+from features.store import EventStore
+t = time.perf_counter(); store = EventStore.open(load, progress=False); t_open = time.perf_counter() - t
+t = time.perf_counter(); f1 = store.features('2026-01-01'); t_one = time.perf_counter() - t
+res = dict(open=round(t_open, 1), one=round(t_one, 1), rows=len(f1), events=store.n_events)
+""")
+    rows.append((f"load {args.incidents:,} incidents: validate + prepare", f"{big['open']} s",
+                 f"{big['events']:,} person-event rows", big["max_rss_mb"]))
+    rows.append((f"features for {big['rows']:,} people from {args.incidents:,} incidents", f"{big['one']} s",
+                 "goal < 60 s", ""))
+
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"## Features and simulation ({when}; {machine})", "",
+             "| what | time | size | peak RSS (MB) |", "| --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_record:
+        results = HERE / "RESULTS.md"
+        prev = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n\n"
+        results.write_text(prev.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

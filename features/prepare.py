@@ -1,0 +1,178 @@
+"""Validated tables -> the prepared relations the feature SQL reads.
+
+``ev`` is one long relation of everything that happened to a person, one row per (person, event):
+
+=========  ===============================================================================
+column     meaning
+=========  ===============================================================================
+person_id  the person
+ts, rts    event time and recording time, epoch seconds (point-in-time: both must be < as-of)
+src        incident | contact | mediation | care | outcome
+cat        incident category; role, disp: the person's role and the disposition
+violence … 0/1 flags (a missing flag counts as 0); kw_*: keyword hits in the note
+night      0/1, call between 22:00 and 05:00
+dispute_id the dispute an incident or mediation belongs to
+other_id   for ``contact`` rows: the other party of the same incident
+med_result, care_kind
+=========  ===============================================================================
+
+Duplicate calls are dropped here with a rule that is safe for point-in-time use: a call is a
+duplicate if the same person had a call of the same category in the 30 minutes before it that was
+recorded no later than it. Whenever the duplicate is visible at some as-of time, so is its
+original, so the rule never depends on records that arrive later.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import NOTE_KEYWORDS
+from features.contracts import INCIDENT_CATEGORIES
+
+__all__ = ["build_event_relation", "prepare_person_static", "prepare_grid_incidents", "EV_COLUMNS", "DUPLICATE_WINDOW_S"]
+
+DUPLICATE_WINDOW_S = 1800
+EV_COLUMNS = ["person_id", "ts", "rts", "src", "cat", "role", "disp", "violence", "weapon", "alcohol", "minor",
+              "threat", "kw_retaliation", "kw_society", "kw_emotion", "kw_harm", "night", "dispute_id",
+              "other_id", "med_result", "care_kind"]
+_FLAG_MAP = {"violence": "flag_violence", "weapon": "flag_weapon", "alcohol": "flag_alcohol",
+             "minor": "flag_minor_present", "threat": "flag_threat"}
+
+
+def epoch_s(values) -> np.ndarray:
+    """Naive timestamps (China Standard Time as recorded) -> int64 epoch seconds."""
+    return pd.to_datetime(values).to_numpy(dtype="datetime64[s]").astype(np.int64)
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _keyword_sql(column: str = "i.note") -> str:
+    parts = []
+    for name, kw in NOTE_KEYWORDS.items():
+        text = f"replace(COALESCE({column}, ''), {_sql_str(kw['exclude'])}, '')" if kw["exclude"] \
+            else f"COALESCE({column}, '')"
+        parts.append(f"CAST(regexp_matches({text}, {_sql_str(kw['pattern'])}) AS TINYINT) AS {name}")
+    return ",\n        ".join(parts)
+
+
+def _arrow(df: pd.DataFrame, time_cols: tuple[str, ...] = ()):
+    """A frame as an Arrow table, with the given timestamps added as epoch seconds (``<col>_s``)."""
+    import pyarrow as pa
+
+    df = df.reset_index(drop=True)
+    extra = {f"{c}_s": epoch_s(df[c]) for c in time_cols}
+    return pa.Table.from_pandas(df.assign(**extra), preserve_index=False)
+
+
+def build_event_relation(con, tables: dict[str, pd.DataFrame]) -> int:
+    """Create the ``ev`` table in a DuckDB connection; return its row count.
+
+    Runs in DuckDB (joins, keyword search and the duplicate rule in SQL), sorted by person so that
+    the online path's per-person filter reads few row groups.
+    """
+    con.register("_inc", _arrow(tables["incidents"], ("event_time", "recorded_at")))
+    con.register("_par", _arrow(tables["incident_parties"]))
+    con.register("_med", _arrow(tables["mediations"], ("time", "recorded_at")))
+    con.register("_dp", _arrow(tables["dispute_parties"]))
+    con.register("_care", _arrow(tables["care_records"], ("time", "recorded_at")))
+    con.register("_out", _arrow(tables["outcomes"], ("time", "recorded_at")))
+    flags = ",\n        ".join(f"CAST(COALESCE(i.{v}, FALSE) AS TINYINT) AS {k}" for k, v in _FLAG_MAP.items())
+    con.execute(f"""
+    CREATE TEMP TABLE _ip AS
+    SELECT p.person_id, p.incident_id, p.role, i.category AS cat, i.disposition AS disp,
+        i.event_time_s AS ts, i.recorded_at_s AS rts, i.dispute_id,
+        {flags},
+        {_keyword_sql()},
+        CAST(extract(hour FROM i.event_time) >= 22 OR extract(hour FROM i.event_time) < 5 AS TINYINT) AS night
+    FROM _par AS p JOIN _inc AS i ON i.incident_id = p.incident_id
+    """)
+    # Duplicate rule (module docstring): an earlier call of the same person and category, within the
+    # window, recorded no later. Ties are ordered by (time, recorded time, incident id).
+    con.execute(f"""
+    CREATE TEMP TABLE _dup AS
+    SELECT DISTINCT y.incident_id, y.person_id
+    FROM _ip AS y JOIN _ip AS z
+      ON z.person_id = y.person_id AND z.cat = y.cat
+     AND z.ts <= y.ts AND y.ts - z.ts <= {DUPLICATE_WINDOW_S} AND z.rts <= y.rts
+     AND (z.ts < y.ts OR z.rts < y.rts OR z.incident_id < y.incident_id)
+    """)
+    con.execute("""
+    CREATE TEMP TABLE _calls AS
+    SELECT ip.* FROM _ip AS ip
+    ANTI JOIN _dup AS d ON d.incident_id = ip.incident_id AND d.person_id = ip.person_id
+    """)
+    kw_cols = ", ".join(NOTE_KEYWORDS)
+    zero_flags = ", ".join(f"0 AS {c}" for c in ["violence", "weapon", "alcohol", "minor", "threat",
+                                                  *NOTE_KEYWORDS, "night"])
+    enums = {
+        "src": ["incident", "contact", "mediation", "care", "outcome"],
+        "cat": list(INCIDENT_CATEGORIES),
+        "role": ["caller", "party", "victim", "suspect"],
+        "disp": ["mediated", "referred", "case_filed", "unresolved"],
+        "med_result": ["success", "partial", "failed"],
+        "care_kind": ["followup", "missed_followup", "medication_stopped", "crisis"],
+    }
+    # Low-cardinality text as ENUMs: comparisons against the catalog's string literals stay valid SQL
+    # and run on small integers.
+    casts = ", ".join(
+        f"CAST({c} AS ENUM({', '.join(_sql_str(v) for v in values)})) AS {c}" for c, values in enums.items())
+    con.execute(f"""
+    CREATE TABLE ev AS
+    SELECT * REPLACE ({casts}) FROM (
+        SELECT person_id, ts, rts, 'incident' AS src, cat, role, disp,
+            violence, weapon, alcohol, minor, threat, {kw_cols}, night,
+            dispute_id, NULL AS other_id, NULL AS med_result, NULL AS care_kind
+        FROM _calls
+        UNION ALL
+        SELECT a.person_id, a.ts, a.rts, 'contact', NULL, NULL, NULL, {zero_flags},
+            NULL, b.person_id, NULL, NULL
+        FROM _calls AS a JOIN _calls AS b ON a.incident_id = b.incident_id AND a.person_id <> b.person_id
+        UNION ALL
+        SELECT dp.person_id, m.time_s, m.recorded_at_s, 'mediation', NULL, NULL, NULL, {zero_flags},
+            m.dispute_id, NULL, m.result, NULL
+        FROM _med AS m JOIN _dp AS dp ON dp.dispute_id = m.dispute_id
+        UNION ALL
+        SELECT c.person_id, c.time_s, c.recorded_at_s, 'care', NULL, NULL, NULL, {zero_flags},
+            NULL, NULL, NULL, c.kind
+        FROM _care AS c
+        UNION ALL
+        SELECT o.person_id, o.time_s, o.recorded_at_s, 'outcome', NULL, NULL, NULL, {zero_flags},
+            NULL, NULL, NULL, NULL
+        FROM _out AS o
+    ) ORDER BY person_id, ts
+    """)
+    for name in ("_inc", "_par", "_med", "_dp", "_care", "_out"):
+        con.unregister(name)
+    for name in ("_ip", "_dup", "_calls"):
+        con.execute(f"DROP TABLE {name}")
+    return con.execute("SELECT COUNT(*) FROM ev").fetchone()[0]
+
+
+def prepare_person_static(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    p = tables["persons"]
+    addr = tables["addresses"].set_index("address_code")["grid_id"]
+    since = p["residence_since"]
+    return pd.DataFrame({
+        "person_id": p["person_id"].astype("string[pyarrow]"),
+        "residence_since_ts": pd.array(np.where(since.isna(), np.nan, epoch_s(since.fillna(pd.Timestamp(0))))
+                                       , dtype="Int64"),
+        "lives_away": (p["hukou_address_code"] != p["residence_address_code"]).astype(np.int8).to_numpy(),
+        "grid_id": p["residence_address_code"].map(addr).astype("string[pyarrow]"),
+    })
+
+
+def prepare_grid_incidents(tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(incident_id, grid_id, ts, rts) for incidents with a known address, and grid populations."""
+    inc = tables["incidents"]
+    addr = tables["addresses"].set_index("address_code")["grid_id"]
+    grid = inc["address_code"].map(addr)
+    keep = grid.notna().to_numpy()
+    gi = pd.DataFrame({"grid_id": grid[keep].astype("string[pyarrow]").to_numpy(),
+                       "ts": epoch_s(inc.loc[keep, "event_time"]), "rts": epoch_s(inc.loc[keep, "recorded_at"])})
+    gp = tables["grids"][["grid_id", "population"]].copy()
+    gp["grid_id"] = gp["grid_id"].astype("string[pyarrow]")
+    gp["population"] = gp["population"].astype("int64")
+    return gi, gp

@@ -1,0 +1,128 @@
+"""The `weimeng` command. Thin: each sub-command parses arguments and calls one package function.
+
+Heavy libraries (mlflow, evidently, bentoml, lightgbm, duckdb) are imported inside command bodies so
+that `weimeng --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    name="weimeng",
+    help="未萌 Weimeng：社区矛盾纠纷风险预警（规则 + 可解释的梯度提升模型）。Early warning for community disputes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"错误 / error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@app.command()
+def simulate(
+    people: int = typer.Option(100_000, "--people", help="人数 / number of people"),
+    days: int = typer.Option(730, "--days", help="模拟天数 / days to simulate"),
+    seed: int = typer.Option(42, "--seed", help="随机种子 / seed (same seed, same world)"),
+    out: Path = typer.Option(Path("weimeng-data/world"), "--out", help="输出目录 / output folder"),
+    start_date: str = typer.Option("2024-01-01", "--start", help="起始日期 / first simulated day"),
+) -> None:
+    """模拟合成世界 / Generate the synthetic Sichuan world (tables as Parquet + a separate oracle)."""
+    from features.errors import FeaturesError
+    from features.simulate import simulate as run
+
+    try:
+        summary = run(people=people, days=days, seed=seed, out=out, start_date=start_date)
+    except FeaturesError as exc:
+        _fail(str(exc))
+    con = _console()
+    con.print(f"[bold green]已生成合成世界[/] → {out}  ({summary['seconds']} s)")
+    con.print(f"  人员 {summary['people']:,}，涉警人员 {summary['involved_people']:,}，"
+              f"警情 {summary['tables']['incidents']:,}，纠纷 {summary['tables']['disputes']:,}，"
+              f"结局事件 {summary['outcomes']:,}")
+    con.print(f"  oracle (仅用于评估 / evaluation only): {out / 'oracle' / 'hazard.parquet'}")
+
+
+@app.command()
+def features(
+    data: Path = typer.Option(..., "--data", help="数据目录 / data folder (a world)"),
+    as_of: str = typer.Option(..., "--as-of", help="时点 / as-of date YYYY-MM-DD (events strictly before)"),
+    out: Path = typer.Option(..., "--out", help="输出 Parquet 文件 / output .parquet"),
+) -> None:
+    """计算时点特征 / Compute point-in-time feature vectors for everyone with records."""
+    from features.errors import FeaturesError
+    from features.store import EventStore
+
+    try:
+        store = EventStore.open(data)
+        frame = store.features(as_of)
+    except FeaturesError as exc:
+        _fail(str(exc))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    con = _console()
+    summary = store.report.summary()
+    bad = summary[(summary["dropped"] > 0) | (summary["fields_nulled"] > 0)]
+    con.print(f"[bold green]特征已写出[/] → {out}: {len(frame):,} 人 × {frame.shape[1] - 2} 个特征 (as of {as_of})")
+    if len(bad):
+        con.print(f"[yellow]隔离记录 / quarantined:[/] {int(bad['dropped'].sum()):,} 行被隔离，"
+                  f"{int(bad['fields_nulled'].sum()):,} 个字段被置空；详见 {data / 'quarantine'}")
+
+
+@app.command()
+def catalog() -> None:
+    """特征目录 / Print the feature catalog (name, Chinese label, unit, explanation template)."""
+    from rich.table import Table
+
+    from features.catalog import CATALOG, CATALOG_VERSION
+
+    table = Table(title=f"特征目录 feature catalog {CATALOG_VERSION}")
+    for col in ("name", "标签", "单位", "解释模板"):
+        table.add_column(col)
+    for f in CATALOG.values():
+        table.add_row(f.name, f.label, f.unit, f.template)
+    _console().print(table)
+
+
+def _mount_optional() -> None:
+    """Mount the sub-apps of other areas when their modules are present."""
+    try:
+        from weimeng.commands import rules as rules_cmd
+
+        app.add_typer(rules_cmd.app, name="rules")
+    except ImportError:
+        pass
+    try:
+        from weimeng.commands import train as train_cmd
+
+        app.command(name="train")(train_cmd.train_command)
+        app.add_typer(train_cmd.model_app, name="model")
+    except ImportError:
+        pass
+
+
+_mount_optional()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
