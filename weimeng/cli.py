@@ -66,7 +66,10 @@ def features(
     from features.errors import FeaturesError
     from features.store import EventStore
 
+    from features.store import as_timestamp
+
     try:
+        as_timestamp(as_of)  # a bad date fails before the data is read
         store = EventStore.open(data)
         frame = store.features(as_of)
     except FeaturesError as exc:
@@ -80,6 +83,24 @@ def features(
     if len(bad):
         con.print(f"[yellow]隔离记录 / quarantined:[/] {int(bad['dropped'].sum()):,} 行被隔离，"
                   f"{int(bad['fields_nulled'].sum()):,} 个字段被置空；详见 {data / 'quarantine'}")
+
+
+@app.command()
+def demo(
+    home: Path = typer.Option(Path("weimeng-data"), "--home", help="演示数据目录 / where the demo writes"),
+    people: int = typer.Option(200_000, "--people", help="人数 / number of people"),
+    days: int = typer.Option(730, "--days", help="模拟天数 / days"),
+    seed: int = typer.Option(42, "--seed"),
+) -> None:
+    """端到端演示 / Run the end-to-end demo on embedded defaults (simulate → features → rules → model ...)."""
+    from weimeng.demo import DemoConfig, run_demo
+
+    con = _console()
+    con.rule("[bold]未萌 Weimeng 演示 / demo")
+    result = run_demo(DemoConfig(home=home, people=people, days=days, seed=seed), echo=con.print)
+    con.rule("[bold green]完成 / done")
+    for name, path in result.artefacts.items():
+        con.print(f"  {name}: {path}")
 
 
 @app.command()

@@ -1,0 +1,95 @@
+"""Records passed between scoring, alerts, push and the console (plain, JSON-friendly dataclasses).
+
+The scoring side produces :class:`ScoredPerson`; the alert store ingests those whose level is not
+``none``. Keep this module free of heavy imports: every part of ``serving`` imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Literal
+
+__all__ = ["LEVELS", "Level", "Source", "RuleHitView", "Factor", "Explanation", "ScoredPerson", "level_rank"]
+
+Level = Literal["none", "yellow", "orange", "red"]
+LEVELS: tuple[str, ...] = ("none", "yellow", "orange", "red")
+Source = Literal["batch", "event", "api"]
+
+
+def level_rank(level: str) -> int:
+    """none=0 < yellow=1 < orange=2 < red=3."""
+    try:
+        return LEVELS.index(level)
+    except ValueError:
+        raise ValueError(f"unknown level {level!r}; expected one of {LEVELS}") from None
+
+
+@dataclass(frozen=True)
+class RuleHitView:
+    rule_id: str
+    rule_version: str
+    category: str          # one of features.catalog.RISK_CATEGORIES
+    level: str
+    urgent: bool
+    explanation: str       # filled Chinese template
+
+
+@dataclass(frozen=True)
+class Factor:
+    feature: str           # catalog name
+    label: str             # Chinese label
+    value: float | None
+    contribution: float    # LightGBM pred_contrib (log-odds)
+    direction: Literal["up", "down"]
+    phrase: str            # e.g. "近30天报警4次，风险上升"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    summary: str                                   # one Chinese sentence for the cadre
+    rule_hits: tuple[RuleHitView, ...] = ()
+    factors: tuple[Factor, ...] = ()
+    actions: tuple[str, ...] = ()                  # suggested actions, per category
+
+
+@dataclass(frozen=True)
+class ScoredPerson:
+    person_id: str
+    as_of: datetime
+    probability: float | None                      # calibrated, None when no model is loaded
+    level: str                                     # one of LEVELS
+    categories: tuple[str, ...]
+    explanation: Explanation | None
+    ruleset_version: str
+    model_version: str | None
+    catalog_version: str
+    snapshot_time: datetime                        # when the data behind the score was read
+    source: str = "batch"                          # batch | event | api
+    urgent: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["as_of"] = self.as_of.isoformat()
+        d["snapshot_time"] = self.snapshot_time.isoformat()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ScoredPerson":
+        e = d.get("explanation")
+        expl = None
+        if e is not None:
+            expl = Explanation(
+                summary=e["summary"],
+                rule_hits=tuple(RuleHitView(**h) for h in e.get("rule_hits", ())),
+                factors=tuple(Factor(**f) for f in e.get("factors", ())),
+                actions=tuple(e.get("actions", ())),
+            )
+        return cls(
+            person_id=d["person_id"], as_of=datetime.fromisoformat(d["as_of"]), probability=d.get("probability"),
+            level=d["level"], categories=tuple(d.get("categories", ())), explanation=expl,
+            ruleset_version=d["ruleset_version"], model_version=d.get("model_version"),
+            catalog_version=d["catalog_version"], snapshot_time=datetime.fromisoformat(d["snapshot_time"]),
+            source=d.get("source", "batch"), urgent=bool(d.get("urgent", False)), extra=dict(d.get("extra", {})),
+        )
