@@ -39,13 +39,17 @@ def simulate(
     seed: int = typer.Option(42, "--seed", help="随机种子 / seed (same seed, same world)"),
     out: Path = typer.Option(Path("weimeng-data/world"), "--out", help="输出目录 / output folder"),
     start_date: str = typer.Option("2024-01-01", "--start", help="起始日期 / first simulated day"),
+    scenario: str = typer.Option("none", "--scenario",
+                                 help="漂移场景 / drift scenario: none | labour_surge | recording_change"),
+    scenario_day: Optional[int] = typer.Option(None, "--scenario-day", help="场景开始日（默认结束前120天）"),
 ) -> None:
     """模拟合成世界 / Generate the synthetic Sichuan world (tables as Parquet + a separate oracle)."""
     from features.errors import FeaturesError
     from features.simulate import simulate as run
 
     try:
-        summary = run(people=people, days=days, seed=seed, out=out, start_date=start_date)
+        summary = run(people=people, days=days, seed=seed, out=out, start_date=start_date, scenario=scenario,
+                      scenario_day=scenario_day)
     except FeaturesError as exc:
         _fail(str(exc))
     con = _console()
@@ -116,6 +120,11 @@ def catalog() -> None:
     for f in CATALOG.values():
         table.add_row(f.name, f.label, f.unit, f.template)
     _console().print(table)
+
+
+from weimeng.commands.monitor import monitor_command  # noqa: E402  (thin: heavy imports inside)
+
+app.command(name="monitor")(monitor_command)
 
 
 def _mount_optional() -> None:

@@ -21,7 +21,7 @@ from features.errors import SimulationConfigError
 from features.progress import progress_task
 from features.simulate._dynamics import run_dynamics
 from features.simulate._geography import build_geography
-from features.simulate._params import SimParams
+from features.simulate._params import SCENARIOS, SimParams
 from features.simulate._people import build_people
 from features.simulate._records import build_tables
 
@@ -42,7 +42,12 @@ def simulate(people: int, days: int, seed: int, out: str | Path, params: SimPara
         raise SimulationConfigError(f"people={people}: a world needs at least 100 people.")
     if not 30 <= days <= 3660:
         raise SimulationConfigError(f"days={days}: choose between 30 and 3660 days.")
+    unknown = set(overrides) - set(SimParams.__dataclass_fields__)
+    if unknown:
+        raise SimulationConfigError(f"unknown simulation parameter(s) {sorted(unknown)}; see features/simulate/_params.py")
     params = replace(params or SimParams(), **overrides)
+    if params.scenario not in SCENARIOS:
+        raise SimulationConfigError(f"scenario={params.scenario!r}: choose one of {list(SCENARIOS)}.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -51,7 +56,7 @@ def simulate(people: int, days: int, seed: int, out: str | Path, params: SimPara
     persons = build_people(people, geo, grid_pops, params, rng)
     with progress_task("模拟纠纷与警情 (simulating days)", total=days, enabled=progress) as advance:
         raw = run_dynamics(persons, days, params, rng, progress=lambda t: advance(1))
-    tables = build_tables(raw, persons, geo, params, rng)
+    tables = build_tables(raw, persons, geo, params, rng, days)
     t_sim = time.perf_counter() - t0
 
     with progress_task("写入 Parquet (writing tables)", total=len(tables) + 1, enabled=progress) as advance:
@@ -81,6 +86,9 @@ def simulate(people: int, days: int, seed: int, out: str | Path, params: SimPara
         "seconds": round(time.perf_counter() - t0, 2),
         "seconds_simulation": round(t_sim, 2),
         "params": _jsonable(asdict(params)),
+        "scenario": {"name": params.scenario, "start_day": params.scenario_start(days),
+                     "start_date": str((start + pd.Timedelta(days=params.scenario_start(days))).date()),
+                     "prefecture": params.scenario_prefecture} if params.scenario != "none" else None,
         "simulated": True,
     }
     (out / "world.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -149,6 +149,16 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
     mix = np.array([P.category_mix[c] for c in CATEGORIES])
     cat = rng.choice(len(CATEGORIES), size=n_disp, p=mix / mix.sum())
     start = np.sort(rng.integers(0, days, n_disp))
+    if P.scenario == "labour_surge":
+        # A wave of wage disputes (e.g. a factory closure) from the scenario day on.
+        s0 = P.scenario_start(days)
+        base = n * P.disputes_per_person_year * P.category_mix["labour"] * (days - s0) / 365.0
+        extra = int(rng.poisson(base * (P.scenario_strength - 1.0)))
+        cat = np.concatenate([cat, np.full(extra, CATEGORIES.index("labour"))])
+        start = np.concatenate([start, rng.integers(s0, days, extra)])
+        order = np.argsort(start, kind="stable")
+        cat, start = cat[order], start[order]
+        n_disp = len(cat)
     p_disp, p_person, p_aggr = _choose_parties(n_disp, cat, people, P, rng)
     party_start = np.searchsorted(p_disp, np.arange(n_disp))
     party_count = np.searchsorted(p_disp, np.arange(n_disp), side="right") - party_start

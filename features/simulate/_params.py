@@ -21,9 +21,19 @@ __all__ = ["SimParams"]
 CATEGORIES = ("family", "marital", "neighbour", "labour", "land", "debt", "consumer", "other")
 
 
+SCENARIOS = ("none", "labour_surge", "recording_change")
+
+
 @dataclass(frozen=True)
 class SimParams:
     start_date: str = "2024-01-01"
+    # --- drift scenarios (for monitoring tests) ------------------------------------------------------
+    #: none | labour_surge (wage disputes x strength from the scenario day) | recording_change (one
+    #: prefecture's stations stop ticking flags and write generic notes from the scenario day)
+    scenario: str = "none"
+    scenario_day: int | None = None           # default: 120 days before the end
+    scenario_strength: float = 4.0
+    scenario_prefecture: str = "510100"       # 成都市
     # --- geography -------------------------------------------------------------------------------
     people_per_grid: int = 600
     grids_per_village: tuple[int, int] = (1, 3)
@@ -107,3 +117,6 @@ class SimParams:
     p_category_label: float = 0.05            # Chinese label instead of the code
     p_bad_row: float = 0.001                  # unusable rows (quarantined at validation)
     p_typo: float = 0.03                      # homophone typo in the note
+
+    def scenario_start(self, days: int) -> int:
+        return max(0, days - 120) if self.scenario_day is None else int(self.scenario_day)

@@ -69,7 +69,7 @@ def _recorded(rng, t: np.ndarray, p_late: float, typical_minutes: float = 40.0) 
 
 
 def build_tables(raw: RawWorld, people: People, geo: Geography, params: SimParams,
-                 rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+                 rng: np.random.Generator, days: int) -> dict[str, pd.DataFrame]:
     P = params
     start = pd.Timestamp(P.start_date)
     pid = people.table["person_id"].to_numpy()
@@ -164,6 +164,17 @@ def build_tables(raw: RawWorld, people: People, geo: Geography, params: SimParam
         "person_id": np.concatenate([pid[person], pid[raw.c_person[caller_only]]]),
         "role": np.concatenate([role, np.where(is_crisis[caller_only], "party", "caller")]),
     }).drop_duplicates(["incident_id", "person_id"])
+
+    if P.scenario == "recording_change":
+        # One prefecture changes how it records calls: flags left unticked, generic notes.
+        day0 = P.scenario_start(days)
+        pref = geo.grids["prefecture_code"].to_numpy()[people.res_grid[raw.c_person]]
+        hit = (raw.c_day >= day0) & (pref == P.scenario_prefecture)
+        for f in ("flag_violence", "flag_weapon", "flag_alcohol", "flag_minor_present", "flag_threat"):
+            incidents[f] = incidents[f].astype("boolean")
+            incidents.loc[hit & (rng.random(k) < 0.8), f] = pd.NA
+        generic = hit & (rng.random(k) < 0.7)
+        incidents.loc[generic, "note"] = "群众报警称发生纠纷，民警已到场处置。"
 
     # --- mess: labels instead of codes, missing fields, duplicates, bad rows ---------------------------
     lab = rng.random(k) < P.p_category_label

@@ -1,0 +1,65 @@
+"""The monitor flags a shifted world and stays quiet on an unshifted one (same seed, same size)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from features.simulate import simulate
+from monitoring.config import load_monitor_config
+from monitoring.errors import MonitorConfigError
+from monitoring.run import ALARM_EXIT_CODE, run_monitor
+
+WINDOWS = dict(start="2025-09-01", end="2025-12-01", reference_start="2025-02-01", reference_end="2025-06-01")
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("drift")
+    out = {}
+    for scenario in ("none", "labour_surge", "recording_change"):
+        simulate(people=30_000, days=730, seed=21, out=root / scenario, progress=False, scenario=scenario)
+        out[scenario] = root / scenario
+    return out
+
+
+def _run(worlds, scenario, tmp_path):
+    return run_monitor(worlds[scenario], WINDOWS["start"], WINDOWS["end"], tmp_path / scenario,
+                       reference_start=WINDOWS["reference_start"], reference_end=WINDOWS["reference_end"],
+                       use_model=False)
+
+
+def test_unshifted_world_stays_quiet(worlds, tmp_path):
+    s = _run(worlds, "none", tmp_path)
+    assert s.alarms == [] and s.exit_code == 0
+    summary = json.loads((tmp_path / "none" / "summary.json").read_text())
+    assert summary["status"] == "ok"
+    assert (tmp_path / "none" / "feature_drift.html").stat().st_size > 10_000
+
+
+def test_labour_surge_is_flagged_as_a_category_shift(worlds, tmp_path):
+    s = _run(worlds, "labour_surge", tmp_path)
+    assert s.exit_code == ALARM_EXIT_CODE
+    assert "category" in s.incident_drift.drifted
+    assert any("category" in a for a in s.alarms)
+
+
+def test_recording_change_is_flagged_as_missing_flags(worlds, tmp_path):
+    s = _run(worlds, "recording_change", tmp_path)
+    assert s.exit_code == ALARM_EXIT_CODE
+    flagged = {r.indicator for r in s.quality.overall.itertuples() if r.alarm}
+    assert "missing:flag_threat" in flagged and "missing:flag_violence" in flagged
+    assert "missing:address_code" not in flagged  # only what really changed is named
+
+
+def test_config_rejects_unknown_keys(tmp_path):
+    bad = tmp_path / "m.yaml"
+    bad.write_text("drift:\n  feature_shar: 0.3\n", encoding="utf-8")
+    with pytest.raises(MonitorConfigError, match="unknown key.*feature_shar"):
+        load_monitor_config(bad)
+
+
+def test_backwards_window_is_refused(worlds, tmp_path):
+    with pytest.raises(MonitorConfigError, match="before --from"):
+        run_monitor(worlds["none"], "2025-09-01", "2025-01-01", tmp_path, use_model=False)

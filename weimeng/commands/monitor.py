@@ -1,0 +1,60 @@
+"""`weimeng monitor`: drift, data quality, rule hit rates and matured-window quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["monitor_command"]
+
+
+def monitor_command(
+    data: Path = typer.Option(..., "--data", help="数据目录 / data folder"),
+    start: str = typer.Option(..., "--from", help="当前窗口起 / current window start (YYYY-MM-DD)"),
+    end: str = typer.Option(..., "--to", help="当前窗口止 / current window end (YYYY-MM-DD)"),
+    out: Path = typer.Option(Path("weimeng-data/monitoring"), "--out", help="报告目录 / report folder"),
+    reference_from: Optional[str] = typer.Option(None, "--reference-from",
+                                                 help="参照窗口起（默认：冠军模型训练窗口）"),
+    reference_to: Optional[str] = typer.Option(None, "--reference-to", help="参照窗口止"),
+    config: Optional[Path] = typer.Option(None, "--config", help="阈值配置 YAML / thresholds"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    no_model: bool = typer.Option(False, "--no-model", help="不加载模型 / skip prediction drift"),
+) -> None:
+    """监控漂移与数据质量 / Monitor drift and data quality; exit 3 when an alarm fires."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from features.errors import FeaturesError
+    from monitoring.errors import MonitoringError
+    from monitoring.run import run_monitor
+
+    con = Console()
+    try:
+        s = run_monitor(data, start, end, out, reference_start=reference_from, reference_end=reference_to,
+                        config=config, tracking_uri=tracking_uri, use_model=not no_model)
+    except (MonitoringError, FeaturesError) as exc:
+        typer.secho(f"错误 / error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    con.print(f"参照窗口 reference {s.reference[0].date()}..{s.reference[1].date()}，"
+              f"当前窗口 current {s.current[0].date()}..{s.current[1].date()}")
+    for note in s.notes:
+        con.print(f"[dim]· {note}[/]")
+    con.print(f"特征漂移比例 drifted features: {s.feature_drift.share_drifted:.0%} "
+              f"({', '.join(s.feature_drift.drifted[:8]) or '无 none'})")
+    if s.matured is not None and s.matured.pooled:
+        p = s.matured.pooled
+        con.print(f"成熟窗口 matured: ROC-AUC {p.get('roc_auc', float('nan')):.3f}, "
+                  f"容量下精确率 precision@capacity {p.get('precision_at_capacity', float('nan')):.3f}")
+    if s.alarms:
+        t = Table(title="[bold red]告警 alarms")
+        t.add_column("#")
+        t.add_column("内容 what")
+        for i, a in enumerate(s.alarms, 1):
+            t.add_row(str(i), a)
+        con.print(t)
+    else:
+        con.print("[bold green]无告警 / no alarms[/]")
+    con.print(f"报告 reports: {out}/feature_drift.html, incident_drift.html, summary.json")
+    raise typer.Exit(s.exit_code)
