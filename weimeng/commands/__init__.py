@@ -1,0 +1,1 @@
+"""Typer sub-commands, one module per area; each is a thin wrapper over its package."""
