@@ -122,19 +122,16 @@ def catalog() -> None:
     _console().print(table)
 
 
-from weimeng.commands.monitor import monitor_command  # noqa: E402  (thin: heavy imports inside)
+from weimeng.commands import rules as rules_cmd  # noqa: E402  (thin: heavy imports inside commands)
+from weimeng.commands.monitor import monitor_command, report_command  # noqa: E402
 
 app.command(name="monitor")(monitor_command)
+app.command(name="report")(report_command)
+app.add_typer(rules_cmd.app, name="rules")
 
 
 def _mount_optional() -> None:
     """Mount the sub-apps of other areas when their modules are present."""
-    try:
-        from weimeng.commands import rules as rules_cmd
-
-        app.add_typer(rules_cmd.app, name="rules")
-    except ImportError:
-        pass
     try:
         from weimeng.commands import train as train_cmd
 

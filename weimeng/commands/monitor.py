@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-__all__ = ["monitor_command"]
+__all__ = ["monitor_command", "report_command"]
 
 
 def monitor_command(
@@ -58,3 +58,36 @@ def monitor_command(
         con.print("[bold green]无告警 / no alarms[/]")
     con.print(f"报告 reports: {out}/feature_drift.html, incident_drift.html, summary.json")
     raise typer.Exit(s.exit_code)
+
+
+def report_command(
+    data: Path = typer.Option(..., "--data", help="数据目录 / data folder"),
+    period: str = typer.Option("monthly", "--period", help="weekly | monthly"),
+    end: Optional[str] = typer.Option(None, "--end", help="报告期末（不含）/ period end, exclusive (default: tomorrow)"),
+    db: Optional[str] = typer.Option(None, "--db", help="预警库 URL / alert store URL (default: WEIMENG_DATABASE_URL or SQLite)"),
+    monitor: Optional[Path] = typer.Option(None, "--monitor", help="weimeng monitor 的 summary.json"),
+    out: Path = typer.Option(Path("weimeng-data/reports"), "--out", help="输出目录 / output folder"),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="同时导出 PDF（需要 Chromium）"),
+) -> None:
+    """领导报告 / Leadership report (HTML + PDF) for a week or a month."""
+    import pandas as pd
+    from rich.console import Console
+
+    from features.errors import FeaturesError
+    from features.store import EventStore
+    from monitoring.errors import MonitoringError
+    from monitoring.report import build_leadership_report
+    from serving.alerts import database_url_from_env, make_engine
+
+    con = Console()
+    try:
+        store = EventStore.open(data)
+        engine = make_engine(db or database_url_from_env())
+        res = build_leadership_report(out, period=period, store=store, engine=engine, monitor_summary=monitor,
+                                      end=end or (pd.Timestamp.now().normalize() + pd.Timedelta(days=1)), pdf=pdf)
+    except (MonitoringError, FeaturesError) as exc:
+        typer.secho(f"错误 / error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    for line in res.summary_lines:
+        con.print(f"· {line}")
+    con.print(f"[bold green]报告已生成[/] {res.html}" + (f"，PDF {res.pdf}" if res.pdf else "（未生成 PDF：未安装 Chromium）"))

@@ -1,0 +1,108 @@
+"""Charts for reports: matplotlib with a CJK font, rendered to inline PNG (no files, no CDN)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["cjk_font_available", "png", "bar_by_level", "hbar", "line_over_time", "calibration"]
+
+LEVEL_COLOURS = {"red": "#d7301f", "orange": "#fc8d59", "yellow": "#fdcc3a"}
+LEVEL_LABELS = {"red": "红色", "orange": "橙色", "yellow": "黄色"}
+
+
+@lru_cache(maxsize=1)
+def cjk_font_available() -> bool:
+    """Register a Noto/WenQuanYi CJK font with matplotlib if the system has one (Debian: fonts-noto-cjk)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+
+    candidates = ["Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei"]
+    for path in font_manager.findSystemFonts():
+        if "CJK" in path or "wqy" in path.lower():
+            try:
+                font_manager.fontManager.addfont(path)
+            except Exception:  # a broken font file must not stop a report
+                continue
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for name in candidates:
+        if name in names:
+            matplotlib.rcParams["font.family"] = [name, "DejaVu Sans"]
+            matplotlib.rcParams["axes.unicode_minus"] = False
+            return True
+    warnings.warn("no CJK font found (install fonts-noto-cjk): Chinese chart labels will not render", stacklevel=2)
+    return False
+
+
+def png(fig) -> str:
+    """A matplotlib figure as a data URI, and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _fig(w=7.5, h=3.6):
+    cjk_font_available()
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(w, h))
+
+
+def bar_by_level(counts: pd.DataFrame, label_col: str, title: str) -> str:
+    """Stacked horizontal bars: one bar per region, stacked by level (columns red/orange/yellow)."""
+    fig, ax = _fig(7.5, max(2.5, 0.32 * len(counts) + 1))
+    left = np.zeros(len(counts))
+    for level in ("red", "orange", "yellow"):
+        if level in counts:
+            ax.barh(counts[label_col], counts[level], left=left, color=LEVEL_COLOURS[level], label=LEVEL_LABELS[level])
+            left += counts[level].to_numpy()
+    ax.invert_yaxis()
+    ax.set_title(title)
+    ax.set_xlabel("预警数")
+    ax.legend(loc="lower right", frameon=False)
+    return png(fig)
+
+
+def hbar(labels, values, title: str, xlabel: str = "", colour: str = "#3b7dd8") -> str:
+    fig, ax = _fig(7.5, max(2.2, 0.32 * len(labels) + 1))
+    ax.barh(list(labels), list(values), color=colour)
+    ax.invert_yaxis()
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    return png(fig)
+
+
+def line_over_time(frame: pd.DataFrame, x: str, series: dict[str, str], title: str, ylabel: str = "",
+                   band: tuple[float, float] | None = None) -> str:
+    fig, ax = _fig()
+    for col, label in series.items():
+        if col in frame:
+            ax.plot(pd.to_datetime(frame[x]), frame[col], marker="o", label=label)
+    if band:
+        ax.axhspan(*band, color="#e0f0e0", alpha=0.6, label="公平区间 0.8–1.25")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=8)
+    fig.autofmt_xdate()
+    return png(fig)
+
+
+def calibration(table: pd.DataFrame, title: str = "校准：预测概率与实际发生率") -> str:
+    fig, ax = _fig(4.5, 4.2)
+    hi = float(max(table["mean_predicted"].max(), table["observed_rate"].max(), 1e-3)) * 1.1
+    ax.plot([0, hi], [0, hi], "--", color="#999")
+    ax.plot(table["mean_predicted"], table["observed_rate"], marker="o")
+    ax.set_xlabel("平均预测概率")
+    ax.set_ylabel("实际发生率")
+    ax.set_title(title)
+    return png(fig)

@@ -1,0 +1,237 @@
+"""The leadership report (领导报告): one self-contained HTML page (and a PDF) per week or month.
+
+Sections, each with a stable id so tests and readers can find them: ``summary`` (plain-language lines
+at the top), ``volumes`` (alerts by prefecture and county, by level), ``response`` (review and
+acknowledgement times, the funnel), ``outcomes`` (what cadres reported), ``model`` (precision on
+matured outcomes, calibration), ``drift`` (the latest monitor run), ``fairness`` (ratios over time).
+Charts are inline PNGs; nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from monitoring import charts
+from monitoring.errors import MonitorConfigError
+from monitoring.funnel import STAGES, Funnel
+
+__all__ = ["period_window", "build_leadership_report", "ReportResult", "SECTION_IDS"]
+
+SECTION_IDS = ("summary", "volumes", "response", "outcomes", "model", "drift", "fairness")
+CATEGORY_LABELS = {"repeat_dispute": "重复报警", "family_emotion": "婚恋家事", "retaliation": "报复倾向",
+                   "harm_risk": "肇事肇祸", "unknown": "未分类"}
+
+
+@dataclass
+class ReportResult:
+    html: Path
+    pdf: Path | None
+    summary_lines: list[str]
+
+
+def period_window(period: str, end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start, end) of the week or month that ends at ``end`` (exclusive)."""
+    end = pd.Timestamp(end).normalize()
+    if period == "weekly":
+        return end - pd.Timedelta(days=7), end
+    if period == "monthly":
+        return end - pd.DateOffset(months=1), end
+    raise MonitorConfigError(f"period={period!r}: choose 'weekly' or 'monthly'")
+
+
+def _esc(x) -> str:
+    return html.escape(str(x))
+
+
+def _table(df: pd.DataFrame, columns: dict[str, str], limit: int = 30) -> str:
+    if df is None or len(df) == 0:
+        return "<p class='muted'>无数据</p>"
+    head = "".join(f"<th>{_esc(v)}</th>" for v in columns.values())
+    rows = []
+    for _, r in df.head(limit).iterrows():
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            if isinstance(v, float):
+                v = f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}"
+            cells.append(f"<td>{_esc('' if v is None else v)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _fmt_hours(h) -> str:
+    if h is None or h != h:
+        return "—"
+    return f"{h:.1f} 小时" if h < 48 else f"{h / 24:.1f} 天"
+
+
+def _summary_lines(funnel: Funnel | None, monitor: dict | None, period_label: str) -> list[str]:
+    lines = []
+    if funnel is not None and len(funnel.alerts):
+        a = funnel.alerts
+        t = funnel.totals()
+        lv = a["level"].value_counts()
+        lines.append(f"{period_label}共生成预警 {t['created']} 条（红色 {lv.get('red', 0)}、橙色 {lv.get('orange', 0)}、"
+                     f"黄色 {lv.get('yellow', 0)}），其中紧急 {int(a['urgent'].sum())} 条。")
+        lines.append(f"已审核 {t['reviewed']} 条，审核通过 {t['approved']} 条，送达网格员/干部/社区民警 {t['delivered']} 条，"
+                     f"已签收 {t['acknowledged']} 条，已反馈走访结果 {t['outcome']} 条。")
+        lines.append(f"审核用时中位数 {_fmt_hours(funnel.median_hours('review_hours'))}，"
+                     f"签收用时中位数 {_fmt_hours(funnel.median_hours('ack_hours'))}。")
+        if len(funnel.stale) or len(funnel.dead):
+            lines.append(f"需关注：超期未签收 {len(funnel.stale)} 条，推送失败（死信）{len(funnel.dead)} 条。")
+        top = funnel.by_region.groupby("prefecture")["created"].sum().sort_values(ascending=False).head(3)
+        if len(top):
+            lines.append("预警最多的市州：" + "、".join(f"{k}（{v}条）" for k, v in top.items()) + "。")
+    else:
+        lines.append(f"{period_label}没有生成预警（或预警库未连接）。")
+    if monitor:
+        status = "正常" if monitor.get("status") == "ok" else f"有 {len(monitor.get('alarms', []))} 项告警"
+        lines.append(f"数据与模型监测：{status}。")
+        pooled = (monitor.get("matured") or {}).get("pooled") or {}
+        if pooled.get("precision_at_capacity") is not None:
+            lines.append(f"已到期的预警中，按处置能力推送的精确率为 {pooled['precision_at_capacity']:.1%}，"
+                         f"ROC-AUC {pooled.get('roc_auc', float('nan')):.3f}。")
+        fair = pd.DataFrame((monitor.get("matured") or {}).get("fairness") or [])
+        if len(fair) and "status" in fair:
+            flagged = fair[fair["status"] == "flagged"]
+            lines.append("公平性：各群体指标均在 0.8–1.25 区间内或差异不显著。" if flagged.empty else
+                         "公平性：以下群体的指标超出 0.8–1.25 区间且差异显著：" +
+                         "、".join(sorted(set(flagged["group"].astype(str)))[:6]) + "。")
+    else:
+        lines.append("本期未附监测结果（请先运行 weimeng monitor）。")
+    return lines
+
+
+def build_leadership_report(out_dir: str | Path, *, period: str, end, store, engine=None,
+                            monitor_summary: dict | str | Path | None = None, pdf: bool = True,
+                            now=None) -> ReportResult:
+    from monitoring.funnel import alert_funnel
+
+    start, end_ts = period_window(period, end)
+    label = f"{'本周' if period == 'weekly' else '本月'}（{start.date()} 至 {(end_ts - pd.Timedelta(days=1)).date()}）"
+    if isinstance(monitor_summary, (str, Path)):
+        p = Path(monitor_summary)
+        if not p.exists():
+            raise MonitorConfigError(f"{p}: 监测结果不存在 / monitor summary not found (run weimeng monitor first)")
+        monitor_summary = json.loads(p.read_text(encoding="utf-8"))
+    funnel = alert_funnel(engine, store, start, end_ts, now=now) if engine is not None else None
+    lines = _summary_lines(funnel, monitor_summary, label)
+    sections = {sid: "" for sid in SECTION_IDS}
+
+    # volumes
+    if funnel is not None and len(funnel.alerts):
+        a = funnel.alerts
+        by_pref = a.pivot_table(index="prefecture", columns="level", values="id", aggfunc="count", fill_value=0)
+        by_pref = by_pref.reindex(columns=["red", "orange", "yellow"], fill_value=0)
+        by_pref["total"] = by_pref.sum(axis=1)
+        by_pref = by_pref.sort_values("total", ascending=False).reset_index()
+        sections["volumes"] = (f"<img alt='各市州预警数量' src='{charts.bar_by_level(by_pref, 'prefecture', '各市州预警数量（按等级）')}'>"
+                               + _table(funnel.by_region.sort_values("created", ascending=False),
+                                        {"prefecture": "市州", "county": "区县", "created": "生成", "approved": "通过",
+                                         "delivered": "送达", "acknowledged": "签收", "outcome": "已反馈"}, limit=20))
+        med = a[["review_hours", "ack_hours"]].median()
+        funnel_rows = pd.DataFrame([{"stage": zh, "count": funnel.totals()[s]} for s, zh in STAGES])
+        sections["response"] = (
+            f"<p>审核用时中位数 <b>{_fmt_hours(med['review_hours'])}</b>，签收用时中位数 <b>{_fmt_hours(med['ack_hours'])}</b>。</p>"
+            f"<img alt='预警处置漏斗' src='{charts.hbar(funnel_rows['stage'], funnel_rows['count'], '预警处置漏斗', '条')}'>"
+            + _table(funnel.by_category.assign(category=funnel.by_category["category"].map(CATEGORY_LABELS)
+                                               .fillna(funnel.by_category["category"])),
+                     {"category": "类别", "created": "生成", "approved": "通过", "delivered": "送达",
+                      "acknowledged": "签收", "outcome": "已反馈"})
+            + f"<p>超期未签收 {len(funnel.stale)} 条；推送失败（死信）{len(funnel.dead)} 条。</p>")
+        if len(funnel.outcomes):
+            o = funnel.outcomes.sort_values("count", ascending=False)
+            sections["outcomes"] = f"<img alt='走访结果构成' src='{charts.hbar(o['kind_label'], o['count'], '走访结果构成', '条', '#4daf4a')}'>"
+        else:
+            sections["outcomes"] = "<p class='muted'>本期尚无走访结果反馈。</p>"
+    else:
+        for sid in ("volumes", "response", "outcomes"):
+            sections[sid] = "<p class='muted'>本期无预警数据。</p>"
+
+    # model health, drift, fairness (from the monitor run)
+    m = monitor_summary or {}
+    matured = m.get("matured") or {}
+    per = pd.DataFrame(matured.get("per_snapshot") or [])
+    if len(per):
+        img = charts.line_over_time(per, "as_of", {"precision_at_capacity": "容量下精确率", "roc_auc": "ROC-AUC"},
+                                    "模型在已到期窗口的表现")
+        sections["model"] = f"<img alt='模型表现' src='{img}'>" + _table(
+            per, {"as_of": "时点", "rows": "人数", "positives": "结局", "roc_auc": "ROC-AUC",
+                  "precision_at_capacity": "精确率", "recall_at_capacity": "召回率", "brier": "Brier"})
+    else:
+        sections["model"] = "<p class='muted'>暂无已到期的评估窗口（结局观察期 90 天）。</p>"
+    if m:
+        alarms = m.get("alarms") or []
+        drifted = (m.get("feature_drift") or {}).get("drifted") or []
+        sections["drift"] = (
+            f"<p>监测窗口 {_esc(m.get('current'))}，参照窗口 {_esc(m.get('reference'))}。状态："
+            f"<b class='{'ok' if not alarms else 'alarm'}'>{'正常' if not alarms else '告警'}</b></p>"
+            + ("<ul>" + "".join(f"<li>{_esc(x)}</li>" for x in alarms[:15]) + "</ul>" if alarms else "")
+            + f"<p>漂移特征：{_esc('、'.join(drifted) or '无')}</p>")
+    else:
+        sections["drift"] = "<p class='muted'>本期未附监测结果。</p>"
+    fair = pd.DataFrame(matured.get("fairness") or [])
+    if len(fair) and "fpr_ratio" in fair:
+        g = fair[fair["attribute"] != "overall"]
+        pivot = g.groupby(["as_of", "group"])["fpr_ratio"].mean().unstack()
+        keep = [c for c in pivot.columns if pivot[c].notna().sum() > 0][:8]
+        frame = pivot[keep].reset_index()
+        img = charts.line_over_time(frame, "as_of", {c: str(c) for c in keep}, "误报率比值（群体/总体）随时间",
+                                    "比值", band=(0.8, 1.25))
+        latest = g[g["as_of"] == g["as_of"].max()]
+        sections["fairness"] = f"<img alt='公平性指标' src='{img}'>" + _table(
+            latest, {"attribute": "维度", "group": "群体", "rows": "人数", "fpr_ratio": "误报率比",
+                     "fnr_ratio": "漏报率比", "precision_ratio": "精确率比", "status": "判定"})
+    else:
+        sections["fairness"] = "<p class='muted'>暂无可评估的公平性数据。</p>"
+
+    titles = {"summary": "摘要", "volumes": "预警数量与等级（按市州、区县）", "response": "响应与处置",
+              "outcomes": "走访结果", "model": "模型健康", "drift": "数据与模型漂移", "fairness": "公平性指标"}
+    sections["summary"] = "<ul class='summary'>" + "".join(f"<li>{_esc(x)}</li>" for x in lines) + "</ul>"
+    body = "".join(f"<section id='{sid}'><h2>{titles[sid]}</h2>{sections[sid]}</section>" for sid in SECTION_IDS)
+    title = f"未萌 社区矛盾纠纷风险预警 {'周报' if period == 'weekly' else '月报'}"
+    page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:980px;margin:24px auto;color:#222;padding:0 12px}}
+h1{{font-size:24px}}h2{{font-size:19px;border-bottom:2px solid #d7301f;padding-bottom:4px;margin-top:32px}}
+table{{border-collapse:collapse;font-size:13px;margin:8px 0}}td,th{{border:1px solid #ddd;padding:3px 8px;text-align:right}}
+th{{background:#f5f5f5}}td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}
+.muted{{color:#888}}.summary li{{margin:4px 0;font-size:15px}}.alarm{{color:#d7301f}}.ok{{color:#1a9641}}
+footer{{color:#888;font-size:12px;margin-top:40px}}@media print{{section{{page-break-inside:avoid}}}}</style></head>
+<body><h1>{title}</h1><p class="muted">{_esc(label)} · 生成于 {pd.Timestamp.now().strftime('%Y-%m-%d %H:%M')}</p>
+{body}<footer>本报告仅供内部研判参考；预警均经人工审核后推送，走访结果回流用于模型改进。数据为合成演示数据时不代表真实情况。</footer>
+</body></html>"""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"leadership_{period}_{(end_ts - pd.Timedelta(days=1)).date()}"
+    html_path = out / f"{stem}.html"
+    html_path.write_text(page, encoding="utf-8")
+    pdf_path = html_to_pdf(html_path, out / f"{stem}.pdf") if pdf else None
+    return ReportResult(html_path, pdf_path, lines)
+
+
+def chromium_binary() -> str | None:
+    import os
+
+    return os.environ.get("WEIMENG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def html_to_pdf(html_path: Path, pdf_path: Path, timeout: int = 60) -> Path | None:
+    """Print the page to PDF with headless Chromium; None when no Chromium is installed."""
+    exe = chromium_binary()
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
+               "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri()]
+        subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    return pdf_path if pdf_path.exists() and pdf_path.stat().st_size > 0 else None
