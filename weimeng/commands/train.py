@@ -65,12 +65,18 @@ def _tracking_uri(given: Optional[str]) -> str:
 
 
 def _quiet_mlflow() -> None:
+    """MLflow's INFO chatter (table migrations, 'Created version') would bury our own summary."""
     import logging
     import os
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    import mlflow  # noqa: F401  (mlflow configures its loggers on import; adjust them afterwards)
+
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # The cloudpickle notice on every registration is about mlflow's own format, not our input.
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
 
 
 @contextlib.contextmanager
@@ -142,15 +148,21 @@ def train_command(
             _fail("--data 与 --table 只能二选一 / give either --data (a world) or --table/--spec (BYOD), not both.")
         uri = _tracking_uri(tracking_uri)
         _quiet_mlflow()
-        if table is None and data is None:
-            from weimeng.settings import Settings
+        from datetime import datetime
 
-            data = Settings.from_env().world_dir
+        from weimeng.settings import Settings
+
+        settings = Settings.from_env()
+        if table is None and data is None:
+            data = settings.world_dir
+        # The card and plots are always in the MLflow run; a local copy lands under the data home too.
+        out = out or settings.home / "reports" / f"train-{datetime.now():%Y%m%d-%H%M%S}"
         with _progress_bars() as progress:
             if table is not None:
                 from training.byod import train_from_table
 
-                result = train_from_table(table, spec, config=config, tracking_uri=uri, progress=progress)
+                result = train_from_table(table, spec, config=config, tracking_uri=uri, progress=progress,
+                                          out_dir=out)
             else:
                 from training.pipeline import train
 
@@ -231,9 +243,8 @@ def list_command(
         if df.empty:
             con.print("尚无登记的模型 / no registered versions yet: run `weimeng train`.")
             return
-        t = Table(title="weimeng-escalation")
-        cols = ["version", "aliases", "created", "roc_auc", "precision_at_capacity", "fairness_flags", "data",
-                "promoted_by", "promotion_reason"]
+        t = Table(title="weimeng-escalation 已登记版本 registered versions")
+        cols = ["version", "aliases", "created", "roc_auc", "precision_at_capacity", "fairness_flags", "promoted_by"]
         for c in cols:
             t.add_column(c)
         for r in df.itertuples():

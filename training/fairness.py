@@ -1,0 +1,151 @@
+"""Fairness audit at the operating threshold, by group.
+
+For each audit attribute (sex, age band, prefecture with autonomous prefectures marked, urban/rural)
+and each of its groups: false positive rate, false negative rate, precision among the flagged, and
+calibration (mean predicted / observed rate), each also as a ratio to the overall figure. A ratio
+outside ``bounds`` (default 0.8-1.25) names the group in the report. A metric is judged only where
+enough events stand behind it, and a judged ratio outside the bounds is a flag only when noise is an
+unlikely explanation (see :func:`fairness_audit`); the card lists both kinds by name.
+
+Attributes used here are audit-only: they are joined to the scored rows after scoring and are never
+model inputs (``training.guard``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from training.config import FairnessConfig
+
+__all__ = ["audit_groups_from_attributes", "fairness_audit", "fairness_flags", "AUDIT_LABELS"]
+
+AUDIT_LABELS = {"sex": "性别 sex", "age_band": "年龄段 age band", "prefecture": "市州 prefecture",
+                "urban_rural": "城乡 urban/rural"}
+_METRICS = ("fpr", "fnr", "precision", "calibration")
+
+
+def audit_groups_from_attributes(attrs: pd.DataFrame) -> pd.DataFrame:
+    """From ``EventStore.audit_attributes`` columns to the audit columns used here.
+
+    ``prefecture`` reads e.g. ``阿坝藏族羌族自治州 (自治州)`` so autonomous prefectures are visible.
+    """
+    out = pd.DataFrame(index=attrs.index)
+    for c in ("person_id", "as_of"):
+        if c in attrs:
+            out[c] = attrs[c]
+    if "sex" in attrs:
+        out["sex"] = attrs["sex"].map({"M": "男 M", "F": "女 F"}).fillna(attrs["sex"].astype(str))
+    if "age_band" in attrs:
+        out["age_band"] = attrs["age_band"].astype(str)
+    if "prefecture_name" in attrs or "prefecture_code" in attrs:
+        name = attrs.get("prefecture_name", attrs.get("prefecture_code")).astype(str)
+        auto = attrs.get("is_autonomous_prefecture", pd.Series(False, index=attrs.index)).fillna(False).astype(bool)
+        out["prefecture"] = np.where(auto, name + " (自治州 autonomous)", name)
+    if "is_urban" in attrs:
+        out["urban_rural"] = np.where(attrs["is_urban"].fillna(False).astype(bool), "城镇 urban", "乡村 rural")
+    return out
+
+
+def _rates(y: np.ndarray, p: np.ndarray, f: np.ndarray) -> dict:
+    n, pos, flagged = len(y), int(y.sum()), int(f.sum())
+    neg = n - pos
+    tp = int((f & (y == 1)).sum())
+    fp = flagged - tp
+    fn = pos - tp
+    observed = pos / n if n else np.nan
+    mean_pred = float(p.mean()) if n else np.nan
+    return {
+        "rows": n, "positives": pos, "flagged": flagged,
+        "fpr": fp / neg if neg else np.nan,
+        "fnr": fn / pos if pos else np.nan,
+        "precision": tp / flagged if flagged else np.nan,
+        "mean_predicted": mean_pred, "observed_rate": observed,
+        "calibration": mean_pred / observed if observed else np.nan,
+        # (events, denominator) behind each rate, for the size rule and the noise test
+        "_events": {"fpr": (fp, neg), "fnr": (fn, pos), "precision": (tp, flagged), "calibration": (pos, n)},
+    }
+
+
+def _p_value(events: int, denom: int, rate: float) -> float:
+    """Two-sided normal-approximation p-value of ``events`` in ``denom`` trials at the overall ``rate``."""
+    if denom <= 0 or not 0 < rate < 1:
+        return float("nan")
+    exp = denom * rate
+    z = (events - exp) / math.sqrt(exp * (1 - rate))
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def fairness_audit(frame: pd.DataFrame, groups: list[str], label: str, prob: np.ndarray, flagged: np.ndarray,
+                   cfg: FairnessConfig) -> pd.DataFrame:
+    """One row per (attribute, group) plus an ``overall`` row.
+
+    A metric is *judged* in a group when the group has ``min_rows`` rows and the overall rate would
+    produce at least ``min_expected_events`` events there (false positives for FPR, misses for FNR,
+    hits for precision, outcomes for calibration); fewer events make the ratio mostly noise. A judged
+    ratio outside ``bounds`` is listed in ``outside``; it is a *flag* when it is also unlikely to be
+    noise (two-sided p < ``alpha``). ``status``: ok / flagged / outside_within_noise / partly_judged /
+    too_small.
+    """
+    y = frame[label].to_numpy(dtype=int)
+    p = np.asarray(prob, dtype=float)
+    f = np.asarray(flagged, dtype=bool)
+    overall = _rates(y, p, f)
+    o_ev = overall.pop("_events")
+    o_rate = {m: (e / d if d else np.nan) for m, (e, d) in o_ev.items()}
+    rows = [{"attribute": "overall", "group": "全体 overall", **overall, "status": "ok", "outside": "", "judged": "",
+             "flags": ""}]
+    lo, hi = cfg.bounds
+    for attr in groups:
+        if attr not in frame:
+            continue
+        values = frame[attr].astype("string").fillna("未知 unknown")
+        for g, idx in pd.Series(np.arange(len(frame))).groupby(values.to_numpy()).groups.items():
+            idx = np.asarray(idx)
+            r = _rates(y[idx], p[idx], f[idx])
+            ev = r.pop("_events")
+            row = {"attribute": attr, "group": str(g), **r}
+            outside, judged, flags = [], [], []
+            for m in _METRICS:
+                base = overall[m]
+                ratio = r[m] / base if base and not np.isnan(base) and not np.isnan(r[m]) else np.nan
+                row[f"{m}_ratio"] = ratio
+                events, denom = ev[m]
+                rate = o_rate[m] if m != "calibration" else overall["observed_rate"]
+                expected = denom * rate if denom and not np.isnan(rate) else 0.0
+                if r["rows"] < cfg.min_rows or expected < cfg.min_expected_events or np.isnan(ratio):
+                    continue
+                judged.append(m)
+                if not lo <= ratio <= hi:
+                    outside.append(m)
+                    # calibration compares predicted with observed: test observed outcomes against the
+                    # group's mean prediction; the others test the group's rate against the overall rate.
+                    pv = (_p_value(events, denom, min(max(r["mean_predicted"], 1e-12), 1 - 1e-12))
+                          if m == "calibration" else _p_value(events, denom, rate))
+                    if not np.isnan(pv) and pv < cfg.alpha:
+                        flags.append(m)
+            if not judged:
+                status = "too_small"
+            elif flags:
+                status = "flagged"
+            elif outside:
+                status = "outside_within_noise"
+            else:
+                status = "ok" if len(judged) == len(_METRICS) else "partly_judged"
+            row.update(status=status, outside=",".join(outside), judged=",".join(judged), flags=",".join(flags))
+            rows.append(row)
+    for m in _METRICS:
+        rows[0][f"{m}_ratio"] = 1.0
+    return pd.DataFrame(rows)
+
+
+def fairness_flags(audit: pd.DataFrame) -> list[str]:
+    """``attribute=group:metric`` for every flag: judged, outside the bounds, not explained by noise."""
+    out = []
+    for r in audit[audit["status"] == "flagged"].itertuples():
+        for m in str(r.flags).split(","):
+            if m:
+                out.append(f"{r.attribute}={r.group}:{m}")
+    return sorted(out)

@@ -1,0 +1,203 @@
+"""MLflow tracking and the model registry: log a run, register a version, load by alias, list.
+
+Defaults: tracking URI ``sqlite:///<home>/mlflow.db`` (home = ``$WEIMENG_HOME`` or ``./weimeng-data``);
+any MLflow URI (e.g. ``postgresql+psycopg://user@host/db``) by argument or ``$WEIMENG_MLFLOW_TRACKING_URI``.
+Every training run registers a new version of ``weimeng-escalation`` and points the ``challenger``
+alias at it; only :func:`training.promote` moves ``champion``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from training.errors import RegistryError
+from training.model import EscalationModel
+
+__all__ = [
+    "MODEL_NAME",
+    "resolve_tracking_uri",
+    "client_for",
+    "log_and_register",
+    "load_registered_model",
+    "load_model_version",
+    "list_versions",
+    "download_test_set",
+]
+
+MODEL_NAME = "weimeng-escalation"
+TEST_SET_PATH = "evaluation/test_set.parquet"
+_PIP = ["lightgbm>=4.5,<5", "scikit-learn>=1.5,<2", "pandas>=2.2,<3", "numpy"]
+
+
+def resolve_tracking_uri(uri: str | None = None, home: str | Path | None = None) -> str:
+    """Argument, else ``$WEIMENG_MLFLOW_TRACKING_URI``, else SQLite under the data home."""
+    if uri:
+        return str(uri)
+    env = os.environ.get("WEIMENG_MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    home = Path(home or os.environ.get("WEIMENG_HOME", "weimeng-data"))
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(home / 'mlflow.db').resolve()}"
+
+
+def client_for(tracking_uri: str | None = None):
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v if not isinstance(v, (list, tuple)) else json.dumps(list(v))
+    return out
+
+
+def log_and_register(model: EscalationModel, *, tracking_uri: str | None, experiment: str, model_name: str,
+                     params: dict, metrics: dict, tags: dict, artifacts_dir: Path, test_set: pd.DataFrame,
+                     input_example: pd.DataFrame, artifact_location: str | None = None) -> tuple[str, str]:
+    """Log one training run (params, metrics, card, plots, test set) and register the model.
+
+    Returns ``(run_id, version)``; the new version carries alias ``challenger``.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # mlflow's type-hint nudge: the signature is explicit
+        from training.pyfunc import EscalationPyfunc
+
+    client = client_for(tracking_uri)
+    _ensure_experiment(client, experiment, resolve_tracking_uri(tracking_uri), artifact_location)
+    mlflow.set_experiment(experiment)
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(run_name=tags.get("run_name")) as run, \
+            warnings.catch_warnings():
+        # The signature is given explicitly; mlflow's type-hint and input-example nudges do not apply.
+        warnings.simplefilter("ignore", UserWarning)
+        flat = _flatten(params)
+        mlflow.log_params({k: str(v)[:500] for k, v in flat.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+        mlflow.set_tags({k: str(v)[:5000] for k, v in tags.items()})
+        mlflow.log_artifacts(str(artifacts_dir), artifact_path="report")
+        tpath = Path(tmp) / "test_set.parquet"
+        test_set.to_parquet(tpath, index=False)
+        mlflow.log_artifact(str(tpath), artifact_path="evaluation")
+        paths = model.save(Path(tmp) / "model")
+        example = input_example[model.feature_names].head(5)
+        sig = infer_signature(example, pd.DataFrame({"probability": [0.1], "flag": [False]}))
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=EscalationPyfunc(), artifacts=paths, signature=sig,
+            pip_requirements=_PIP, registered_model_name=model_name,
+        )
+        run_id = run.info.run_id
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(model_name, "challenger", version)
+    for k, v in {**tags, "run_id": run_id, "catalog_version": model.metadata.get("catalog_version"),
+                 "ruleset_version": model.metadata.get("ruleset_version")}.items():
+        if v is not None:
+            client.set_model_version_tag(model_name, version, k, str(v)[:5000])
+    return run_id, version
+
+
+def default_artifact_location(tracking_uri: str) -> str | None:
+    """Artifacts of a SQLite store live beside the database (``<dir>/mlartifacts``), never in the cwd."""
+    if tracking_uri.startswith("sqlite:///"):
+        db = Path(tracking_uri[len("sqlite:///"):])
+        return (db.parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def _ensure_experiment(client, name: str, tracking_uri: str, artifact_location: str | None) -> None:
+    if client.get_experiment_by_name(name) is None:
+        client.create_experiment(name, artifact_location=artifact_location or default_artifact_location(tracking_uri))
+
+
+def _version_for(client, model_name: str, alias: str | None, version: str | int | None):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if version is not None:
+            return client.get_model_version(model_name, str(version))
+        return client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        what = f"version {version}" if version is not None else f"alias '@{alias}'"
+        raise RegistryError(
+            f"注册表中找不到模型 / no {what} of registered model '{model_name}' at "
+            f"{client.tracking_uri}. Train one first (`weimeng train`) or check the alias / --tracking-uri; "
+            f"existing versions: `weimeng model list`.") from None
+
+
+def load_model_version(model_name: str = MODEL_NAME, alias: str | None = "champion", version=None,
+                       tracking_uri: str | None = None) -> EscalationModel:
+    import mlflow.pyfunc
+
+    client = client_for(tracking_uri)
+    mv = _version_for(client, model_name, alias, version)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # mlflow's type-hint nudge on unpickling
+        pyf = mlflow.pyfunc.load_model(f"models:/{model_name}/{mv.version}")
+    model = pyf.unwrap_python_model().model
+    model.metadata.update(model_name=model_name, model_version=str(mv.version), run_id=mv.run_id,
+                          aliases=list(getattr(mv, "aliases", []) or []))
+    return model
+
+
+def load_registered_model(alias: str = "champion", tracking_uri: str | None = None, model_name: str = MODEL_NAME,
+                          version: str | int | None = None) -> EscalationModel:
+    """Load a registered model for serving: ``.predict_proba``, ``.booster``, ``.calibrator``,
+    ``.feature_names``, ``.metadata`` (catalog / rule-set versions, operating threshold, ...).
+
+    >>> # m = load_registered_model("champion", tracking_uri="sqlite:///weimeng-data/mlflow.db")
+    """
+    return load_model_version(model_name, alias=None if version is not None else alias, version=version,
+                              tracking_uri=tracking_uri)
+
+
+def download_test_set(run_id: str, tracking_uri: str | None = None) -> pd.DataFrame:
+    import mlflow.artifacts
+
+    client_for(tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        p = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=TEST_SET_PATH, dst_path=tmp)
+        return pd.read_parquet(p)
+
+
+def list_versions(tracking_uri: str | None = None, model_name: str = MODEL_NAME) -> pd.DataFrame:
+    """One row per registered version: aliases, creation time, key test metrics and promotion tags."""
+    client = client_for(tracking_uri)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        rm = client.get_registered_model(model_name)
+    except MlflowException:
+        return pd.DataFrame(columns=["version", "aliases", "created", "roc_auc", "precision_at_capacity"])
+    alias_of: dict[str, list[str]] = {}
+    for a, v in (rm.aliases or {}).items():
+        alias_of.setdefault(str(v), []).append(a)
+    rows = []
+    for mv in client.search_model_versions(f"name='{model_name}'"):
+        t = mv.tags or {}
+        rows.append({
+            "version": int(mv.version), "aliases": ",".join(sorted(alias_of.get(str(mv.version), []))),
+            "created": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
+            "roc_auc": t.get("test_roc_auc"), "precision_at_capacity": t.get("test_precision_at_capacity"),
+            "fairness_flags": t.get("test_fairness_flags"), "data": t.get("data_kind"),
+            "promoted_by": t.get("promoted_by"), "promotion_reason": t.get("promotion_reason"),
+            "run_id": mv.run_id,
+        })
+    return pd.DataFrame(rows).sort_values("version").reset_index(drop=True) if rows else pd.DataFrame(rows)
