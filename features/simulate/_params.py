@@ -88,8 +88,8 @@ class SimParams:
     # --- hazard ------------------------------------------------------------------------------------
     background_hazard: float = 2.0e-7         # per person-day, anyone
     dispute_h0: dict = field(default_factory=lambda: {
-        "family": 10.4e-5, "marital": 11.2e-5, "neighbour": 6.4e-5, "labour": 6.4e-5, "land": 7.2e-5,
-        "debt": 5.6e-5, "consumer": 2.0e-5, "other": 4.0e-5})
+        "family": 20.8e-5, "marital": 22.4e-5, "neighbour": 12.8e-5, "labour": 12.8e-5, "land": 14.4e-5,
+        "debt": 11.2e-5, "consumer": 4.0e-5, "other": 8.0e-5})
     hazard_r: float = 0.35                    # log-hazard per unit of recorded tension
     hazard_h: float = 1.0                     # log-hazard per unit of hidden tension
     hazard_threat_person: float = 0.7         # the person who made threats (recorded statements)
@@ -101,7 +101,7 @@ class SimParams:
     p_med_stop: float = 0.004                 # per day, starts a medication stop spell
     p_med_resume: float = 0.03
     p_missed_followup_when_stopped: float = 0.5   # per monthly follow-up
-    crisis_h0: float = 4.8e-5
+    crisis_h0: float = 9.6e-5
     hazard_crisis: float = 1.3
     hazard_med_stopped: float = 1.6
     crisis_call_rate: float = 0.01            # disturbance calls per day at crisis 1
