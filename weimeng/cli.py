@@ -122,26 +122,29 @@ def catalog() -> None:
     _console().print(table)
 
 
-from weimeng.commands import rules as rules_cmd  # noqa: E402  (thin: heavy imports inside commands)
+from weimeng.commands import alerts as alerts_cmd  # noqa: E402  (thin: heavy imports inside commands)
+from weimeng.commands import console as console_cmd  # noqa: E402
+from weimeng.commands import rules as rules_cmd  # noqa: E402
+from weimeng.commands import serve as serve_cmd  # noqa: E402
+from weimeng.commands import train as train_cmd  # noqa: E402
 from weimeng.commands.monitor import monitor_command, report_command  # noqa: E402
 
+app.add_typer(rules_cmd.app, name="rules")
+app.command(name="train")(train_cmd.train_command)
+app.add_typer(train_cmd.model_app, name="model")
+app.add_typer(alerts_cmd.db_app, name="db")
+app.add_typer(alerts_cmd.alerts_app, name="alerts")
+app.command(name="push-worker")(alerts_cmd.push_worker_command)
+app.command(name="console")(console_cmd.console_command)
+app.add_typer(console_cmd.users_app, name="users")
+app.add_typer(console_cmd.audit_app, name="audit")
+app.command(name="serve")(serve_cmd.serve_command)
+app.command(name="score")(serve_cmd.score_command)
+app.add_typer(serve_cmd.keys_app, name="keys")
 app.command(name="monitor")(monitor_command)
 app.command(name="report")(report_command)
-app.add_typer(rules_cmd.app, name="rules")
 
 
-def _mount_optional() -> None:
-    """Mount the sub-apps of other areas when their modules are present."""
-    try:
-        from weimeng.commands import train as train_cmd
-
-        app.command(name="train")(train_cmd.train_command)
-        app.add_typer(train_cmd.model_app, name="model")
-    except ImportError:
-        pass
-
-
-_mount_optional()
 
 
 def main() -> None:

@@ -1,0 +1,532 @@
+"""The scoring application: everything the HTTP service does, without HTTP.
+
+:class:`ScoringApp` loads the rule set, the champion model, the fusion policy and the data at
+start-up (:meth:`ScoringApp.start`), then answers score / event / explain / status / reload calls.
+Each public call takes the caller's API key and returns ``(http_status, body)``; the BentoML class
+in :mod:`serving.scoring.service` only translates HTTP to these calls, so tests and the batch CLI use
+the same code in-process.
+
+Jurisdiction refusals (documented in docs/serving.md):
+
+* batch scoring: per item. An out-of-scope person gets ``status: out_of_scope`` (``http_status: 403``)
+  and no score; the other items are scored; the request returns 200.
+* one-person calls (explain, event): the whole request is refused with 403.
+* every refusal is logged (logger ``weimeng.serving.audit`` and ``<home>/serving/audit.jsonl``) with
+  the key id, the endpoint and the person id, and counted in ``weimeng_refusals_total``.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import logging
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import CATALOG, CATALOG_VERSION, FEATURE_NAMES
+from serving.contracts import ScoredPerson
+from serving.scoring.auth import ANONYMOUS_ADMIN, Account, KeyStore
+from serving.scoring.clock import local_now
+from serving.scoring.datasource import FeatureSource, normalise_as_of, records_frame
+from serving.scoring.errors import (AdminRequiredError, NotReadyError, ScopeError, ScoringError, ScoringInputError,
+                                    ServingConfigError, UnknownPersonError)
+from serving.scoring.fusion import FusionPolicy, load_policy, thresholds_for
+from serving.scoring.overlay import add_incident
+from serving.scoring.records import scored_to_dict
+from serving.scoring.scorer import Bundle, Scorer, build_bundle
+from serving.scoring.settings import ServingSettings
+
+__all__ = ["ScoringApp", "AlertSink"]
+
+log = logging.getLogger("weimeng.serving")
+audit_log = logging.getLogger("weimeng.serving.audit")
+
+#: ``sink(scored)``: called with each flagged ScoredPerson to make it durable (the alerts issue wires
+#: it to the alert store). Must be thread-safe; an exception is logged and reported, never fatal.
+AlertSink = Callable[[ScoredPerson], None]
+
+
+def _noop_sink(scored: ScoredPerson) -> None:
+    return None
+
+
+def _import_sink(spec: str | None) -> AlertSink:
+    if not spec:
+        return _noop_sink
+    module, _, name = spec.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ServingConfigError(f"alert_sink {spec!r} cannot be imported ({exc}); write 'package.module:function'.",
+                                 field="alert_sink") from None
+    if not callable(fn):
+        raise ServingConfigError(f"alert_sink {spec!r} is not callable.", field="alert_sink")
+    return fn
+
+
+class ScoringApp:
+    """See the module docstring. Build with :meth:`start`; construction itself does no I/O."""
+
+    def __init__(self, settings: ServingSettings, *, policy: FusionPolicy, scorer: Scorer,
+                 source: FeatureSource | None, keys: KeyStore | None, sink: AlertSink):
+        self.settings = settings
+        self.policy = policy
+        self.scorer = scorer
+        self.source = source
+        self.keys = keys
+        self.sink = sink
+        self._reload_lock = threading.Lock()
+        self._token_seen: str | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._audit_lock = threading.Lock()
+        self.started_at = local_now()
+        from serving.scoring.metrics import metrics
+
+        self.metrics = metrics()
+
+    # -- start-up ----------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, settings: ServingSettings | None = None, *, sink: AlertSink | None = None,
+              watch: bool = True) -> "ScoringApp":
+        """Load everything; raise a ScoringError subclass (never a half-started app) if anything is wrong."""
+        s = (settings or ServingSettings.load(None)).resolve()
+        policy = load_policy(s.fusion)
+        source = FeatureSource.open(s.data_dir) if Path(s.data_dir).is_dir() else None
+        if source is None:
+            log.warning("data dir %s does not exist: scoring by id is unavailable (supply feature records).",
+                        s.data_dir)
+        keys = KeyStore(s.keys_file) if s.auth_required else None
+        app = cls(s, policy=policy, scorer=Scorer.__new__(Scorer), source=source, keys=keys,
+                  sink=sink or _import_sink(s.alert_sink))
+        app.scorer = Scorer(app._build_bundle(s.model_alias))
+        app._token_seen = app._read_token()
+        # Everything loaded so far (the data tables: millions of objects) lives as long as the process;
+        # moving it out of the collector's sight keeps full collections from stalling requests (a batch
+        # of 10k scores otherwise spends half its time in gc). Cost: cycles among these objects are
+        # never collected, e.g. a replaced bundle's; reloads are rare.
+        gc.collect()
+        gc.freeze()
+        if watch:
+            app._watcher = threading.Thread(target=app._watch, name="weimeng-reload-watcher", daemon=True)
+            app._watcher.start()
+        return app
+
+    def _load_ruleset(self):
+        # Submodule imports (not `import rules`): they work even where the editable install exposes the
+        # package as a namespace package (its __init__ not run).
+        from rules.errors import RuleFileError
+        from rules.loader import load_ruleset
+
+        try:
+            return load_ruleset(self.settings.ruleset)
+        except RuleFileError as exc:
+            raise ServingConfigError(str(exc), field="ruleset") from None
+
+    def _load_model(self, alias: str):
+        from training.errors import RegistryError
+        from training.registry import load_registered_model
+
+        try:
+            return load_registered_model(alias, tracking_uri=self.settings.tracking_uri,
+                                                  model_name=self.settings.model_name)
+        except RegistryError as exc:
+            if self.settings.require_model:
+                raise NotReadyError(str(exc), field="model_alias") from None
+            log.warning("no model: %s -- serving rules only", exc)
+            return None
+
+    def _build_bundle(self, alias: str) -> Bundle:
+        ruleset = self._load_ruleset()
+        model = self._load_model(alias)
+        reference = None
+        n_grids = None
+        probe = build_bundle(model, ruleset, self.policy, thresholds_for(_probability_policy(self.policy)),
+                             with_engine=False)
+        if self.policy.mode == "capacity" and model is not None:
+            if self.source is None:
+                raise ServingConfigError("thresholds.mode is capacity, which needs a reference batch from the data "
+                                         f"dir, but {self.settings.data_dir} does not exist; set thresholds.mode: "
+                                         "probability or configure data_dir.", field="thresholds.mode")
+            frame = self.source.population_frame(self.default_as_of())
+            reference = Scorer.probabilities(probe, Scorer.matrix(probe, frame))
+            n_grids = self.source.n_grids
+        if model is None:
+            th = thresholds_for(_probability_policy(self.policy))
+        else:
+            th = thresholds_for(self.policy, reference, n_grids)
+        bundle = build_bundle(model, ruleset, self.policy, th)
+        self.metrics.loads.labels(str(bundle.model_version), bundle.ruleset_version).inc()
+        log.info("loaded model %s, rule set %s, thresholds %s", bundle.model_version, bundle.ruleset_version,
+                 th.as_dict())
+        return bundle
+
+    def default_as_of(self) -> pd.Timestamp:
+        if self.settings.default_as_of:
+            return normalise_as_of(self.settings.default_as_of, "default_as_of")
+        if self.source is not None:
+            return self.source.default_as_of
+        return pd.Timestamp.now(tz="Asia/Shanghai").tz_localize(None).normalize()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    # -- reload ------------------------------------------------------------------------------------
+    @property
+    def _token_path(self) -> Path:
+        return Path(self.settings.home) / "serving" / "reload.token"
+
+    def _read_token(self) -> str | None:
+        try:
+            return self._token_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def _reload(self, alias: str, broadcast: bool) -> dict:
+        with self._reload_lock:
+            old = self.scorer.bundle
+            bundle = self._build_bundle(alias)
+            self.scorer.swap(bundle)
+            if broadcast:
+                token = json.dumps({"alias": alias, "model_version": bundle.model_version, "nonce": uuid.uuid4().hex})
+                self._token_path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self._token_path.with_suffix(".tmp")
+                tmp.write_text(token, encoding="utf-8")
+                tmp.replace(self._token_path)
+                self._token_seen = token
+        return {"previous": {"model_version": old.model_version, "ruleset_version": old.ruleset_version},
+                "current": bundle.describe()}
+
+    def _watch(self) -> None:
+        """Follow reloads done by other workers (token file) and champion moves in the registry."""
+        last_poll = time.monotonic()
+        while not self._stop.wait(self.settings.watch_seconds):
+            try:
+                token = self._read_token()
+                if token is not None and token != self._token_seen:
+                    self._token_seen = token
+                    alias = json.loads(token).get("alias", self.settings.model_alias)
+                    self._reload(alias, broadcast=False)
+                poll = self.settings.registry_poll_seconds
+                if poll > 0 and time.monotonic() - last_poll >= poll:
+                    last_poll = time.monotonic()
+                    current = self._registry_version(self.settings.model_alias)
+                    if current is not None and current != self.scorer.bundle.model_version:
+                        log.info("champion moved to version %s; reloading", current)
+                        self._reload(self.settings.model_alias, broadcast=False)
+            except Exception:  # the watcher must never die; the current bundle keeps serving
+                log.exception("reload watcher: reload failed; still serving %s", self.scorer.bundle.model_version)
+
+    def _registry_version(self, alias: str) -> str | None:
+        from training.registry import client_for
+
+        try:
+            mv = client_for(self.settings.tracking_uri).get_model_version_by_alias(self.settings.model_name, alias)
+            return str(mv.version)
+        except Exception:
+            return None
+
+    # -- request plumbing --------------------------------------------------------------------------
+    def call(self, endpoint: str, api_key: str | None, fn: Callable[[Account], dict], *,
+             admin: bool = False) -> tuple[int, dict]:
+        """Authenticate, run ``fn(account)``, map errors by type, count and time: ``(status, body)``."""
+        t0 = time.perf_counter()
+        status = 200
+        account = None
+        try:
+            account = self.authenticate(api_key)
+            if admin and not account.admin:
+                raise AdminRequiredError("此操作需要管理员密钥 / this endpoint needs an admin key.", field="X-API-Key")
+            body = fn(account)
+        except ScoringError as exc:
+            status, body = exc.http_status, exc.to_body()
+            if status in (401, 403):
+                self.refused(endpoint, account, None, exc.code, exc.reason)
+        except Exception as exc:  # a bug: log it, answer 500 without internals
+            log.exception("%s failed", endpoint)
+            status, body = 500, {"error": {"code": "internal_error",
+                                           "reason": f"内部错误 / internal error ({type(exc).__name__}); see the log."}}
+        self.metrics.requests.labels(endpoint, str(status)).inc()
+        self.metrics.latency.labels(endpoint).observe(time.perf_counter() - t0)
+        return status, body
+
+    def authenticate(self, api_key: str | None) -> Account:
+        if self.keys is None:
+            return ANONYMOUS_ADMIN
+        return self.keys.verify(api_key)
+
+    def refused(self, endpoint: str, account: Account | None, person_id: str | None, code: str, reason: str) -> None:
+        self.metrics.refusals.labels(endpoint, code).inc()
+        entry = {"time": local_now().isoformat(), "event": "refused", "endpoint": endpoint,
+                 "code": code, "key_id": account.key_id if account else None,
+                 "account": account.name if account else None, "person_id": person_id, "reason": reason}
+        audit_log.warning(json.dumps(entry, ensure_ascii=False))
+        try:
+            path = Path(self.settings.home) / "serving" / "audit.jsonl"
+            with self._audit_lock:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        except OSError:
+            log.exception("cannot write the audit file")
+
+    def _versions(self, b: Bundle) -> dict:
+        return {"model_version": b.model_version, "ruleset_version": b.ruleset_version,
+                "catalog_version": CATALOG_VERSION, "fusion_version": b.policy.version}
+
+    def _need_source(self) -> FeatureSource:
+        if self.source is None:
+            raise NotReadyError(f"服务未配置数据目录 / no data dir ({self.settings.data_dir}) is loaded: score by "
+                                f"supplied feature records instead (POST /v1/score/records).", field="person_ids")
+        return self.source
+
+    def _as_of(self, value, field: str = "as_of") -> pd.Timestamp:
+        ts = self.default_as_of() if value in (None, "") else normalise_as_of(value, field)
+        if self.source is not None:
+            self.source.check_as_of(ts, field)
+        return ts
+
+    def _check_batch(self, n: int, field: str) -> None:
+        if n == 0:
+            raise ScoringInputError("列表为空 / the list is empty; send at least one item.", field=field)
+        if n > self.settings.max_batch:
+            raise ScoringInputError(f"{n} items exceed max_batch={self.settings.max_batch}; split the request.",
+                                    field=field)
+
+    def _sink_all(self, scored: Sequence[ScoredPerson]) -> str:
+        state = "none"
+        for s in scored:
+            if s.level == "none":
+                continue
+            try:
+                self.sink(s)
+                state = "ok" if state != "failed" else state
+            except Exception:
+                log.exception("alert sink failed for %s", s.person_id)
+                state = "failed"
+        return state
+
+    # -- endpoints ---------------------------------------------------------------------------------
+    def score_ids(self, api_key: str | None, person_ids: Sequence[str], as_of=None, explain: str = "flagged"):
+        def run(account: Account) -> dict:
+            self._check_batch(len(person_ids), "person_ids")
+            source = self._need_source()
+            ts = self._as_of(as_of)
+            items: list[dict | None] = [None] * len(person_ids)
+            ok_ids, ok_pos = [], []
+            for i, pid in enumerate(person_ids):
+                place = source.place(pid)
+                if place is None:
+                    items[i] = _item(pid, "unknown_person", 404, "数据中没有此人 / not in the service's data.")
+                elif not account.allows(place.codes()):
+                    self.refused("score", account, pid, "out_of_scope", "person outside the key's jurisdictions")
+                    items[i] = _item(pid, "out_of_scope", 403, "不在本密钥的管辖范围 / outside this key's jurisdictions.")
+                else:
+                    ok_ids.append(pid)
+                    ok_pos.append(i)
+            scored = []
+            b = self.scorer.bundle  # one bundle for the whole request (atomic reload)
+            if ok_ids:
+                found, F = source.rows_for(ok_ids, ts)  # known ids always yield a row, in order
+                t = ts.to_pydatetime()
+                scored = self.scorer.score_matrix(found, [t] * len(found), F, explain=explain, source="api",
+                                                  bundle=b, snapshot_time=source.opened_at.to_pydatetime())
+                for pos, s in zip(ok_pos, scored):
+                    items[pos] = {"person_id": s.person_id, "status": "ok", "http_status": 200,
+                                  "result": scored_to_dict(s)}
+                self.metrics.observe_scores(scored, "api")
+            sink = self._sink_all(scored) if self.settings.sink_on_score else "none"
+            return _batch_body(items, b, self, ts, sink)
+
+        return self.call("score", api_key, run)
+
+    def score_records(self, api_key: str | None, records: Sequence[dict], explain: str = "flagged"):
+        def run(account: Account) -> dict:
+            self._check_batch(len(records), "records")
+            for i, r in enumerate(records):
+                for name in r["features"]:
+                    if name not in CATALOG:
+                        import difflib
+
+                        close = difflib.get_close_matches(name, FEATURE_NAMES, n=2)
+                        raise ScoringInputError(
+                            f"未知特征 / unknown feature {name!r} (catalog {CATALOG_VERSION})"
+                            + (f"; did you mean {close}?" if close else "; `weimeng catalog` lists the names."),
+                            field=f"records[{i}].features.{name}")
+                    v = r["features"][name]
+                    if v is not None and not np.isfinite(v):
+                        raise ScoringInputError(f"value {v!r} is not a finite number (use null for no value).",
+                                                field=f"records[{i}].features.{name}")
+                normalise_as_of(r["as_of"], f"records[{i}].as_of")
+            items: list[dict | None] = [None] * len(records)
+            keep, keep_pos = [], []
+            for i, r in enumerate(records):
+                pid = r["person_id"]
+                place = self.source.place(pid) if self.source is not None else None
+                codes = place.codes() if place is not None else tuple(
+                    c for c in (r.get("hukou_address_code"), r.get("residence_address_code")) if c)
+                if not codes:
+                    items[i] = _item(pid, "unknown_person", 404, "无法确定管辖地 / the service does not know this "
+                                     "person: supply hukou_address_code or residence_address_code.")
+                elif not account.allows(codes):
+                    self.refused("score_records", account, pid, "out_of_scope", "person outside the key's jurisdictions")
+                    items[i] = _item(pid, "out_of_scope", 403, "不在本密钥的管辖范围 / outside this key's jurisdictions.")
+                else:
+                    keep.append(r)
+                    keep_pos.append(i)
+            scored = []
+            b = self.scorer.bundle
+            if keep:
+                frame = records_frame(keep)
+                scored = self.scorer.score_frame(frame, explain=explain, source="api", bundle=b)
+                for pos, s in zip(keep_pos, scored):
+                    items[pos] = {"person_id": s.person_id, "status": "ok", "http_status": 200,
+                                  "result": scored_to_dict(s)}
+                self.metrics.observe_scores(scored, "api")
+            sink = self._sink_all(scored) if self.settings.sink_on_score else "none"
+            return _batch_body(items, b, self, None, sink)
+
+        return self.call("score_records", api_key, run)
+
+    def ingest_event(self, api_key: str | None, event: dict):
+        def run(account: Account) -> dict:
+            pid = event["person_id"]
+            t_event = normalise_as_of(event["event_time"], "event_time")
+            if event.get("recorded_at"):
+                t_rec = normalise_as_of(event["recorded_at"], "recorded_at")
+                if t_rec < t_event:
+                    raise ScoringInputError("录入时间早于发生时间 / recorded_at is before event_time.", field="recorded_at")
+            place = self.source.place(pid) if self.source is not None else None
+            codes = (place.codes() if place is not None else ()) + ((event["address_code"],)
+                                                                     if event.get("address_code") else ())
+            if not codes:
+                raise UnknownPersonError("无法确定管辖地 / unknown person and no address_code on the event.",
+                                         field="person_id")
+            if not account.allows(codes):
+                self.refused("event", account, pid, "out_of_scope", "event outside the key's jurisdictions")
+                raise ScopeError("不在本密钥的管辖范围 / the person and the incident place are outside this key's "
+                                 "jurisdictions.", field="person_id")
+            incident = {k: v for k, v in event.items() if k != "features"}
+            if event.get("features") is not None:
+                for name in event["features"]:
+                    if name not in CATALOG:
+                        raise ScoringInputError(f"未知特征 / unknown feature {name!r}.", field=f"features.{name}")
+                features = dict(event["features"])
+                feature_source = "supplied"
+            elif place is not None:
+                if self.source is not None:
+                    self.source.check_as_of(t_event.normalize(), "event_time")
+                before = self.source.vector_at(pid, t_event)
+                features = add_incident(before, incident, t_event.hour)
+                feature_source = "store+incident"
+            else:
+                features = add_incident({}, incident, t_event.hour)
+                feature_source = "incident_only"
+            snapshot = local_now()
+            scored, hits = self.scorer.score_event(pid, incident, features, t_event, snapshot_time=snapshot)
+            scored = _with_extra(scored, feature_source=feature_source, incident_id=event["incident_id"])
+            self.metrics.observe_scores([scored], "event")
+            sink = self._sink_all([scored])
+            body = {"person_id": pid, "urgent": scored.urgent, "level": scored.level,
+                    "alert": scored_to_dict(scored) if scored.level != "none" else None,
+                    "scored": scored_to_dict(scored) if scored.level == "none" else None,
+                    "sink": sink, **self._versions(self.scorer.bundle)}
+            return body
+
+        return self.call("event", api_key, run)
+
+    def explain_person(self, api_key: str | None, person_id: str, as_of=None, history: int | None = None):
+        def run(account: Account) -> dict:
+            source = self._need_source()
+            ts = self._as_of(as_of)
+            place = source.place(person_id)
+            if place is None:
+                raise UnknownPersonError("数据中没有此人 / not in the service's data.", field="person_id")
+            if not account.allows(place.codes()):
+                self.refused("explain", account, person_id, "out_of_scope", "person outside the key's jurisdictions")
+                raise ScopeError("不在本密钥的管辖范围 / outside this key's jurisdictions.", field="person_id")
+            n_hist = history if history is not None else self.settings.history_snapshots
+            if not 1 <= n_hist <= 36:
+                raise ScoringInputError(f"history={n_hist}; allowed 1..36 monthly snapshots.", field="history")
+            b = self.scorer.bundle
+            frame = source.frame_for([person_id], ts)
+            full = self.scorer.score_frame(frame, full=True, source="api", bundle=b,
+                                           snapshot_time=source.opened_at.to_pydatetime())[0]
+            dates = [ts - pd.DateOffset(months=k) for k in range(n_hist - 1, -1, -1)]
+            dates = [d for d in dates if d >= source.start]
+            hist_frame = source.history(person_id, dates)
+            hist = self.scorer.score_frame(hist_frame, explain="none", source="api", bundle=b)
+            history_rows = [{"as_of": h.as_of.date().isoformat(), "probability": h.probability, "level": h.level,
+                             "categories": list(h.categories), "rule_ids": h.extra.get("rule_ids", [])} for h in hist]
+            return {"person": scored_to_dict(full), "history": history_rows, **self._versions(b)}
+
+        return self.call("explain", api_key, run)
+
+    def inline_ok(self, n: int, as_of) -> bool:
+        """True when a score request is small and its date is cached: cheap enough (about a millisecond)
+        to run on the event loop instead of hopping to a worker thread."""
+        if self.source is None or n > 16:
+            return False
+        try:
+            ts = self.default_as_of() if as_of in (None, "") else normalise_as_of(as_of)
+        except ScoringError:
+            return True  # the answer is a 4xx, also cheap
+        return self.source.is_cached(ts)
+
+    def status(self) -> dict:
+        b = self.scorer.bundle
+        out = {"service": "weimeng-scoring", "started_at": self.started_at.isoformat(), **b.describe(),
+               "default_as_of": self.default_as_of().date().isoformat(), "auth_required": self.settings.auth_required}
+        if self.source is not None:
+            out["data"] = {"dir": str(self.source.data_dir), "start": self.source.start.date().isoformat(),
+                           "end": self.source.end.date().isoformat(), "grids": self.source.n_grids,
+                           "opened_at": self.source.opened_at.isoformat()}
+        return out
+
+    def ready(self) -> bool:
+        return self.scorer.bundle is not None
+
+    def reload(self, api_key: str | None, alias: str | None = None):
+        def run(account: Account) -> dict:
+            return self._reload(alias or self.settings.model_alias, broadcast=True)
+
+        return self.call("reload", api_key, run, admin=True)
+
+
+def _probability_policy(policy: FusionPolicy) -> FusionPolicy:
+    from dataclasses import replace
+
+    return replace(policy, mode="probability")
+
+
+def _item(pid: str, status: str, http_status: int, reason: str) -> dict:
+    return {"person_id": pid, "status": status, "http_status": http_status,
+            "error": {"code": status, "field": "person_id", "reason": reason}}
+
+
+def _batch_body(items, bundle: Bundle, app: ScoringApp, ts, sink: str) -> dict:
+    counts: dict[str, int] = {}
+    levels: dict[str, int] = {}
+    for it in items:
+        counts[it["status"]] = counts.get(it["status"], 0) + 1
+        if it["status"] == "ok":
+            lv = it["result"]["level"]
+            levels[lv] = levels.get(lv, 0) + 1
+    body = {"items": items, "counts": counts, "levels": levels, "sink": sink, **app._versions(bundle),
+            "thresholds": {k: bundle.thresholds.as_dict()[k] for k in ("red", "orange", "yellow", "mode")}}
+    if ts is not None:
+        body["as_of"] = ts.isoformat()
+    return body
+
+
+def _with_extra(s: ScoredPerson, **extra) -> ScoredPerson:
+    from dataclasses import replace
+
+    return replace(s, extra={**s.extra, **extra})

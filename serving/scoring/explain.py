@@ -1,0 +1,82 @@
+"""Explanations in plain Chinese: rule hits with their filled templates, the model's top factors
+(LightGBM ``pred_contrib``, phrased through the feature catalog) and a suggested action per category.
+
+Contributions are computed by the caller (:mod:`serving.scoring.scorer`) only for the rows that need
+them; this module only turns numbers into words.
+
+>>> from serving.scoring.fusion import load_policy
+>>> f = factors_from_contributions(["calls_30d"], [0.8], {"calls_30d": 4.0}, top=None, min_abs=0.0)
+>>> f[0].phrase
+'近30天报警4次，风险上升'
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from features.catalog import CATALOG, RISK_CATEGORIES
+from serving.contracts import Explanation, Factor, RuleHitView
+from serving.scoring.fusion import FusionPolicy, FusionResult
+
+__all__ = ["factors_from_contributions", "hit_views", "build_explanation", "summary_sentence"]
+
+_UP, _DOWN = "，风险上升", "，风险下降"
+
+
+def _phrase(name: str, value) -> tuple[str, str]:
+    feat = CATALOG.get(name)
+    if feat is None:  # a model feature the catalog does not know (BYOD); say it plainly
+        v = "无记录" if value is None or value != value else f"{value:g}"
+        return name, f"{name}={v}"
+    return feat.label, feat.phrase(value)
+
+
+def factors_from_contributions(features: Sequence[str], contributions: Sequence[float],
+                               values: Mapping[str, float | None], *, top: int | None,
+                               min_abs: float) -> tuple[Factor, ...]:
+    """Factors sorted by |contribution| (ties by feature name), at most ``top`` (None: all)."""
+    pairs = [(name, float(c)) for name, c in zip(features, contributions) if abs(c) >= min_abs and c != 0.0]
+    pairs.sort(key=lambda nc: (-round(abs(nc[1]), 12), nc[0]))
+    if top is not None:
+        pairs = pairs[:top]
+    out = []
+    for name, c in pairs:
+        v = values.get(name)
+        v = None if v is None or v != v else float(v)
+        label, text = _phrase(name, v)
+        out.append(Factor(feature=name, label=label, value=v, contribution=round(c, 6),
+                          direction="up" if c > 0 else "down", phrase=text + (_UP if c > 0 else _DOWN)))
+    return tuple(out)
+
+
+def hit_views(hits: Sequence) -> tuple[RuleHitView, ...]:
+    """Hits (``rules.Hit`` or rows with the same fields) as the contract's RuleHitView."""
+    return tuple(RuleHitView(rule_id=str(h.rule_id), rule_version=str(h.rule_version), category=str(h.category),
+                             level=str(h.level), urgent=bool(h.urgent), explanation=str(h.explanation))
+                 for h in hits)
+
+
+def summary_sentence(result: FusionResult, hits: Sequence[RuleHitView], factors: Sequence[Factor],
+                     policy: FusionPolicy) -> str:
+    """One sentence for the cadre: level, categories, the two strongest reasons."""
+    label = policy.labels.get(result.level, result.level)
+    cats = "、".join(RISK_CATEGORIES[c] for c in result.categories)
+    reasons = [h.explanation for h in hits[:2]]
+    reasons += [f.phrase for f in factors if f.direction == "up"][: max(0, 2 - len(reasons))]
+    head = f"{label}（{cats}）" if cats else label
+    if result.level == "none":
+        return f"{head}：当前未达到预警条件。" if not reasons else f"{head}：{'；'.join(reasons)}。"
+    return f"{head}：{'；'.join(reasons) or '模型综合评分较高'}。"
+
+
+def build_explanation(result: FusionResult, hits: Sequence[RuleHitView], factors: Sequence[Factor],
+                      policy: FusionPolicy, *, max_hits: int | None = None) -> Explanation:
+    """The :class:`~serving.contracts.Explanation` for one person (hits sorted most serious first)."""
+    from serving.contracts import level_rank
+
+    ordered = sorted(hits, key=lambda h: (-level_rank(h.level), not h.urgent, h.rule_id))
+    if max_hits is not None:
+        ordered = ordered[:max_hits]
+    actions = tuple(policy.actions[c] for c in result.categories if c in policy.actions)
+    return Explanation(summary=summary_sentence(result, ordered, factors, policy), rule_hits=tuple(ordered),
+                       factors=tuple(factors), actions=actions)

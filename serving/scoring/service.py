@@ -1,0 +1,139 @@
+"""The BentoML service: HTTP in front of :class:`serving.scoring.app.ScoringApp`.
+
+Start it with ``weimeng serve`` (embedded defaults) or::
+
+    bentoml serve serving.scoring.service:WeimengScoring -p 3000 --arg config=serving.yaml
+
+Bento arguments (``--arg``): ``config`` (a settings YAML), and any single setting to override it
+(``data_dir``, ``tracking_uri``, ``home``, ``auth_required``, ...; see ``serving/config/serving.yaml``).
+
+Endpoints (all JSON; the API key goes in the ``X-API-Key`` header):
+
+=============================  =========================================================================
+POST /v1/score                 score people by id as of a time (features from the service's data)
+POST /v1/score/records         score supplied feature records
+POST /v1/event                 ingest one incident for one party (rules' event path; urgent -> alert)
+POST /v1/explain               one person in full: every factor, every rule hit, monthly score history
+GET  /v1/status                model, rule-set, catalog and fusion versions; thresholds; data window
+POST /v1/reload                (admin key) load the current champion and rule set, swap atomically
+GET  /healthz /livez /readyz   BentoML's probes (readyz: a model and rule set are loaded)
+GET  /metrics                  Prometheus metrics (BentoML's plus ``weimeng_*``)
+=============================  =========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal, Optional
+
+import anyio.to_thread
+import bentoml
+from pydantic import Field
+from starlette.responses import Response
+
+from serving.scoring.schemas import EXAMPLE_IDS, EXAMPLE_RECORD, PERSON_ID, FeatureRecord, IncidentEvent
+
+__all__ = ["WeimengScoring"]
+
+_OVERRIDABLE = ("home", "data_dir", "tracking_uri", "model_name", "model_alias", "require_model", "ruleset", "fusion",
+                "keys_file", "auth_required", "default_as_of", "max_batch", "history_snapshots", "watch_seconds",
+                "registry_poll_seconds", "alert_sink", "sink_on_score")
+
+PersonId = Annotated[str, Field(pattern=PERSON_ID)]
+ExplainMode = Literal["flagged", "all", "none"]
+
+
+def _respond(status: int, body: dict, ctx=None) -> Response:
+    if ctx is not None:  # BentoML copies ctx.response.status_code onto the response when an API takes ctx
+        ctx.response.status_code = status
+    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False, default=str).encode("utf-8"),
+                    status_code=status, media_type="application/json")
+
+
+def _key(ctx) -> str | None:
+    if ctx is None:
+        return None
+    h = ctx.request.headers
+    key = h.get("x-api-key")
+    if not key:
+        auth = h.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            key = auth[7:].strip()
+    return key or None
+
+
+@bentoml.service(name="weimeng_scoring", workers=1, threads=4, traffic={"timeout": 300, "concurrency": 256})
+class WeimengScoring:
+    """未萌 scoring service: rules + calibrated LightGBM, fused, explained, scoped by jurisdiction."""
+
+    def __init__(self) -> None:
+        from serving.scoring.app import ScoringApp
+        from serving.scoring.settings import ServingSettings
+
+        args = vars(bentoml.use_arguments())
+        overrides = {k: args[k] for k in _OVERRIDABLE if k in args}
+        unknown = sorted(set(args) - set(_OVERRIDABLE) - {"config"})
+        if unknown:
+            from serving.scoring.errors import ServingConfigError
+
+            raise ServingConfigError(f"unknown --arg {unknown}; allowed: config, {', '.join(_OVERRIDABLE)}.",
+                                     field=unknown[0])
+        self.app = ScoringApp.start(ServingSettings.load(args.get("config"), overrides))
+
+    def __is_ready__(self) -> bool:
+        return self.app.ready()
+
+    @bentoml.api(route="/v1/score")
+    async def score(
+        self,
+        person_ids: Annotated[list[PersonId], Field(min_length=1, examples=[EXAMPLE_IDS],
+                                                    description="人员编号 person ids (each gets its own status)")],
+        as_of: Annotated[Optional[str], Field(examples=["2025-06-01"],
+                                              description="时点 as-of date; default: the day after the data ends")] = None,
+        explain: Annotated[ExplainMode, Field(description="flagged: explanations for flagged people; all; none")]
+        = "flagged",
+        ctx: bentoml.Context = None,
+    ) -> dict:
+        """按编号批量评分 / Score people by id as of a time; one status per item."""
+        key = _key(ctx)
+        if self.app.inline_ok(len(person_ids), as_of):  # small and cached: no thread hop
+            return _respond(*self.app.score_ids(key, person_ids, as_of, explain), ctx)
+        return _respond(*await anyio.to_thread.run_sync(self.app.score_ids, key, person_ids, as_of, explain), ctx)
+
+    @bentoml.api(route="/v1/score/records")
+    def score_records(
+        self,
+        records: Annotated[list[FeatureRecord], Field(min_length=1, examples=[[EXAMPLE_RECORD]])],
+        explain: ExplainMode = "flagged",
+        ctx: bentoml.Context = None,
+    ) -> dict:
+        """按特征记录评分 / Score supplied feature records (catalog names)."""
+        return _respond(*self.app.score_records(_key(ctx), [r.model_dump() for r in records], explain), ctx)
+
+    @bentoml.api(route="/v1/event")
+    def event(self, event: IncidentEvent, ctx: bentoml.Context = None) -> dict:
+        """接收新警情 / Ingest one incident for one party; an urgent rule hit returns the alert at once."""
+        return _respond(*self.app.ingest_event(_key(ctx), event.model_dump()), ctx)
+
+    @bentoml.api(route="/v1/explain")
+    def explain(
+        self,
+        person_id: Annotated[PersonId, Field(examples=["PA9668ED6"])],
+        as_of: Annotated[Optional[str], Field(examples=["2025-06-01"])] = None,
+        history: Annotated[Optional[int], Field(ge=1, le=36, description="monthly snapshots of score history")]
+        = None,
+        ctx: bentoml.Context = None,
+    ) -> dict:
+        """完整解释 / One person in full: every factor, every rule hit, score history."""
+        return _respond(*self.app.explain_person(_key(ctx), person_id, as_of, history), ctx)
+
+    @bentoml.api(route="/v1/status")
+    def status(self) -> dict:
+        """版本与阈值 / Model, rule-set, catalog and fusion versions, thresholds in force, data window."""
+        return _respond(200, self.app.status())
+
+    @bentoml.api(route="/v1/reload")
+    def reload(self, alias: Annotated[Optional[str], Field(examples=["champion"])] = None,
+               ctx: bentoml.Context = None) -> dict:
+        """重新加载 / (admin) Load the champion and the rule set again; swap atomically; other workers follow."""
+        return _respond(*self.app.reload(_key(ctx), alias), ctx)

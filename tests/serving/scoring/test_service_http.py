@@ -1,0 +1,188 @@
+"""The real service over HTTP: `bentoml serve` in a subprocess on a free port (marked `service`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.serving.scoring.conftest import AS_OF
+
+pytestmark = pytest.mark.service
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(settings, keys, tmp_path_factory):
+    import httpx
+
+    port = _free_port()
+    log = tmp_path_factory.mktemp("srv") / "serve.log"
+    s = settings.resolve()
+    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.scoring.service:WeimengScoring", "-p", str(port),
+           "--host", "127.0.0.1"]
+    for k in ("home", "data_dir", "tracking_uri", "keys_file", "default_as_of"):
+        cmd += ["--arg", f"{k}={getattr(s, k)}"]
+    env = {**os.environ, "WEIMENG_PROGRESS": "0", "BENTOML_DO_NOT_TRACK": "true"}
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"service exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"service not ready in 90 s:\n{log.read_text()[-3000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _post(url, path, body, key=None):
+    import httpx
+
+    headers = {"X-API-Key": key} if key else {}
+    return httpx.post(url + path, json=body, headers=headers, timeout=30)
+
+
+def test_status_reports_versions(server, keys):
+    r = _post(server, "/v1/status", {})
+    assert r.status_code == 200
+    d = r.json()
+    assert d["model_version"] and d["ruleset_version"] and d["catalog_version"] and d["thresholds"]["mode"]
+
+
+def test_score_over_http_with_per_item_status_and_scope(server, keys, split_ids):
+    inside, outside = split_ids
+    r = _post(server, "/v1/score", {"person_ids": [inside[0], outside[0], "NOBODY"], "as_of": AS_OF},
+              keys["chengdu"])
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert [i["status"] for i in items] == ["ok", "out_of_scope", "unknown_person"]
+    assert items[0]["result"]["ruleset_version"] and "probability" in items[0]["result"]
+
+
+def test_unauthenticated_and_out_of_scope_requests_are_refused(server, keys, split_ids):
+    r = _post(server, "/v1/score", {"person_ids": split_ids[0][:1]})
+    assert r.status_code == 401, (r.request.headers, r.text[:300])
+    assert r.json()["error"]["field"] == "X-API-Key"
+    r = _post(server, "/v1/explain", {"person_id": split_ids[1][0], "as_of": AS_OF}, keys["chengdu"])
+    assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope"
+    r = _post(server, "/v1/reload", {}, keys["chengdu"])
+    assert r.status_code == 403 and r.json()["error"]["code"] == "admin_required"
+
+
+@pytest.mark.parametrize("path, body, status, field", [
+    ("/v1/score", {"person_ids": ["bad id!"]}, 400, "person_ids"),
+    ("/v1/score", {"person_ids": "P1"}, 400, "person_ids"),
+    ("/v1/score", {}, 400, "person_ids"),
+    ("/v1/score", {"person_ids": ["P1"], "explain": "everything"}, 400, "explain"),
+    ("/v1/score", {"person_ids": ["P1"], "as_of": "yesterday"}, 422, "as_of"),
+    ("/v1/score/records", {"records": [{"person_id": "P1", "as_of": AS_OF, "features": {"nope": 1}}]}, 422,
+     "records[0].features.nope"),
+    ("/v1/score/records", {"records": [{"person_id": "P1", "as_of": AS_OF, "features": {"calls_30d": "many"}}]},
+     400, "records"),
+    ("/v1/event", {"event": {"incident_id": "I1", "person_id": "P1", "role": "boss", "event_time": AS_OF,
+                             "category": "debt"}}, 400, "event"),
+])
+def test_malformed_input_gets_a_4xx_naming_the_field(server, keys, path, body, status, field):
+    r = _post(server, path, body, keys["province"])
+    assert r.status_code == status, r.text
+    d = r.json()
+    if status == 400:  # shape errors: BentoML/pydantic, detail[].loc names the field
+        assert d["detail"][0]["loc"][0] == field and d["detail"][0]["msg"]
+    else:
+        assert d["error"]["field"] == field and d["error"]["reason"]
+
+
+def test_event_and_metrics_over_http(server, keys, split_ids):
+    import httpx
+
+    pid = split_ids[0][0]
+    ev = {"incident_id": "I-H-1", "person_id": pid, "role": "party", "event_time": "2024-11-30T22:30:00+08:00",
+          "category": "family", "flag_threat": True}
+    r = _post(server, "/v1/event", {"event": ev}, keys["province"])
+    assert r.status_code == 200 and r.json()["urgent"] is True and r.json()["alert"]["level"] == "red"
+    text = httpx.get(server + "/metrics", timeout=10).text
+    for name in ("weimeng_requests_total", "weimeng_request_seconds", "weimeng_levels_total",
+                 "weimeng_rule_hits_total", "weimeng_refusals_total"):
+        assert name in text
+    assert 'weimeng_levels_total{level="red",source="event"}' in text
+
+
+def test_openapi_documents_the_endpoints_with_examples(server):
+    import httpx
+
+    spec = httpx.get(server + "/docs.json", timeout=10).json()
+    for p in ("/v1/score", "/v1/score/records", "/v1/event", "/v1/explain", "/v1/status", "/v1/reload"):
+        assert p in spec["paths"]
+    assert "examples" in str(spec["paths"]["/v1/score"]) and "I20250601-0001" in str(spec)
+
+
+@pytest.mark.slow
+def test_reload_reaches_every_worker(settings, keys, small_store, tracking_uri, tmp_path):
+    """Two workers: a reload sent to one is followed by the other (token file), no request fails."""
+    import httpx
+
+    from tests.serving.scoring.modelkit import register_model
+
+    port = _free_port()
+    s = settings.resolve()
+    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.scoring.service:WeimengScoring", "-p", str(port)]
+    for k in ("home", "data_dir", "tracking_uri", "keys_file", "default_as_of", "watch_seconds"):
+        cmd += ["--arg", f"{k}={getattr(s, k)}"]
+    env = {**os.environ, "BENTOML_CONFIG_OPTIONS": "services.weimeng_scoring.workers=2", "BENTOML_DO_NOT_TRACK": "true"}
+    log = tmp_path / "serve.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        time.sleep(3)  # both workers up
+        new = register_model(small_store, tracking_uri, ["2024-11-01", "2024-12-01"], rounds=20, seed=11)
+        r = _post(url, "/v1/reload", {}, keys["admin"])
+        assert r.status_code == 200, r.text
+        assert r.json()["current"]["model_version"] == new
+        deadline = time.time() + 60
+        seen: list[str] = []
+        while time.time() < deadline:
+            seen = [_post(url, "/v1/status", {}).json()["model_version"] for _ in range(12)]
+            if set(seen) == {new}:
+                break
+            time.sleep(0.5)
+        assert set(seen) == {new}, (seen, log.read_text()[-2000:])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

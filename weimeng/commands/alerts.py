@@ -1,0 +1,244 @@
+"""`weimeng db ...`, `weimeng alerts ...` and `weimeng push-worker`: thin wrappers over serving.alerts/push.
+
+Mount in ``weimeng/cli.py``::
+
+    from weimeng.commands import alerts as alerts_cmd
+    app.add_typer(alerts_cmd.db_app, name="db")
+    app.add_typer(alerts_cmd.alerts_app, name="alerts")
+    app.command(name="push-worker")(alerts_cmd.push_worker_command)
+
+``python -m weimeng.commands.alerts ...`` runs the same commands stand-alone (tests use it).
+The database URL comes from ``--url``, else ``Settings`` (``WEIMENG_DATABASE_URL``, default SQLite
+under the data home). Bad input prints one message (Chinese first) and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["db_app", "alerts_app", "push_worker_command", "app", "main"]
+
+EXIT_BAD_INPUT = 2
+
+db_app = typer.Typer(help="告警库迁移 / alert store migrations (Alembic).", no_args_is_help=True)
+alerts_app = typer.Typer(help="预警运维：过期、缺口、死信、令牌、收件箱 / alert operations.", no_args_is_help=True)
+
+URL_OPT = typer.Option(None, "--url", help="数据库 URL / database URL (default: WEIMENG_DATABASE_URL or SQLite)")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"错误 / error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _url(url: Optional[str]) -> str:
+    if url:
+        return url
+    from weimeng.settings import Settings, SettingsError
+
+    try:
+        return Settings.from_env().resolved_database_url
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+def _store(url: Optional[str]):
+    from serving.alerts import AlertsError, AlertStore
+
+    try:
+        return AlertStore.open(_url(url))
+    except AlertsError as exc:
+        _fail(str(exc))
+
+
+# -- db ------------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(url: Optional[str] = URL_OPT,
+               revision: str = typer.Option("head", "--revision", help="目标版本 / target revision")) -> None:
+    """升级告警库到最新结构 / Apply the alert-store migrations."""
+    from serving.alerts import AlertsError
+    from serving.alerts.db import make_engine, upgrade
+
+    try:
+        engine = make_engine(_url(url))
+        rev = upgrade(engine, revision)
+    except AlertsError as exc:
+        _fail(str(exc))
+    typer.echo(f"告警库已升级 / alert store at revision {rev} ({engine.url.render_as_string(hide_password=True)})")
+
+
+@db_app.command("current")
+def db_current(url: Optional[str] = URL_OPT) -> None:
+    """显示当前版本 / Show the current and the latest revision."""
+    from serving.alerts.db import current_revision, head_revision, make_engine
+
+    engine = make_engine(_url(url))
+    cur, head = current_revision(engine), head_revision()
+    typer.echo(f"当前 current: {cur or '（未初始化 / empty）'}；最新 head: {head}")
+    if cur != head:
+        raise typer.Exit(1)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="目标版本，如 base / target revision, e.g. base"),
+                 url: Optional[str] = URL_OPT) -> None:
+    """回退告警库结构 / Downgrade the alert store (drops data of newer tables)."""
+    from serving.alerts.db import downgrade, make_engine
+
+    rev = downgrade(make_engine(_url(url)), revision)
+    typer.echo(f"告警库已回退 / alert store at revision {rev or 'base'}")
+
+
+# -- alerts --------------------------------------------------------------------------------------
+@alerts_app.command("sweep")
+def alerts_sweep(url: Optional[str] = URL_OPT) -> None:
+    """处理过期与自动办结 / Expire overdue alerts and close those with an old outcome."""
+    out = _store(url).sweep()
+    typer.echo(f"已过期 expired: {out['expired']}；已办结 closed: {out['closed']}")
+
+
+@alerts_app.command("gaps")
+def alerts_gaps(url: Optional[str] = URL_OPT) -> None:
+    """分派缺口报告 / Routing gaps: grids without reachable staff (fallback used or unreachable)."""
+    gaps = _store(url).routing_gaps()
+    if not gaps:
+        typer.echo("没有分派缺口 / no routing gaps")
+        return
+    for g in gaps:
+        typer.echo(f"#{g.alert_id}\t{g.place}\t{g.grid_id or '-'}\t{g.township_code or '-'}\t{g.kind}\t{g.detail}")
+
+
+@alerts_app.command("dead-letters")
+def alerts_dead_letters(url: Optional[str] = URL_OPT) -> None:
+    """死信列表 / Deliveries that were given up, with reasons."""
+    rows = _store(url).dead_letters()
+    if not rows:
+        typer.echo("没有死信 / no dead letters")
+    for d in rows:
+        typer.echo(f"{d.id}\t#{d.alert_id}\t{d.channel}\t{d.inbox_id}\t{d.attempts}\t{d.dead_reason}")
+
+
+@alerts_app.command("requeue")
+def alerts_requeue(delivery_id: int = typer.Argument(...), by: str = typer.Option(..., "--by"),
+                   reason: str = typer.Option(..., "--reason"), url: Optional[str] = URL_OPT) -> None:
+    """重新投递死信 / Put a dead-lettered delivery back in the queue."""
+    from serving.alerts import AlertsError
+
+    try:
+        _store(url).requeue(delivery_id, by=by, reason=reason)
+    except AlertsError as exc:
+        _fail(str(exc))
+    typer.echo(f"已重新排队 / delivery {delivery_id} requeued")
+
+
+@alerts_app.command("issue-token")
+def alerts_issue_token(inbox_id: str = typer.Option(..., "--inbox-id", help="收件箱标识（小程序 openid）"),
+                       staff_id: Optional[str] = typer.Option(None, "--staff-id"),
+                       label: Optional[str] = typer.Option(None, "--label"), url: Optional[str] = URL_OPT) -> None:
+    """发放收件箱令牌（只显示一次）/ Issue an inbox bearer token (shown once; stored hashed)."""
+    token = _store(url).issue_inbox_token(inbox_id, staff_id=staff_id, label=label)
+    typer.echo(token)
+
+
+@alerts_app.command("revoke-tokens")
+def alerts_revoke_tokens(inbox_id: str = typer.Option(..., "--inbox-id"), url: Optional[str] = URL_OPT) -> None:
+    """吊销某收件箱的全部令牌 / Revoke every token of one inbox."""
+    n = _store(url).revoke_inbox_tokens(inbox_id)
+    typer.echo(f"已吊销 revoked: {n}")
+
+
+@alerts_app.command("serve-inbox")
+def alerts_serve_inbox(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8700, "--port"),
+                       url: Optional[str] = URL_OPT) -> None:
+    """启动收件箱 API 与手机网页 / Serve the inbox API and the mobile page (uvicorn)."""
+    import uvicorn
+
+    from serving.alerts import AlertsError
+    from serving.alerts.db import make_engine
+    from serving.inbox import create_app
+
+    try:
+        app_ = create_app(make_engine(_url(url)))
+    except AlertsError as exc:
+        _fail(str(exc))
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+# -- push worker ---------------------------------------------------------------------------------
+def _sqlite_single_worker_lock(engine):
+    """SQLite has no row locks: allow one worker per database file (an flock next to the file)."""
+    import fcntl
+
+    path = Path(engine.url.database or "weimeng.db").resolve()
+    fh = open(f"{path}.push-worker.lock", "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        _fail(f"SQLite 库 {path} 已有推送进程在运行 / another push worker already runs on this SQLite file; "
+              f"SQLite supports one worker — use PostgreSQL for several.")
+    return fh
+
+
+def push_worker_command(
+    url: Optional[str] = URL_OPT,
+    config: Optional[Path] = typer.Option(None, "--config", help="推送配置 YAML / push config (channels, retry, wechat, webhook)"),
+    channels: Optional[str] = typer.Option(None, "--channels", help="覆盖渠道，逗号分隔 / override channels, e.g. inbox,wechat"),
+    batch_size: int = typer.Option(20, "--batch-size", help="每轮认领条数 / rows claimed per round"),
+    poll: float = typer.Option(1.0, "--poll", help="空闲轮询间隔秒 / idle poll interval (s)"),
+    drain: bool = typer.Option(False, "--drain", help="队列清空即退出 / exit when nothing is pending"),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="最长运行秒数 / stop after this long"),
+    worker_id: Optional[str] = typer.Option(None, "--worker-id"),
+    inbox_separate_commit: bool = typer.Option(False, "--inbox-separate-commit", hidden=True,
+                                               help="write inbox items in their own transaction (tests the idempotency guard)"),
+    pause_ms: float = typer.Option(0.0, "--pause-ms", help="每条之间暂停毫秒 / pause between deliveries (throttle)"),
+    log_level: str = typer.Option("WARNING", "--log-level"),
+) -> None:
+    """推送进程：投递待发预警（重试、退避、死信）/ Deliver the outbox to the push channels."""
+    from serving.alerts import AlertsError
+    from serving.alerts.db import is_postgres, make_engine, require_current
+    from serving.push import PushConfig, PushWorker, build_adapters
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        cfg = PushConfig.from_file(config) if config else PushConfig()
+        if channels:
+            cfg = PushConfig(channels=tuple(c.strip() for c in channels.split(",") if c.strip()), retry=cfg.retry,
+                             wechat=cfg.wechat, webhook=cfg.webhook)
+        engine = make_engine(_url(url))
+        require_current(engine)
+    except AlertsError as exc:
+        _fail(str(exc))
+    lock = None if is_postgres(engine) else _sqlite_single_worker_lock(engine)
+    worker = PushWorker(engine, build_adapters(engine, cfg), retry=cfg.retry, batch_size=batch_size,
+                        worker_id=worker_id, inbox_in_transaction=not inbox_separate_commit,
+                        pause_seconds=pause_ms / 1000.0)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stats = worker.run(stop=stop, poll_seconds=poll, drain=drain, max_seconds=max_seconds)
+    typer.echo(f"推送进程结束 / worker stopped: delivered={stats.delivered} retried={stats.retried} dead={stats.dead} "
+               f"unsubscribed={stats.unsubscribed} cancelled={stats.cancelled} rounds={stats.rounds}")
+    if lock is not None:
+        lock.close()
+
+
+# -- stand-alone ---------------------------------------------------------------------------------
+app = typer.Typer(help="未萌 预警与推送 / alerts and push (stand-alone entry).", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+app.add_typer(db_app, name="db")
+app.add_typer(alerts_app, name="alerts")
+app.command(name="push-worker")(push_worker_command)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

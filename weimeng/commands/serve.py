@@ -1,0 +1,164 @@
+"""`weimeng serve`, `weimeng score` and `weimeng keys ...`: thin wrappers over ``serving.scoring``.
+
+Mount in ``weimeng/cli.py``::
+
+    from weimeng.commands import serve as serve_cmd
+    app.command(name="serve")(serve_cmd.serve_command)
+    app.command(name="score")(serve_cmd.score_command)
+    app.add_typer(serve_cmd.keys_app, name="keys")
+
+Heavy libraries load inside the command bodies. Expected failures print one Chinese-first message
+and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+__all__ = ["serve_command", "score_command", "keys_app"]
+
+keys_app = typer.Typer(help="服务账号密钥 / Service-account API keys: create, list, revoke.", no_args_is_help=True,
+                       add_completion=False)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"错误 / error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@contextlib.contextmanager
+def _clean_errors() -> Iterator[None]:
+    from serving.scoring.errors import ScoringError
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except ScoringError as exc:
+        _fail(str(exc))
+
+
+def _settings(config: Optional[Path], **overrides):
+    from serving.scoring.settings import ServingSettings
+
+    return ServingSettings.load(config, {k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items()
+                                         if v is not None})
+
+
+def serve_command(
+    port: int = typer.Option(3000, "--port", "-p", help="端口 / port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="监听地址 / bind address"),
+    config: Optional[Path] = typer.Option(None, "--config", help="服务配置 YAML / serving settings (serving.yaml)"),
+    data: Optional[Path] = typer.Option(None, "--data", help="数据目录 / data dir (default <home>/world)"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    workers: int = typer.Option(1, "--workers", min=1, max=16, help="工作进程数 / worker processes"),
+    no_auth: bool = typer.Option(False, "--no-auth", help="仅限本机试验：不校验密钥 / no API keys (local only)"),
+) -> None:
+    """启动评分服务 / Start the scoring service (BentoML) on embedded defaults."""
+    with _clean_errors():
+        s = _settings(config, data_dir=data, tracking_uri=tracking_uri,
+                      auth_required=False if no_auth else None).resolve()  # fail here, not in the worker
+    if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
+        _fail("--no-auth 只能在本机使用 / --no-auth is allowed only with --host 127.0.0.1.")
+    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.scoring.service:WeimengScoring", "-p", str(port),
+           "--host", host]
+    if config is not None:
+        cmd += ["--arg", f"config={config.resolve()}"]
+    for key in ("home", "data_dir", "tracking_uri", "auth_required"):
+        cmd += ["--arg", f"{key}={getattr(s, key)}"]
+    env = dict(os.environ)
+    env["BENTOML_CONFIG_OPTIONS"] = (env.get("BENTOML_CONFIG_OPTIONS", "") +
+                                     f" services.weimeng_scoring.workers={workers}").strip()
+    typer.echo(f"未萌评分服务 / Weimeng scoring on http://{host}:{port}  (data {s.data_dir}, MLflow {s.tracking_uri})")
+    try:
+        code = subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)
+
+
+def score_command(
+    data: Path = typer.Option(..., "--data", help="数据目录 / data dir (a world)"),
+    as_of: str = typer.Option(..., "--as-of", help="时点 / as-of date YYYY-MM-DD"),
+    out: Path = typer.Option(..., "--out", help="输出 Parquet / output .parquet"),
+    jsonl: Optional[Path] = typer.Option(None, "--jsonl", help="另存完整记录 JSONL / also write full records"),
+    config: Optional[Path] = typer.Option(None, "--config", help="服务配置 YAML / serving settings"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    explain: str = typer.Option("flagged", "--explain", help="flagged | all | none"),
+    send_alerts: bool = typer.Option(False, "--send-alerts", help="把预警交给 alert_sink / pass flagged to alert_sink"),
+) -> None:
+    """批量评分 / Score everyone with recent records as of a date; write levels, categories, explanations."""
+    if explain not in ("flagged", "all", "none"):
+        _fail(f"--explain {explain!r}; allowed: flagged, all, none.")
+    if not data.is_dir():
+        _fail(f"数据目录不存在 / data dir {str(data)!r} not found.")
+    with _clean_errors():
+        from serving.scoring.app import ScoringApp
+        from serving.scoring.batch import score_population, write_outputs
+        from serving.scoring.datasource import normalise_as_of
+
+        normalise_as_of(as_of, "--as-of")
+        s = _settings(config, data_dir=data.resolve(), tracking_uri=tracking_uri, auth_required=False,
+                      default_as_of=as_of)
+        app = ScoringApp.start(s, watch=False)
+        table, scored = score_population(app, as_of, explain=explain)
+        write_outputs(table, scored, out, jsonl)
+        sink = app._sink_all(scored) if send_alerts else "none"
+    levels = table["level"].value_counts().to_dict() if len(table) else {}
+    b = app.scorer.bundle
+    typer.echo(f"已评分 / scored {len(table):,} 人 as of {as_of} → {out}"
+               + (f" (+ {jsonl})" if jsonl else ""))
+    typer.echo("  等级 levels: " + ", ".join(f"{k} {levels.get(k, 0):,}" for k in ("red", "orange", "yellow", "none")))
+    typer.echo(f"  模型 model {b.model_version} · 规则集 rules {b.ruleset_version} · 阈值 thresholds "
+               f"{ {k: round(v, 5) for k, v in b.thresholds.as_dict().items() if k in ('red', 'orange', 'yellow')} }"
+               + (f" · alert_sink {sink}" if send_alerts else ""))
+
+
+def _keystore(keys_file: Optional[Path], config: Optional[Path]):
+    from serving.scoring.auth import KeyStore
+
+    s = _settings(config, keys_file=keys_file).resolve()
+    return KeyStore(s.keys_file)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Option(..., "--name", help="使用方 / who uses the key, e.g. 省基层治理平台"),
+    scope: List[str] = typer.Option(..., "--scope", help="管辖区划代码，可多次 / jurisdiction code (repeatable)"),
+    admin: bool = typer.Option(False, "--admin", help="可调用 /v1/reload / may reload models"),
+    keys_file: Optional[Path] = typer.Option(None, "--keys-file"),
+    config: Optional[Path] = typer.Option(None, "--config"),
+) -> None:
+    """新建密钥（只显示一次）/ Create a key; it is shown once and stored only as a salted scrypt hash."""
+    with _clean_errors():
+        ks = _keystore(keys_file, config)
+        key = ks.create(name, scope, admin=admin)
+    typer.echo(key)
+    typer.echo(f"已保存哈希 / stored hashed in {ks.path}; 请妥善保管 / keep the key safe.", err=True)
+
+
+@keys_app.command("list")
+def keys_list(keys_file: Optional[Path] = typer.Option(None, "--keys-file"),
+              config: Optional[Path] = typer.Option(None, "--config")) -> None:
+    """列出密钥 / List keys (ids, names, scopes; never secrets)."""
+    with _clean_errors():
+        for e in _keystore(keys_file, config).list():
+            state = "已吊销 revoked" if e.get("revoked") else "有效 active"
+            typer.echo(f"{e['key_id']}  {e['name']}  scopes={','.join(e['scopes'])}  admin={e['admin']}  {state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., help="密钥编号 / key id"),
+                keys_file: Optional[Path] = typer.Option(None, "--keys-file"),
+                config: Optional[Path] = typer.Option(None, "--config")) -> None:
+    """吊销密钥 / Revoke a key (takes effect at the service's next key check)."""
+    with _clean_errors():
+        _keystore(keys_file, config).revoke(key_id)
+    typer.echo(f"已吊销 / revoked {key_id}")
