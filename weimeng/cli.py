@@ -95,16 +95,35 @@ def demo(
     people: int = typer.Option(200_000, "--people", help="人数 / number of people"),
     days: int = typer.Option(730, "--days", help="模拟天数 / days"),
     seed: int = typer.Option(42, "--seed"),
+    port: int = typer.Option(8600, "--port", help="审核台端口 / console port"),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="结束后启动审核台并等待 / keep the console running"),
 ) -> None:
-    """端到端演示 / Run the end-to-end demo on embedded defaults (simulate → features → rules → model ...)."""
+    """端到端演示 / The end-to-end demo: simulate → features → rules → train → promote → score → alerts →
+    review → push → inbox → outcomes → monitor → report → console."""
+    import time as _time
+
     from weimeng.demo import DemoConfig, run_demo
 
     con = _console()
     con.rule("[bold]未萌 Weimeng 演示 / demo")
-    result = run_demo(DemoConfig(home=home, people=people, days=days, seed=seed), echo=con.print)
+    result = run_demo(DemoConfig(home=home, people=people, days=days, seed=seed, port=port, serve=serve),
+                      echo=con.print)
     con.rule("[bold green]完成 / done")
     for name, path in result.artefacts.items():
         con.print(f"  {name}: {path}")
+    if result.logins:
+        con.print("\n[bold]演示账号 / demo logins[/]（均为演示账号，界面带“演示”标记）")
+        for line in result.logins:
+            con.print(f"  {line}")
+    if result.console is not None:
+        con.print(f"\n[bold]审核台 console[/]: {result.console.url}")
+        con.print(f"[bold]网格员收件箱 inbox page[/]: {result.console.inbox_url}（需收件箱令牌；见 docs/alerts.md）")
+        con.print("领导报告在审核台 /reports 下（leadership/admin 角色）。按 Ctrl-C 退出 / press Ctrl-C to stop.")
+        try:
+            while True:
+                _time.sleep(3600)
+        except KeyboardInterrupt:
+            result.console.stop()
 
 
 @app.command()

@@ -1,0 +1,44 @@
+"""The README's first command: the whole demo on a small world, ending with the console serving its alerts."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+
+import httpx
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.service
+def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
+    from weimeng.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(home=tmp_path / "home", people=40_000, port=_free_port(), approve=5, dismiss=1)
+    res = run_demo(cfg, echo=lambda *_: None)
+    try:
+        steps = [s for s, _, _ in res.steps]
+        assert len(steps) == 11 and steps[-1].startswith("11.")
+        meta = json.loads((cfg.home / "demo.json").read_text(encoding="utf-8"))
+        assert "领导报告 leadership report" in meta["artefacts"]
+        review = dict((s, o) for s, o, _ in res.steps)["8. 人工审核（演示审核员）review"]
+        assert "'approved': 5" in review and "demo-reviewer" in review
+        password = re.search(r"demo-reviewer\s+密码 (\S+)", " ".join(res.logins)).group(1)
+        with httpx.Client(base_url=res.console.url.rsplit("/console", 1)[0], follow_redirects=True, timeout=30) as c:
+            login = c.get("/console/login")
+            assert login.status_code == 200
+            token = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+            queue = c.post("/console/login", data={"username": "demo-reviewer", "password": password,
+                                                   "csrf_token": token})
+            assert queue.status_code == 200 and "演示" in queue.text
+            assert re.search(r"/console/cases/\d+", queue.text), "the queue lists the demo's alerts"
+    finally:
+        if res.console is not None:
+            res.console.stop()
