@@ -4,6 +4,7 @@ before it shows up in the model."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -54,7 +55,8 @@ def quality_indicators(incidents: pd.DataFrame) -> pd.DataFrame:
 
 def compare_quality(reference: pd.DataFrame, current: pd.DataFrame, cfg, quarantine: pd.DataFrame | None = None,
                     prefecture_names: dict[str, str] | None = None) -> QualityResult:
-    """Compare the indicator tables of two windows; alarms where a rise crosses the thresholds."""
+    """Compare the indicator tables of two windows. An indicator alarms when its rise crosses the
+    threshold *and* is significant (two-proportion |z| > 3), so a small region's noise stays quiet."""
     names = prefecture_names or {}
     ref, cur = quality_indicators(reference), quality_indicators(current)
     indicators = [c for c in ref.columns if c != "incidents"]
@@ -62,20 +64,29 @@ def compare_quality(reference: pd.DataFrame, current: pd.DataFrame, cfg, quarant
     def limit(ind: str) -> float:
         return cfg.late_share_rise if ind == "late_over_1d" else cfg.missing_share_rise
 
+    def significant(r: float, c: float, n_r: float, n_c: float) -> bool:
+        """Two-proportion z-test, |z| > 3: small regions must not alarm on noise."""
+        pooled = (r * n_r + c * n_c) / (n_r + n_c) if n_r + n_c else 0.0
+        se = math.sqrt(pooled * (1 - pooled) * (1 / max(n_r, 1) + 1 / max(n_c, 1))) if 0 < pooled < 1 else 0.0
+        return se > 0 and abs(c - r) / se > 3
+
+    n_ref, n_cur = float(ref.at["ALL", "incidents"]), float(cur.at["ALL", "incidents"])
     overall = pd.DataFrame([{"indicator": i, "reference": float(ref.at["ALL", i]), "current": float(cur.at["ALL", i])}
                             for i in indicators])
     overall["change"] = overall["current"] - overall["reference"]
-    overall["alarm"] = overall.apply(lambda r: r["change"] > limit(r["indicator"]), axis=1)
+    overall["alarm"] = overall.apply(lambda r: r["change"] > limit(r["indicator"])
+                                     and significant(r["reference"], r["current"], n_ref, n_cur), axis=1)
 
     rows = []
     both = [p for p in ref.index.intersection(cur.index) if p != "ALL"
             and ref.at[p, "incidents"] >= cfg.min_incidents_per_region
             and cur.at[p, "incidents"] >= cfg.min_incidents_per_region]
     for p in both:
+        n_r, n_c = float(ref.at[p, "incidents"]), float(cur.at[p, "incidents"])
         for i in indicators:
             r, c = float(ref.at[p, i]), float(cur.at[p, i])
             rows.append({"prefecture": p, "prefecture_name": names.get(p, p), "indicator": i, "reference": r,
-                         "current": c, "change": c - r, "alarm": c - r > limit(i)})
+                         "current": c, "change": c - r, "alarm": c - r > limit(i) and significant(r, c, n_r, n_c)})
     regions = pd.DataFrame(rows, columns=["prefecture", "prefecture_name", "indicator", "reference", "current",
                                           "change", "alarm"])
     q = quarantine if quarantine is not None and len(quarantine) else pd.DataFrame(columns=["file", "reason_code"])

@@ -41,7 +41,6 @@ def test_divisions_are_real_sichuan_codes():
 def test_world_tables_meet_contracts_and_geography_is_consistent(small_world, small_store):
     report = small_store.report.summary().set_index("table")
     # mess is injected, but only a small share of rows is unusable
-    assert report.loc["incidents", "dropped"] > 0
     assert (report["dropped"] / report["read"].clip(lower=1)).max() < 0.02
     grids = small_store.table("grids")
     assert grids["county_code"].isin(set(counties()["code"])).all()
@@ -52,6 +51,15 @@ def test_world_tables_meet_contracts_and_geography_is_consistent(small_world, sm
     assert 0.15 < away < 0.45, away  # migrant workers: household registration often differs
     staff = small_store.table("staff")
     assert {"grid_worker", "cadre", "community_officer", "township_fallback"} <= set(staff["role"])
+
+
+def test_unusable_rows_are_injected_and_quarantined(tmp_path):
+    simulate(people=3000, days=120, seed=8, out=tmp_path, progress=False, p_bad_row=0.05)
+    store = EventStore.open(tmp_path, progress=False)
+    q = pd.read_parquet(tmp_path / "quarantine" / "quarantine.parquet")
+    bad = q[(q["file"] == "incidents.parquet") & (q["action"] == "dropped_row")]
+    assert len(bad) > 0 and set(bad["reason_code"]) <= {"allowed", "missing", "time_order", "type"}
+    assert store.report.summary().set_index("table").loc["incidents", "dropped"] == bad["row"].nunique()
 
 
 def test_outcome_rate_and_category_mix_stay_in_stated_bounds(small_world, small_store):

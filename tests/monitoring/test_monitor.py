@@ -25,9 +25,12 @@ def worlds(tmp_path_factory):
 
 
 def _run(worlds, scenario, tmp_path):
+    # a 30k-person world has few calls per prefecture: judge regions from 80 calls per window on
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text("quality:\n  min_incidents_per_region: 80\n", encoding="utf-8")
     return run_monitor(worlds[scenario], WINDOWS["start"], WINDOWS["end"], tmp_path / scenario,
                        reference_start=WINDOWS["reference_start"], reference_end=WINDOWS["reference_end"],
-                       use_model=False)
+                       use_model=False, config=cfg)
 
 
 def test_unshifted_world_stays_quiet(worlds, tmp_path):
@@ -48,9 +51,11 @@ def test_labour_surge_is_flagged_as_a_category_shift(worlds, tmp_path):
 def test_recording_change_is_flagged_as_missing_flags(worlds, tmp_path):
     s = _run(worlds, "recording_change", tmp_path)
     assert s.exit_code == ALARM_EXIT_CODE
-    flagged = {r.indicator for r in s.quality.overall.itertuples() if r.alarm}
-    assert "missing:flag_threat" in flagged and "missing:flag_violence" in flagged
-    assert "missing:address_code" not in flagged  # only what really changed is named
+    regional = s.quality.regions[s.quality.regions["alarm"]]
+    assert set(regional["prefecture_name"]) == {"成都市"}  # the prefecture that changed, and only it
+    flagged = set(regional["indicator"]) | {r.indicator for r in s.quality.overall.itertuples() if r.alarm}
+    assert {"missing:flag_threat", "missing:flag_violence"} <= flagged
+    assert not flagged & {"missing:address_code", "missing:disposition", "late_over_1d"}  # only what changed
 
 
 def test_config_rejects_unknown_keys(tmp_path):
