@@ -24,34 +24,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(settings, keys, tmp_path_factory):
+def _start(cmd_base, env, log):
+    """Start the service on a fresh port; return (proc, url) or (None, reason) if it died at start-up."""
     import httpx
 
     port = _free_port()
-    log = tmp_path_factory.mktemp("srv") / "serve.log"
-    s = settings.resolve()
-    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.scoring.service:WeimengScoring", "-p", str(port),
-           "--host", "127.0.0.1"]
-    for k in ("home", "data_dir", "tracking_uri", "keys_file", "default_as_of"):
-        cmd += ["--arg", f"{k}={getattr(s, k)}"]
-    env = {**os.environ, "WEIMENG_PROGRESS": "0", "BENTOML_DO_NOT_TRACK": "true"}
+    cmd = cmd_base[:5] + ["-p", str(port)] + cmd_base[5:]
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return None, f"service exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    return None, f"service not ready in 90 s:\n{log.read_text()[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def server(settings, keys, tmp_path_factory):
+    log = tmp_path_factory.mktemp("srv") / "serve.log"
+    s = settings.resolve()
+    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.scoring.service:WeimengScoring", "--host", "127.0.0.1"]
+    for k in ("home", "data_dir", "tracking_uri", "keys_file", "default_as_of"):
+        cmd += ["--arg", f"{k}={getattr(s, k)}"]
+    env = {**os.environ, "WEIMENG_PROGRESS": "0", "BENTOML_DO_NOT_TRACK": "true"}
+    # BentoML picks its internal (circus/zmq) ports itself and binds them later; on a busy machine
+    # another process can take one in between. Such a start-up race is retried, nothing else is.
+    for _ in range(3):
+        proc, url = _start(cmd, env, log)
+        if proc is not None or "Address already in use" not in url:
+            break
+    if proc is None:
+        pytest.fail(url)
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"service exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"service not ready in 90 s:\n{log.read_text()[-3000:]}")
         yield url
     finally:
         proc.terminate()
