@@ -4,7 +4,6 @@ A fresh database ``weimeng_mlflow_test_<random>`` is created and dropped around 
 schema is shared with anything else. Needs the ``psycopg`` driver (the project's ``test`` extra).
 """
 
-import secrets
 
 import pytest
 
@@ -18,22 +17,13 @@ from training.registry import list_versions  # noqa: E402
 
 from conftest import FEATURES, make_snapshot_table  # noqa: E402
 
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+from tests._postgres import temporary_database  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def pg_uri():
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    name = f"weimeng_mlflow_test_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with temporary_database("weimeng_mlflow_test") as url:
+        yield url
 
 
 def test_train_promote_refuse_rollback_on_postgres(pg_uri, tmp_path_factory):

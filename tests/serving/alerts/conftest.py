@@ -8,11 +8,12 @@ and skip with a message when the server or the driver is missing.
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from datetime import datetime
 
 import pytest
+
+from tests._postgres import temporary_database
 
 from serving.alerts import AlertStore, Directory
 from serving.alerts.db import make_engine, upgrade
@@ -20,7 +21,6 @@ from serving.alerts.models import Base
 
 from .helpers import Clock
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.service)]
 
 
@@ -61,22 +61,11 @@ def sqlite_template(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pg_database():
-    psycopg = pytest.importorskip("psycopg", reason="psycopg (the project's test extra) is needed for PostgreSQL")
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    name = f"weimeng_alerts_test_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
+    with temporary_database("weimeng_alerts_test") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
         yield url
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _empty(engine) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 
 import pytest
@@ -12,6 +11,7 @@ from typer.testing import CliRunner
 from serving import audit
 from serving.alerts.db import make_engine, upgrade
 from serving.audit import AuditTampered, AuditWriteError
+from tests._postgres import temporary_database
 
 
 def _fill(engine, n=5):
@@ -145,15 +145,11 @@ def test_cli_verify_catches_a_tampered_entry(engine):
 
 @pytest.mark.service
 def test_tampering_is_detected_on_postgresql():
-    psycopg = pytest.importorskip("psycopg")
-    admin_dsn = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
-    try:
-        admin = psycopg.connect(admin_dsn, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    name = f"weimeng_audit_test_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    with temporary_database("weimeng_audit_test") as url:
+        _tamper_on(make_engine(url))
+
+
+def _tamper_on(engine):
     try:
         upgrade(engine)
         _fill(engine)
@@ -167,5 +163,3 @@ def test_tampering_is_detected_on_postgresql():
         assert not r.ok and any(p.startswith("#2:") for p in r.problems)
     finally:
         engine.dispose()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
