@@ -136,6 +136,9 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> DemoResult
                              reason=f"演示：首个冠军模型，已人工查看模型卡与公平性标记（门槛未通过原因：{reasons}）")
             how = "门槛未通过，由演示分析员强制晋级并记录原因"
         ctx["promotion"] = report
+        ctx["promotion_audit"] = dict(version=ctx["train"].version, by="demo-analyst（演示分析员）",
+                                      reason=getattr(report, "reason", None) or how, forced=bool(report.forced),
+                                      previous=getattr(report, "champion", None))
         return f"冠军模型 = v{ctx['train'].version}（{how}）"
 
     step("5. 晋级冠军模型 promote", _promote)
@@ -166,11 +169,14 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> DemoResult
 
         upgrade(cfg.database_url)
         alerts = AlertStore.open(cfg.database_url, directory=Directory.from_event_store(store))
+        from weimeng.audit_hooks import audit_promotion
+
+        audit_state = audit_promotion(**ctx["promotion_audit"], database_url=cfg.database_url)
         results = alerts.ingest(ctx["flagged"])
         ctx["alerts"] = alerts
         res.artefacts["预警库 alert store"] = cfg.database_url
         actions = pd.Series([r.action for r in results]).value_counts().to_dict()
-        return f"{len(results):,} 条预警入库（{actions}），等待人工审核"
+        return f"{len(results):,} 条预警入库（{actions}），等待人工审核；模型晋级{audit_state}"
 
     step("7. 预警入库 alerts", _alerts)
     engine = ctx["alerts"].engine

@@ -28,7 +28,9 @@ def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
         assert len(steps) == 11 and steps[-1].startswith("11.")
         meta = json.loads((cfg.home / "demo.json").read_text(encoding="utf-8"))
         assert "领导报告 leadership report" in meta["artefacts"]
-        review = dict((s, o) for s, o, _ in res.steps)["8. 人工审核（演示审核员）review"]
+        outcomes = dict((s, o) for s, o, _ in res.steps)
+        assert "已写入审计日志" in outcomes["7. 预警入库 alerts"]  # the promotion reached the audit log
+        review = outcomes["8. 人工审核（演示审核员）review"]
         assert "'approved': 5" in review and "demo-reviewer" in review
         password = re.search(r"demo-reviewer\s+密码 (\S+)", " ".join(res.logins)).group(1)
         with httpx.Client(base_url=res.console.url.rsplit("/console", 1)[0], follow_redirects=True, timeout=30) as c:

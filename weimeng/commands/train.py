@@ -199,6 +199,10 @@ def promote_command(
         else:
             con.print(f"[green]已晋升[/] promoted: v{rep.challenger} is champion"
                       + (f" (replaces v{rep.champion})" if rep.champion else " (first champion)") + ".")
+        from weimeng.audit_hooks import audit_promotion
+
+        con.print("  " + audit_promotion(version=rep.challenger, by=by, reason=reason, forced=bool(rep.forced),
+                                         previous=rep.champion))
         mc, mp = rep.challenger_metrics, rep.champion_metrics
         if mc:
             con.print(f"  challenger AUC {_fmt(mc.get('roc_auc'))}, precision@capacity "
