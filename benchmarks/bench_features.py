@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from _record import append_section, machine  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -126,17 +126,14 @@ res = dict(open=round(t_open, 1), one=round(t_one, 1), rows=len(f1), events=stor
     rows.append((f"features for {big['rows']:,} people from {args.incidents:,} incidents", f"{big['one']} s",
                  "goal < 60 s", ""))
 
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"## Features and simulation ({when}; {machine})", "",
+    lines = [f"## Features and simulation ({when}; {machine()})", "",
              "| what | time | size | peak RSS (MB) |", "| --- | --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_record:
-        results = HERE / "RESULTS.md"
-        prev = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n\n"
-        results.write_text(prev.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+        append_section(text)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from _record import append_section  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
@@ -191,12 +193,7 @@ def record(res: dict) -> None:
               f"holds exactly one item per delivery. Each worker round is one claim (FOR UPDATE SKIP LOCKED), one "
               f"multi-row inbox insert, one executemany outbox update and one alert update; on a machine with few "
               f"CPUs PostgreSQL and the workers share them, so more workers than CPUs add contention.", ""]
-    path = HERE / "RESULTS.md"
-    if not path.exists():
-        path.write_text("# Benchmark results\n\nSections are appended by each benchmark run.\n", encoding="utf-8")
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    print(f"recorded in {path}")
+    append_section("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from _record import append_section  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
@@ -215,12 +217,7 @@ def record(res: dict) -> None:
         "\"Per CPU-second\" divides by the process's CPU time, i.e. throughput on one core when the "
         "machine is shared.", "",
     ]
-    path = HERE / "RESULTS.md"
-    if not path.exists():
-        path.write_text("# Benchmark results\n\nSections are appended by each benchmark run.\n", encoding="utf-8")
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    print(f"recorded in {path}")
+    append_section("\n".join(lines))
 
 
 if __name__ == "__main__":

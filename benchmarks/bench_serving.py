@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import socket
 import subprocess
@@ -30,6 +29,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from _record import append_section, machine  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -263,32 +264,13 @@ def main() -> None:
         print(f"kept {tmp}")
 
 
-def _machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kb / 1024 / 1024:.0f} GB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    load = ", load average {:.1f} / {:.1f} / {:.1f} (1/5/15 min) at the end of the run".format(*os.getloadavg())
-    return f"{os.cpu_count()} vCPU {cpu}{mem}, Python {platform.python_version()}, {platform.system()}{load}"
-
-
 def _record(args, shape, inproc, single_runs, batch_runs, n_pop) -> None:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     ratio_none = inproc["score_frame_none_s"] / inproc["raw_predict_s"]
     ratio_flag = inproc["score_frame_flagged_s"] / inproc["raw_predict_s"]
     lines = [
         "", f"## Serving (bench_serving.py) — {now}", "",
-        f"Machine: {_machine()}. World: {args.people:,} people, {args.days} days; population at the as-of "
+        f"Machine: {machine()}. World: {args.people:,} people, {args.days} days; population at the as-of "
         f"{n_pop:,}. Model: {shape['trees']} trees x {shape['num_leaves']} leaves, max depth {shape['max_depth']}, "
         f"{shape['features']} features, sigmoid calibrator. Service: `bentoml serve`, {args.workers} worker(s), "
         f"API-key auth on; load generator: httpx keep-alive clients in threads on the same machine "
@@ -327,9 +309,7 @@ def _record(args, shape, inproc, single_runs, batch_runs, n_pop) -> None:
               "the CPU during the run and every figure is slower than on a quiet machine; 'server CPU per request' "
               "and 'per server CPU-second' give the cost independent of that share. Issue-5 goals: p99 < 20 ms for "
               "one person at 8 clients, >= 800 people/s through the API, batch path within 2x of raw predict.", ""]
-    with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    print(f"recorded in {HERE / 'RESULTS.md'}")
+    append_section("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import resource
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from _record import append_section, machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -100,26 +101,6 @@ def _latency_us(fn, calls: int = 300) -> float:
     return (time.perf_counter() - t) / calls * 1e6
 
 
-def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import psutil
-
-        ram = f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM"
-    except ImportError:
-        ram = ""
-    load = ", load average {:.1f} / {:.1f} / {:.1f} (1/5/15 min) at start".format(*os.getloadavg())
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} vCPU ({cpu}), {ram}, "
-            f"Python {platform.python_version()}{load}")
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -137,7 +118,7 @@ def main(argv=None) -> int:
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
 
-    host = machine()
+    host = machine("at start")
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
         ctx = mp.get_context("spawn")
@@ -148,7 +129,6 @@ def main(argv=None) -> int:
         p.join()
 
         import numpy as np
-        import pandas as pd
 
         from training.model import EscalationModel
         from training.registry import load_registered_model, log_and_register
@@ -214,10 +194,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_append:
-        results = ROOT / "benchmarks" / "RESULTS.md"
-        existing = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n\n"
-        results.write_text(existing.rstrip("\n") + "\n\n" + text, encoding="utf-8")
-        print(f"appended to {results}")
+        append_section(text)
     return 0
 
 
