@@ -4,24 +4,18 @@ headless Debian Chromium driven by Selenium through the system chromedriver (not
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-from serving.alerts.db import make_engine, upgrade
+from serving.alerts.db import make_engine
 
 from tests.serving.console.kit import add_users, seed_alerts, two_counties
+from tests._shared import free_port, migrated_sqlite
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +34,12 @@ def site(world, tmp_path_factory):
     """(base_url, engine, world, alerts by county, (county_a, county_b))."""
     from serving.console import start_console
 
-    path = tmp_path_factory.mktemp("browser_db") / "weimeng.db"
+    path = migrated_sqlite(tmp_path_factory.mktemp("browser_db") / "weimeng.db")
     engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
     a, b = two_counties(world)
     alerts = seed_alerts(engine, world, a, b, n=6)
     add_users(engine, a, b)
-    running = start_console(engine, world=world, port=_free_port())
+    running = start_console(engine, world=world, port=free_port())
     try:
         yield running.url.rsplit("/console/", 1)[0], engine, world, alerts, (a, b)
     finally:

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 
 import httpx
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests._shared import free_port
 
 
 @pytest.mark.slow
@@ -21,7 +15,7 @@ def _free_port() -> int:
 def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
     from weimeng.demo import DemoConfig, run_demo
 
-    cfg = DemoConfig(home=tmp_path / "home", people=40_000, port=_free_port(), approve=5, dismiss=1)
+    cfg = DemoConfig(home=tmp_path / "home", people=40_000, port=free_port(), approve=5, dismiss=1)
     res = run_demo(cfg, echo=lambda *_: None)
     try:
         steps = [s for s, _, _ in res.steps]

@@ -14,6 +14,7 @@ from datetime import datetime
 import pytest
 
 from tests._postgres import temporary_database
+from tests._shared import migrated_sqlite
 
 from serving.alerts import AlertStore, Directory
 from serving.alerts.db import make_engine, upgrade
@@ -50,13 +51,7 @@ def directory(world_tables):
 # -- databases -------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("alerts_db") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
+    return migrated_sqlite(tmp_path_factory.mktemp("alerts_db") / "template.db")
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 
-from serving.alerts.db import make_engine, upgrade
+from serving.alerts.db import make_engine
 
 from .kit import add_users, seed_alerts, two_counties
+from tests._shared import migrated_sqlite
 
 
 @pytest.fixture(scope="session")
@@ -30,13 +31,7 @@ def counties(console_world):
 
 @pytest.fixture(scope="session")
 def db_template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("console_db") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
+    return migrated_sqlite(tmp_path_factory.mktemp("console_db") / "template.db")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,23 +11,18 @@ from pathlib import Path
 import pytest
 
 from tests.serving.scoring.conftest import AS_OF
+from tests._shared import free_port
 
 pytestmark = pytest.mark.service
 
 REPO = Path(__file__).resolve().parents[3]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(cmd_base, env, log):
     """Start the service on a fresh port; return (proc, url) or (None, reason) if it died at start-up."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     cmd = cmd_base[:5] + ["-p", str(port)] + cmd_base[5:]
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=env)
@@ -161,7 +155,7 @@ def test_reload_reaches_every_worker(settings, keys, small_store, tracking_uri, 
 
     from tests.serving.scoring.modelkit import register_model
 
-    port = _free_port()
+    port = free_port()
     s = settings.resolve()
     cmd = [sys.executable, "-m", "bentoml", "serve", "serving.scoring.service:WeimengScoring", "-p", str(port)]
     for k in ("home", "data_dir", "tracking_uri", "keys_file", "default_as_of", "watch_seconds"):

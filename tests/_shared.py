@@ -1,0 +1,27 @@
+"""Small helpers several test suites need: a free loopback port, a migrated SQLite template."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+__all__ = ["free_port", "migrated_sqlite"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def migrated_sqlite(path: Path) -> Path:
+    """Create a SQLite file at ``path`` migrated to head (tests copy it instead of migrating each time)."""
+    from serving.alerts.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
