@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _record import append_section, machine  # noqa: E402
@@ -126,7 +126,7 @@ res = dict(open=round(t_open, 1), one=round(t_one, 1), rows=len(f1), events=stor
     rows.append((f"features for {big['rows']:,} people from {args.incidents:,} incidents", f"{big['one']} s",
                  "goal < 60 s", ""))
 
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## Features and simulation ({when}; {machine()})", "",
              "| what | time | size | peak RSS (MB) |", "| --- | --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _record import append_section  # noqa: E402
@@ -36,7 +36,7 @@ ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 
 
 def _scored(pid: str, i: int):
-    from serving.contracts import Explanation, Factor, ScoredPerson
+    from common.records import Explanation, Factor, ScoredPerson
 
     t = datetime(2026, 11, 1)
     expl = Explanation(summary="近期多次报警", factors=(Factor("calls_30d", "近30天报警次数", 3.0, 0.5, "up",
@@ -47,8 +47,8 @@ def _scored(pid: str, i: int):
 
 
 def populate(url: str, n_alerts: int, directory, people) -> tuple[int, float]:
-    from serving.alerts import AlertStore
-    from serving.alerts.db import make_engine, upgrade
+    from serving.operations.alerts import AlertStore
+    from serving.operations.alerts.db import make_engine, upgrade
 
     engine = make_engine(url)
     upgrade(engine)
@@ -65,7 +65,7 @@ def populate(url: str, n_alerts: int, directory, people) -> tuple[int, float]:
 
 
 def run_workers(url: str, k: int, batch_size: int, total: int) -> dict:
-    from serving.alerts.db import make_engine
+    from serving.operations.alerts.db import make_engine
 
     engine = make_engine(url)
     env = {key: v for key, v in os.environ.items() if not key.startswith("WEIMENG_")}
@@ -114,7 +114,7 @@ def main() -> dict:
 
     from features.simulate import simulate
     from features.store import EventStore
-    from serving.alerts import Directory
+    from serving.operations.alerts import Directory
 
     load = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench_push_"))
@@ -169,7 +169,7 @@ def _routable(directory, pid) -> bool:
 def record(res: dict) -> None:
     machine = subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout.strip()
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     pg = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tAc", "SHOW server_version"],
                         capture_output=True, text=True).stdout.strip() or "?"
     lines = [

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _record import append_section  # noqa: E402
@@ -192,7 +192,7 @@ def main(argv=None) -> dict:
 def record(res: dict) -> None:
     machine = subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout.strip()
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     r, d, b, p = res["events_realistic"], res["events_dense"], res["batch"], res["python_loop"]
     lines = [
         "", f"## Rules engines ({when}, {machine}, {nproc} CPUs, Python {platform.python_version()})", "",

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _record import append_section, machine  # noqa: E402
@@ -265,7 +265,7 @@ def main() -> None:
 
 
 def _record(args, shape, inproc, single_runs, batch_runs, n_pop) -> None:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     ratio_none = inproc["score_frame_none_s"] / inproc["raw_predict_s"]
     ratio_flag = inproc["score_frame_flagged_s"] / inproc["raw_predict_s"]
     lines = [

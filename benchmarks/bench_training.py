@@ -18,7 +18,7 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _record import append_section, machine  # noqa: E402
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
         booster.predict(X[:contrib_rows], pred_contrib=True)
         contrib_ms = (time.perf_counter() - t) / contrib_rows * 1000
 
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load_end = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     lines = [
         f"## Training benchmark (`benchmarks/bench_training.py`) — {now}",

@@ -19,9 +19,10 @@ batch; only a file that is unusable as a whole (wrong columns, unreadable) raise
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd

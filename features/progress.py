@@ -8,18 +8,19 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 __all__ = ["progress_task", "progress_enabled"]
 
 
 def progress_enabled() -> bool:
     """Bars are shown on an interactive terminal, or when WEIMENG_PROGRESS=1 forces them."""
-    forced = os.environ.get("WEIMENG_PROGRESS")
+    from common.settings import Settings
+
+    forced = Settings.from_env().progress
     if forced is not None:
-        return forced not in ("0", "false", "")
+        return forced
     return sys.stderr.isatty()
 
 

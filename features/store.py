@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from features.catalog import CATALOG, FEATURE_NAMES
+from features.catalog import FEATURE_NAMES
 from features.contracts import QUARANTINE_COLUMNS, TABLES, ValidationResult, read_table, validate
 from features.divisions import AUTONOMOUS_PREFECTURES, prefectures
 from features.errors import ContractError
@@ -93,7 +93,7 @@ class EventStore:
     # ------------------------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: str | Path, quarantine_dir: str | Path | None = None,
-             progress: bool | None = None) -> "EventStore":
+             progress: bool | None = None) -> EventStore:
         """Read and validate every table in ``data_dir``; write quarantined rows to ``quarantine_dir``
         (default ``data_dir/quarantine``). Raises ContractError only for an unusable file."""
         data_dir = Path(data_dir)
@@ -139,7 +139,7 @@ class EventStore:
         return store
 
     @classmethod
-    def from_tables(cls, tables: dict[str, pd.DataFrame]) -> "EventStore":
+    def from_tables(cls, tables: dict[str, pd.DataFrame]) -> EventStore:
         """Build a store from in-memory frames (validated here too); used by tests and the API."""
         results = {}
         for name, contract in TABLES.items():

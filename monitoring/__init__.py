@@ -6,7 +6,7 @@ fairness over time, the alert funnel and leadership reports.
 
 from __future__ import annotations
 
-from monitoring.errors import MonitoringError, MonitorConfigError
+from monitoring.errors import MonitorConfigError, MonitoringError
 
 __all__ = ["run_monitor", "MonitorConfig", "load_monitor_config", "MonitoringError", "MonitorConfigError"]
 

@@ -10,10 +10,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from common.levels import LEVEL_COLOURS, LEVEL_LABELS
+
 __all__ = ["cjk_font_available", "png", "bar_by_level", "hbar", "line_over_time", "calibration"]
 
-LEVEL_COLOURS = {"red": "#d7301f", "orange": "#fc8d59", "yellow": "#fdcc3a"}
-LEVEL_LABELS = {"red": "红色", "orange": "橙色", "yellow": "黄色"}
 
 
 @lru_cache(maxsize=1)

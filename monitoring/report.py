@@ -219,9 +219,10 @@ footer{{color:#888;font-size:12px;margin-top:40px}}@media print{{section{{page-b
 
 
 def chromium_binary() -> str | None:
-    import os
+    from common.settings import Settings
 
-    return os.environ.get("WEIMENG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    configured = Settings.from_env().chromium
+    return str(configured) if configured else shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def html_to_pdf(html_path: Path, pdf_path: Path, timeout: int = 60) -> Path | None:

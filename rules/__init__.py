@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
+from common.levels import ALERT_LEVELS as LEVELS
+from common.levels import level_rank
 from rules.errors import BacktestError, RuleEngineError, RuleFileError, RuleInputError, RuleProblem, RulesError
 from rules.loader import default_ruleset_path, load_ruleset, parse_ruleset
-from rules.model import LEVELS, Hit, Rule, RuleSet, level_rank
+from rules.model import Hit, Rule, RuleSet
 
 __all__ = [
     "load_ruleset",

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.levels import level_rank
 from rules.batch import evaluate_batch
 from rules.errors import BacktestError
-from rules.model import RuleSet, level_rank, to_timestamp
+from rules.model import RuleSet, to_timestamp
 
 __all__ = ["backtest", "BacktestResult", "monthly_snapshots"]
 

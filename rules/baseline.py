@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from common.levels import level_rank
 from rules.errors import RuleInputError
-from rules.model import level_rank
 
 __all__ = ["rules_baseline_score"]
 

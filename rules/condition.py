@@ -63,7 +63,7 @@ class Leaf:
 
 @dataclass(frozen=True)
 class All:
-    children: tuple["Condition", ...]
+    children: tuple[Condition, ...]
 
     def fields(self) -> set[str]:
         return set().union(*(c.fields() for c in self.children))
@@ -78,7 +78,7 @@ class All:
 
 @dataclass(frozen=True)
 class Any_:
-    children: tuple["Condition", ...]
+    children: tuple[Condition, ...]
 
     def fields(self) -> set[str]:
         return set().union(*(c.fields() for c in self.children))

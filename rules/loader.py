@@ -18,11 +18,12 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
+from common.levels import ALERT_LEVELS
 from features.catalog import RISK_CATEGORIES
 from rules._fields import FieldSpec, resolve_field
 from rules.condition import ConditionSyntaxError, parse_condition
 from rules.errors import RuleFileError, RuleProblem
-from rules.model import LEVELS, ChangelogEntry, Rule, RuleSet
+from rules.model import ChangelogEntry, Rule, RuleSet
 from rules.template import TemplateSyntaxError, parse_template
 
 __all__ = ["load_ruleset", "parse_ruleset", "default_ruleset_path"]
@@ -177,8 +178,8 @@ def _parse_rule(raw, index: int, bad) -> Rule | None:
         err("category", f"{category!r} is not a category; allowed: {list(RISK_CATEGORIES)}."
                         f"{_did_you_mean(category, RISK_CATEGORIES)}")
     level = raw["level"]
-    if level not in LEVELS:
-        err("level", f"{level!r} is not a level; allowed: {list(LEVELS)}.{_did_you_mean(level, LEVELS)}")
+    if level not in ALERT_LEVELS:
+        err("level", f"{level!r} is not a level; allowed: {list(ALERT_LEVELS)}.{_did_you_mean(level, ALERT_LEVELS)}")
     urgent = raw.get("urgent", False)
     if not isinstance(urgent, bool):
         err("urgent", f"must be true or false, got {urgent!r}.")

@@ -9,35 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
 
 import pandas as pd
 
+from common.levels import AlertLevel
 from rules._fields import FieldSpec
 from rules.condition import Condition
 from rules.template import Template
 
-__all__ = ["Level", "LEVELS", "LEVEL_LABELS", "level_rank", "Rule", "RuleSet", "Hit", "ChangelogEntry",
+__all__ = ["Level", "Rule", "RuleSet", "Hit", "ChangelogEntry",
            "to_timestamp"]
 
-Level = Literal["red", "orange", "yellow"]
-LEVELS: tuple[str, ...] = ("red", "orange", "yellow")
-LEVEL_LABELS = {"red": "红", "orange": "橙", "yellow": "黄", "none": "无"}
-_RANK = {"none": 0, "yellow": 1, "orange": 2, "red": 3}
-
-
-def level_rank(level) -> int:
-    """none/None = 0, yellow = 1, orange = 2, red = 3.
-
-    >>> level_rank("orange")
-    2
-    """
-    if level is None or level != level:
-        return 0
-    try:
-        return _RANK[level]
-    except KeyError:
-        raise ValueError(f"unknown level {level!r}; allowed: {list(_RANK)}") from None
+#: A rule's level: one of the alert levels (never ``none``).
+Level = AlertLevel
 
 
 def to_timestamp(value) -> pd.Timestamp:
@@ -129,7 +113,7 @@ class RuleSet:
         """The rules in force at ``as_of`` (at most one version per rule id)."""
         return [r for r in self.rules if r.is_effective(as_of)]
 
-    def latest(self) -> "RuleSet":
+    def latest(self) -> RuleSet:
         """The latest version of every rule, in force at all times: "how would today's rules have
         done", for backtesting a rule that is newer than the history it is tested on."""
         from dataclasses import replace

@@ -9,9 +9,8 @@ from __future__ import annotations
 import html
 import math
 
-
+from common.levels import LEVEL_NAMES
 from features.catalog import RISK_CATEGORIES
-from rules.model import LEVEL_LABELS
 
 __all__ = ["to_markdown", "to_html", "print_rich", "rule_table", "overall_table"]
 
@@ -37,7 +36,7 @@ def rule_table(result, compact: bool = False) -> tuple[list[str], list[list[str]
         title = r.title + ("（事件触发）" if r.needs_event else "")
         cat = _SHORT_CATEGORY.get(r.category, r.category) if compact else RISK_CATEGORIES.get(r.category, r.category)
         rid = r.rule_id + ("*" if compact and r.needs_event else "")
-        rows.append([rid, title, cat, LEVEL_LABELS[r.level], str(r.hits), str(r.people), str(r.true_positives),
+        rows.append([rid, title, cat, LEVEL_NAMES[r.level], str(r.hits), str(r.people), str(r.true_positives),
                      _pct(r.precision), _pct(r.recall), _num(r.lift)])
     if compact:
         head = [h.split(" ")[0] for h in head]

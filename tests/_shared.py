@@ -17,7 +17,7 @@ def free_port() -> int:
 
 def migrated_sqlite(path: Path) -> Path:
     """Create a SQLite file at ``path`` migrated to head (tests copy it instead of migrating each time)."""
-    from serving.alerts.db import make_engine, upgrade
+    from serving.operations.alerts.db import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)

@@ -42,7 +42,7 @@ class Calibrator:
     def __init__(self, method: Literal["isotonic", "sigmoid"] = "isotonic"):
         self.method = method
 
-    def fit(self, margin, y) -> "Calibrator":
+    def fit(self, margin, y) -> Calibrator:
         margin = np.asarray(margin, dtype=float)
         y = np.asarray(y, dtype=int)
         pos = int(y.sum())

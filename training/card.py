@@ -65,7 +65,7 @@ def render_card_markdown(ctx: dict) -> str:
         "features (prior_outcomes, days_since_prior_outcome).",
         f"- 时间切分 Time split (gap {ctx['split']['gap_days']} days so label windows never overlap): "
         f"train {ctx['split']['train']}; validation {ctx['split']['validation']}; test {ctx['split']['test']}.",
-        f"- 行数 Rows: " + ", ".join(f"{k} {v['rows']} ({v['positives']} positive)" for k, v in ctx["sizes"].items()),
+        "- 行数 Rows: " + ", ".join(f"{k} {v['rows']} ({v['positives']} positive)" for k, v in ctx["sizes"].items()),
         f"- 类别不平衡 Imbalance: `{ctx['imbalance']}`; 校准 calibration: `{ctx['calibration']['method']}` fitted on "
         f"{ctx['calibration']['rows']} held-out validation rows ({ctx['calibration']['positives']} positive) that "
         "neither trained the trees nor chose their number.",

@@ -9,9 +9,9 @@ available, the rules-only baseline score and the oracle scores of a simulated wo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd

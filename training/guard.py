@@ -13,7 +13,7 @@ training.errors.ProtectedFeatureError: 受保护属性不得作为模型特征 /
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from training.errors import ProtectedFeatureError
 

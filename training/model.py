@@ -99,7 +99,7 @@ class EscalationModel:
         return {k: str(v) for k, v in paths.items()}
 
     @classmethod
-    def load(cls, paths: dict[str, Any]) -> "EscalationModel":
+    def load(cls, paths: dict[str, Any]) -> EscalationModel:
         import pickle
 
         import lightgbm as lgb

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +78,7 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
     es_df, cal_df = val_df[~in_cal], val_df[in_cal]
     sizes = _sizes({"train": train_df, "early_stopping": es_df, "calibration": cal_df, "test": test_df}, ts.label)
 
-    trained_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    trained_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     meta = {
         "model_name": cfg.mlflow.registered_model, "catalog_version": ts.source.get("catalog_version"),
         "ruleset_version": ts.source.get("ruleset_version"), "horizon_days": cfg.snapshots.horizon_days,

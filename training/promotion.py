@@ -19,7 +19,7 @@ from __future__ import annotations
 import getpass
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from training.assess import assess
 from training.config import TrainConfig, load_config
@@ -48,7 +48,7 @@ class GateReport:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _who(by: str | None) -> str:

@@ -9,13 +9,13 @@ alias at it; only :func:`training.promote` moves ``champion``.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
+from common.settings import Settings
 from training.errors import RegistryError
 from training.model import EscalationModel
 
@@ -36,15 +36,14 @@ _PIP = ["lightgbm>=4.5,<5", "scikit-learn>=1.5,<2", "pandas>=2.2,<3", "numpy"]
 
 
 def resolve_tracking_uri(uri: str | None = None, home: str | Path | None = None) -> str:
-    """Argument, else ``$WEIMENG_MLFLOW_TRACKING_URI``, else SQLite under the data home."""
+    """Argument, else the settings (``WEIMENG_MLFLOW_TRACKING_URI``, ``MLFLOW_TRACKING_URI``), else SQLite
+    under the data home (created)."""
     if uri:
         return str(uri)
-    env = os.environ.get("WEIMENG_MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    home = Path(home or os.environ.get("WEIMENG_HOME", "weimeng-data"))
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(home / 'mlflow.db').resolve()}"
+    settings = Settings.from_env(home=Path(home) if home else None)
+    if settings.mlflow_tracking_uri is None:
+        settings.ensure_dirs()
+    return settings.resolved_mlflow_uri
 
 
 def client_for(tracking_uri: str | None = None):

@@ -1,4 +1,4 @@
-"""Write model promotions into the operational audit log (serving.audit) from the thin layer.
+"""Write model promotions into the operational audit log (serving.operations.audit) from the thin layer.
 
 ``training`` cannot import ``serving`` (packages depend one way), so the CLI and the demo, which
 sit above both, record each promotion and rollback here after the registry has moved.
@@ -15,8 +15,8 @@ def audit_promotion(*, version, by: str | None, reason: str | None, forced: bool
     import getpass
 
     try:
-        from serving.alerts import database_url_from_env, make_engine, require_current
-        from serving.audit import record_promotion
+        from serving.operations.alerts import database_url_from_env, make_engine, require_current
+        from serving.operations.audit import record_promotion
 
         engine = make_engine(database_url or database_url_from_env())
         require_current(engine)

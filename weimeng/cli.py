@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -41,7 +40,7 @@ def simulate(
     start_date: str = typer.Option("2024-01-01", "--start", help="起始日期 / first simulated day"),
     scenario: str = typer.Option("none", "--scenario",
                                  help="漂移场景 / drift scenario: none | labour_surge | recording_change"),
-    scenario_day: Optional[int] = typer.Option(None, "--scenario-day", help="场景开始日（默认结束前120天）"),
+    scenario_day: int | None = typer.Option(None, "--scenario-day", help="场景开始日（默认结束前120天）"),
 ) -> None:
     """模拟合成世界 / Generate the synthetic Sichuan world (tables as Parquet + a separate oracle)."""
     from features.errors import FeaturesError
@@ -68,9 +67,7 @@ def features(
 ) -> None:
     """计算时点特征 / Compute point-in-time feature vectors for everyone with records."""
     from features.errors import FeaturesError
-    from features.store import EventStore
-
-    from features.store import as_timestamp
+    from features.store import EventStore, as_timestamp
 
     try:
         as_timestamp(as_of)  # a bad date fails before the data is read

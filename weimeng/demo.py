@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
@@ -165,7 +165,7 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> DemoResult
 
     # 7. alerts -----------------------------------------------------------------------------------------
     def _alerts() -> str:
-        from serving.alerts import AlertStore, Directory, upgrade
+        from serving.operations.alerts import AlertStore, Directory, upgrade
 
         upgrade(cfg.database_url)
         alerts = AlertStore.open(cfg.database_url, directory=Directory.from_event_store(store))
@@ -183,8 +183,8 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> DemoResult
 
     # 8. human review by the labelled demo reviewer ---------------------------------------------------------
     def _review() -> str:
-        from serving.console.demo import demo_review, seed_demo_accounts
-        from serving.console.world import World
+        from serving.operations.console.demo import demo_review, seed_demo_accounts
+        from serving.operations.console.world import World
 
         world = World(event_store=store)
         ctx["world"] = world
@@ -197,8 +197,8 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> DemoResult
 
     # 9. push ---------------------------------------------------------------------------------------------
     def _push() -> str:
-        from serving.push.config import PushConfig
-        from serving.push.worker import PushWorker, build_adapters
+        from serving.operations.push.config import PushConfig
+        from serving.operations.push.worker import PushWorker, build_adapters
 
         worker = PushWorker(engine, build_adapters(engine, PushConfig()))
         worker.run(drain=True, poll_seconds=0.01)
@@ -211,8 +211,8 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> DemoResult
     def _outcomes() -> str:
         import sqlalchemy as sa
 
-        from serving.alerts.models import InboxItem
-        from serving.inbox.service import Identity, InboxService
+        from serving.operations.alerts.models import InboxItem
+        from serving.operations.inbox.service import Identity, InboxService
 
         inbox = InboxService(engine)
         with engine.connect() as con:
@@ -257,7 +257,7 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> DemoResult
 
     # 12. the console --------------------------------------------------------------------------------------
     if cfg.serve:
-        from serving.console.demo import start_console
+        from serving.operations.console.demo import start_console
 
         res.console = start_console(engine, world=ctx["world"], event_store=store, data_dir=cfg.world,
                                     reports_dir=cfg.home / "reports", port=cfg.port)

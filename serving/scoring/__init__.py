@@ -4,7 +4,7 @@ One module per job::
 
     settings.py    ServingSettings: the service's typed settings (YAML + overrides, unknown keys rejected)
     errors.py      the error hierarchy, each with its HTTP status
-    fusion.py      the fusion policy (serving/config/fusion.yaml): thresholds, levels, categories
+    fusion.py      the fusion policy (serving/scoring/config/fusion.yaml): thresholds, levels, categories
     explain.py     rule hits + TreeSHAP factors + actions -> Explanation, in Chinese
     scorer.py      Bundle (model + rules + policy + thresholds) and Scorer (atomic swap on reload)
     datasource.py  FeatureSource: the EventStore and its per-date feature cache
@@ -24,9 +24,17 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from serving.scoring.errors import (AdminRequiredError, AuthenticationError, ModelMismatchError, NotReadyError,
-                                    ScopeError, ScoringError, ScoringInputError, ServingConfigError,
-                                    UnknownPersonError)
+from serving.scoring.errors import (
+    AdminRequiredError,
+    AuthenticationError,
+    ModelMismatchError,
+    NotReadyError,
+    ScopeError,
+    ScoringError,
+    ScoringInputError,
+    ServingConfigError,
+    UnknownPersonError,
+)
 
 __all__ = [
     "ScoringApp",

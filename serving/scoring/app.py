@@ -11,7 +11,7 @@ Jurisdiction refusals (documented in docs/serving.md):
 * batch scoring: per item. An out-of-scope person gets ``status: out_of_scope`` (``http_status: 403``)
   and no score; the other items are scored; the request returns 200.
 * one-person calls (explain, event): the whole request is refused with 403.
-* every refusal is logged (logger ``weimeng.serving.audit`` and ``<home>/serving/audit.jsonl``) with
+* every refusal is logged (logger ``weimeng.serving.operations.audit`` and ``<home>/serving/operations/audit.jsonl``) with
   the key id, the endpoint and the person id, and counted in ``weimeng_refusals_total``.
 """
 
@@ -24,19 +24,26 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from common.records import ScoredPerson
 from features.catalog import CATALOG, CATALOG_VERSION, FEATURE_NAMES
-from serving.contracts import ScoredPerson
 from serving.scoring.auth import ANONYMOUS_ADMIN, Account, KeyStore
 from serving.scoring.clock import local_now
 from serving.scoring.datasource import FeatureSource, normalise_as_of, records_frame
-from serving.scoring.errors import (AdminRequiredError, NotReadyError, ScopeError, ScoringError, ScoringInputError,
-                                    ServingConfigError, UnknownPersonError)
+from serving.scoring.errors import (
+    AdminRequiredError,
+    NotReadyError,
+    ScopeError,
+    ScoringError,
+    ScoringInputError,
+    ServingConfigError,
+    UnknownPersonError,
+)
 from serving.scoring.fusion import FusionPolicy, load_policy, thresholds_for
 from serving.scoring.overlay import add_incident
 from serving.scoring.records import scored_to_dict
@@ -46,7 +53,7 @@ from serving.scoring.settings import ServingSettings
 __all__ = ["ScoringApp", "AlertSink"]
 
 log = logging.getLogger("weimeng.serving")
-audit_log = logging.getLogger("weimeng.serving.audit")
+audit_log = logging.getLogger("weimeng.serving.operations.audit")
 
 #: ``sink(scored)``: called with each flagged ScoredPerson to make it durable (the alerts issue wires
 #: it to the alert store). Must be thread-safe; an exception is logged and reported, never fatal.
@@ -95,7 +102,7 @@ class ScoringApp:
     # -- start-up ----------------------------------------------------------------------------------
     @classmethod
     def start(cls, settings: ServingSettings | None = None, *, sink: AlertSink | None = None,
-              watch: bool = True) -> "ScoringApp":
+              watch: bool = True) -> ScoringApp:
         """Load everything; raise a ScoringError subclass (never a half-started app) if anything is wrong."""
         s = (settings or ServingSettings.load(None)).resolve()
         policy = load_policy(s.fusion)

@@ -25,10 +25,10 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 from serving.scoring.errors import AuthenticationError, ScoringInputError
 
@@ -133,7 +133,7 @@ class KeyStore:
         entries[key_id] = {
             "key_id": key_id, "name": name.strip(), "scopes": list(scopes), "admin": bool(admin),
             "salt": salt.hex(), "hash": _scrypt(secret, salt, _SCRYPT).hex(), "kdf": {"scrypt": _SCRYPT},
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "revoked": False,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"), "revoked": False,
         }
         self._save(entries)
         self._mtime = None

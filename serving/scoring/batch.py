@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
-from serving.contracts import ScoredPerson
+from common.records import ScoredPerson
 from serving.scoring.datasource import normalise_as_of
 from serving.scoring.records import explanation_to_dict, scored_to_dict
 

@@ -17,9 +17,9 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -96,7 +96,7 @@ class FeatureSource:
         self._building: dict[pd.Timestamp, threading.Lock] = {}
 
     @classmethod
-    def open(cls, data_dir: str | Path) -> "FeatureSource":
+    def open(cls, data_dir: str | Path) -> FeatureSource:
         from features.errors import FeaturesError
         from features.store import EventStore
 

@@ -12,10 +12,10 @@ them; this module only turns numbers into words.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
+from common.records import Explanation, Factor, RuleHitView
 from features.catalog import CATALOG, RISK_CATEGORIES
-from serving.contracts import Explanation, Factor, RuleHitView
 from serving.scoring.fusion import FusionPolicy, FusionResult
 
 __all__ = ["factors_from_contributions", "hit_views", "build_explanation", "summary_sentence"]
@@ -71,8 +71,8 @@ def summary_sentence(result: FusionResult, hits: Sequence[RuleHitView], factors:
 
 def build_explanation(result: FusionResult, hits: Sequence[RuleHitView], factors: Sequence[Factor],
                       policy: FusionPolicy, *, max_hits: int | None = None) -> Explanation:
-    """The :class:`~serving.contracts.Explanation` for one person (hits sorted most serious first)."""
-    from serving.contracts import level_rank
+    """The :class:`~common.records.Explanation` for one person (hits sorted most serious first)."""
+    from common.levels import level_rank
 
     ordered = sorted(hits, key=lambda h: (-level_rank(h.level), not h.urgent, h.rule_id))
     if max_hits is not None:

@@ -1,6 +1,6 @@
 """Fusion: rule hits + calibrated probability -> risk level and categories, by a policy in YAML.
 
-The policy (``serving/config/fusion.yaml``, documented key by key there and in docs/serving.md):
+The policy (``serving/scoring/config/fusion.yaml``, documented key by key there and in docs/serving.md):
 
 * **model level** — the calibrated probability against three thresholds (red >= orange >= yellow).
   The thresholds are either fixed probabilities (``mode: probability``) or derived from capacity
@@ -28,14 +28,14 @@ Everything here is a pure function of its inputs: no clock, no randomness, no gl
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
+from common.levels import ALERT_LEVELS, LEVELS, level_rank
 from features.catalog import CATALOG, RISK_CATEGORIES
-from serving.contracts import LEVELS, level_rank
 from serving.scoring.errors import ServingConfigError
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
     "fuse",
 ]
 
-_FLAG_LEVELS = ("red", "orange", "yellow")
 _CATEGORY_ORDER = {c: i for i, c in enumerate(RISK_CATEGORIES)}
 
 
@@ -158,7 +157,7 @@ def parse_policy(data: dict, source: str = "<memory>") -> FusionPolicy:
             raise ServingConfigError(f"{source}: {fld}={value!r}; expected a number in [{lo}, {hi}].", field=fld)
         return float(value)
 
-    def lvl(value, fld, allowed=_FLAG_LEVELS) -> str:
+    def lvl(value, fld, allowed=ALERT_LEVELS) -> str:
         if value not in allowed:
             raise ServingConfigError(f"{source}: {fld}={value!r}; allowed: {list(allowed)}.", field=fld)
         return value
@@ -166,12 +165,12 @@ def parse_policy(data: dict, source: str = "<memory>") -> FusionPolicy:
     if th["mode"] not in ("probability", "capacity"):
         raise ServingConfigError(f"{source}: thresholds.mode={th['mode']!r}; allowed: 'probability', 'capacity'.",
                                  field="thresholds.mode")
-    prob = {k: num(th["probability"][k], f"thresholds.probability.{k}") for k in _FLAG_LEVELS}
+    prob = {k: num(th["probability"][k], f"thresholds.probability.{k}") for k in ALERT_LEVELS}
     if not prob["red"] >= prob["orange"] >= prob["yellow"] > 0:
         raise ServingConfigError(f"{source}: thresholds.probability must satisfy red >= orange >= yellow > 0, got "
                                  f"{prob}.", field="thresholds.probability")
     rates = {k: num(cap["alerts_per_grid_per_week"][k], f"thresholds.capacity.alerts_per_grid_per_week.{k}", 0, 1e3)
-             for k in _FLAG_LEVELS}
+             for k in ALERT_LEVELS}
     if not 0 < rates["red"] <= rates["orange"] <= rates["yellow"]:
         raise ServingConfigError(f"{source}: alerts_per_grid_per_week must satisfy 0 < red <= orange <= yellow "
                                  f"(each level includes the more serious ones), got {rates}.",
@@ -180,7 +179,7 @@ def parse_policy(data: dict, source: str = "<memory>") -> FusionPolicy:
     if grids is not None and (isinstance(grids, bool) or not isinstance(grids, int) or grids < 1):
         raise ServingConfigError(f"{source}: thresholds.capacity.grids={grids!r}; expected null or a positive "
                                  f"integer.", field="thresholds.capacity.grids")
-    floor = {k: num(cap["floor"][k], f"thresholds.capacity.floor.{k}") for k in _FLAG_LEVELS}
+    floor = {k: num(cap["floor"][k], f"thresholds.capacity.floor.{k}") for k in ALERT_LEVELS}
     m, e = data["model"], data["explanations"]
     cmax = m["category_max"]
     if isinstance(cmax, bool) or not isinstance(cmax, int) or not 0 <= cmax <= len(RISK_CATEGORIES):
@@ -229,7 +228,7 @@ def thresholds_from_capacity(probabilities: Sequence[float], n_grids: int, polic
                                  "has nobody with records at the default as-of (set thresholds.mode: probability "
                                  "or serve a data dir with records).", field="thresholds.capacity")
     out, ks = {}, {}
-    for level in _FLAG_LEVELS:
+    for level in ALERT_LEVELS:
         k = max(1, int(round(policy.capacity_rates[level] * n_grids * policy.period_days / 7.0)))
         ks[level] = k
         cut = float(p[min(k, len(p)) - 1])

@@ -21,7 +21,7 @@ import threading
 __all__ = ["Metrics", "metrics"]
 
 _LOCK = threading.Lock()
-_INSTANCE: "Metrics | None" = None
+_INSTANCE: Metrics | None = None
 
 
 class Metrics:

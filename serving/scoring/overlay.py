@@ -16,7 +16,7 @@ recomputes everything from the records.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from features.catalog import NOTE_KEYWORDS
 

@@ -5,7 +5,7 @@ The output equals ``ScoredPerson.to_dict()`` (a test checks it), so ``ScoredPers
 
 from __future__ import annotations
 
-from serving.contracts import Explanation, ScoredPerson
+from common.records import Explanation, ScoredPerson
 
 __all__ = ["scored_to_dict", "explanation_to_dict"]
 

@@ -7,7 +7,7 @@ date outside the data) are rejected by the service with HTTP 422 and ``error.fie
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,11 +32,11 @@ class FeatureRecord(BaseModel):
     person_id: str = Field(pattern=PERSON_ID, description="假名化人员编号 pseudonymous person id",
                            examples=["PA9668ED6"])
     as_of: str = Field(description="特征时点 as-of date or date-time (ISO 8601)", examples=["2025-06-01"])
-    features: dict[str, Optional[float]] = Field(description="特征值 catalog feature name -> value",
+    features: dict[str, float | None] = Field(description="特征值 catalog feature name -> value",
                                                  examples=[EXAMPLE_RECORD["features"]])
-    hukou_address_code: Optional[str] = Field(default=None, description="户籍地址编码 (when the service's data "
+    hukou_address_code: str | None = Field(default=None, description="户籍地址编码 (when the service's data "
                                               "does not know the person; used for the jurisdiction check)")
-    residence_address_code: Optional[str] = Field(default=None, description="居住地址编码 (same)")
+    residence_address_code: str | None = Field(default=None, description="居住地址编码 (same)")
 
 
 class IncidentEvent(BaseModel):
@@ -48,21 +48,21 @@ class IncidentEvent(BaseModel):
     person_id: str = Field(pattern=PERSON_ID, description="当事人编号", examples=["PA9668ED6"])
     role: Literal["caller", "party", "victim", "suspect"] = Field(description="当事人角色", examples=["party"])
     event_time: str = Field(description="发生时间 ISO 8601", examples=["2025-06-01T21:40:00+08:00"])
-    recorded_at: Optional[str] = Field(default=None, description="录入时间 (default: event_time)")
+    recorded_at: str | None = Field(default=None, description="录入时间 (default: event_time)")
     category: Literal["family", "marital", "neighbour", "labour", "land", "debt", "consumer", "other"] = Field(
         description="警情类别", examples=["marital"])
-    disposition: Optional[Literal["mediated", "referred", "case_filed", "unresolved"]] = Field(
+    disposition: Literal["mediated", "referred", "case_filed", "unresolved"] | None = Field(
         default=None, examples=["unresolved"])
-    flag_violence: Optional[bool] = None
-    flag_weapon: Optional[bool] = None
-    flag_alcohol: Optional[bool] = None
-    flag_minor_present: Optional[bool] = None
-    flag_threat: Optional[bool] = Field(default=None, description="扬言伤人或自伤", examples=[True])
-    note: Optional[str] = Field(default=None, max_length=4000, description="警情简要（中文）",
+    flag_violence: bool | None = None
+    flag_weapon: bool | None = None
+    flag_alcohol: bool | None = None
+    flag_minor_present: bool | None = None
+    flag_threat: bool | None = Field(default=None, description="扬言伤人或自伤", examples=[True])
+    note: str | None = Field(default=None, max_length=4000, description="警情简要（中文）",
                                 examples=["当事人与前妻争吵，扬言要同归于尽。"])
-    address_code: Optional[str] = Field(default=None, pattern=r"^51\d{10}-\d{4}$", examples=["511921101200-0005"])
-    dispute_id: Optional[str] = Field(default=None, pattern=PERSON_ID)
-    station_id: Optional[str] = Field(default=None, pattern=PERSON_ID)
-    features: Optional[dict[str, Optional[float]]] = Field(
+    address_code: str | None = Field(default=None, pattern=r"^51\d{10}-\d{4}$", examples=["511921101200-0005"])
+    dispute_id: str | None = Field(default=None, pattern=PERSON_ID)
+    station_id: str | None = Field(default=None, pattern=PERSON_ID)
+    features: dict[str, float | None] | None = Field(
         default=None, description="可选：事件后的特征值 features as of just after the event; default: computed "
                                   "from the service's data plus this incident")

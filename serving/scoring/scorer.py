@@ -13,15 +13,17 @@ that need them: flagged rows (their explanation and the model's categories), eve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from common.levels import LEVELS
+from common.records import Explanation, ScoredPerson
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
-from serving.contracts import LEVELS, Explanation, ScoredPerson
 from serving.scoring.clock import local_now
 from serving.scoring.errors import ModelMismatchError, ScoringInputError
 from serving.scoring.explain import build_explanation, factors_from_contributions, hit_views

@@ -5,7 +5,7 @@ Start it with ``weimeng serve`` (embedded defaults) or::
     bentoml serve serving.scoring.service:WeimengScoring -p 3000 --arg config=serving.yaml
 
 Bento arguments (``--arg``): ``config`` (a settings YAML), and any single setting to override it
-(``data_dir``, ``tracking_uri``, ``home``, ``auth_required``, ...; see ``serving/config/serving.yaml``).
+(``data_dir``, ``tracking_uri``, ``home``, ``auth_required``, ...; see ``serving/scoring/config/serving.yaml``).
 
 Endpoints (all JSON; the API key goes in the ``X-API-Key`` header):
 
@@ -24,7 +24,7 @@ GET  /metrics                  Prometheus metrics (BentoML's plus ``weimeng_*``)
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import anyio.to_thread
 import bentoml
@@ -88,7 +88,7 @@ class WeimengScoring:
         self,
         person_ids: Annotated[list[PersonId], Field(min_length=1, examples=[EXAMPLE_IDS],
                                                     description="人员编号 person ids (each gets its own status)")],
-        as_of: Annotated[Optional[str], Field(examples=["2025-06-01"],
+        as_of: Annotated[str | None, Field(examples=["2025-06-01"],
                                               description="时点 as-of date; default: the day after the data ends")] = None,
         explain: Annotated[ExplainMode, Field(description="flagged: explanations for flagged people; all; none")]
         = "flagged",
@@ -119,8 +119,8 @@ class WeimengScoring:
     def explain(
         self,
         person_id: Annotated[PersonId, Field(examples=["PA9668ED6"])],
-        as_of: Annotated[Optional[str], Field(examples=["2025-06-01"])] = None,
-        history: Annotated[Optional[int], Field(ge=1, le=36, description="monthly snapshots of score history")]
+        as_of: Annotated[str | None, Field(examples=["2025-06-01"])] = None,
+        history: Annotated[int | None, Field(ge=1, le=36, description="monthly snapshots of score history")]
         = None,
         ctx: bentoml.Context = None,
     ) -> dict:
@@ -133,7 +133,7 @@ class WeimengScoring:
         return _respond(200, self.app.status())
 
     @bentoml.api(route="/v1/reload")
-    def reload(self, alias: Annotated[Optional[str], Field(examples=["champion"])] = None,
+    def reload(self, alias: Annotated[str | None, Field(examples=["champion"])] = None,
                ctx: bentoml.Context = None) -> dict:
         """重新加载 / (admin) Load the champion and the rule set again; swap atomically; other workers follow."""
         return _respond(*self.app.reload(_key(ctx), alias), ctx)

@@ -13,23 +13,23 @@ and checks that the files named exist, so a bad setting fails at start-up, never
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from common.settings import Settings
 from serving.scoring.errors import ServingConfigError
 
 __all__ = ["ServingSettings", "default_settings_path", "default_fusion_path"]
 
 
 def default_settings_path() -> Path:
-    return Path(str(resources.files("serving") / "config" / "serving.yaml"))
+    return Path(str(resources.files("serving") / "scoring" / "config" / "serving.yaml"))
 
 
 def default_fusion_path() -> Path:
-    return Path(str(resources.files("serving") / "config" / "fusion.yaml"))
+    return Path(str(resources.files("serving") / "scoring" / "config" / "fusion.yaml"))
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class ServingSettings:
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> "ServingSettings":
+    def load(cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> ServingSettings:
         """Read a settings YAML (``None``: the packaged defaults) and apply ``overrides`` on top."""
         import yaml
 
@@ -73,7 +73,7 @@ class ServingSettings:
         return cls.from_dict(data, source=str(p))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "ServingSettings":
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> ServingSettings:
         known = {f.name: f for f in fields(cls)}
         for key in data:
             if key not in known:
@@ -93,9 +93,10 @@ class ServingSettings:
                                      field="history_snapshots")
         return s
 
-    def resolve(self) -> "ServingSettings":
+    def resolve(self) -> ServingSettings:
         """Fill every path and URI from the environment and defaults; check that named files exist."""
-        home = Path(self.home or os.environ.get("WEIMENG_HOME") or "weimeng-data").expanduser()
+        env = Settings.from_env()
+        home = Path(self.home).expanduser() if self.home else env.home
 
         def under_home(value: str | None, default: Path) -> str:
             if value is None:
@@ -103,8 +104,7 @@ class ServingSettings:
             p = Path(value).expanduser()
             return str((p if p.is_absolute() else home / p).resolve())
 
-        tracking = self.tracking_uri or os.environ.get("WEIMENG_MLFLOW_TRACKING_URI") \
-            or f"sqlite:///{(home / 'mlflow.db').resolve()}"
+        tracking = self.tracking_uri or Settings.from_env(home=home).resolved_mlflow_uri
         out = replace(
             self, home=str(home.resolve()), data_dir=under_home(self.data_dir, home / "world"),
             tracking_uri=tracking, keys_file=under_home(self.keys_file, home / "serving" / "api_keys.json"),

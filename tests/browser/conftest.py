@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from serving.alerts.db import make_engine
-
-from tests.serving.console.kit import add_users, seed_alerts, two_counties
+from serving.operations.alerts.db import make_engine
 from tests._shared import free_port, migrated_sqlite
+from tests.serving.operations.console.kit import add_users, seed_alerts, two_counties
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -22,7 +21,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 def world(tmp_path_factory):
     from features.simulate import simulate
     from features.store import EventStore
-    from serving.console import World
+    from serving.operations.console import World
 
     out = tmp_path_factory.mktemp("browser_world")
     simulate(people=3000, days=120, seed=31, out=out, progress=False)
@@ -32,7 +31,7 @@ def world(tmp_path_factory):
 @pytest.fixture(scope="module")
 def site(world, tmp_path_factory):
     """(base_url, engine, world, alerts by county, (county_a, county_b))."""
-    from serving.console import start_console
+    from serving.operations.console import start_console
 
     path = migrated_sqlite(tmp_path_factory.mktemp("browser_db") / "weimeng.db")
     engine = make_engine(f"sqlite:///{path}")

@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from serving import audit
-from serving.alerts import AlertStore
-from serving.alerts.models import Delivery
-from serving.push import LocalInboxAdapter, PushWorker
-
-from tests.serving.console.kit import PASSWORD
+from serving.operations import audit
+from serving.operations.alerts import AlertStore
+from serving.operations.alerts.models import Delivery
+from serving.operations.push import LocalInboxAdapter, PushWorker
+from tests.serving.operations.console.kit import PASSWORD
 
 from .conftest import screenshot
 

@@ -7,6 +7,7 @@ import re
 
 import httpx
 import pytest
+
 from tests._shared import free_port
 
 

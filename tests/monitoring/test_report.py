@@ -9,17 +9,17 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from monitoring.report import SECTION_IDS, build_leadership_report, chromium_binary, period_window
+from common.records import Explanation, RuleHitView, ScoredPerson
 from monitoring.errors import MonitorConfigError
-from serving.contracts import Explanation, RuleHitView, ScoredPerson
+from monitoring.report import SECTION_IDS, build_leadership_report, chromium_binary, period_window
 
 
 @pytest.fixture(scope="module")
 def alert_db(small_store, tmp_path_factory):
-    from serving.alerts import AlertStore, Directory, upgrade
-    from serving.push.local import LocalInboxAdapter  # noqa: F401  (the local inbox is the default channel)
-    from serving.push.worker import PushWorker, build_adapters
-    from serving.push.config import PushConfig
+    from serving.operations.alerts import AlertStore, Directory, upgrade
+    from serving.operations.push.config import PushConfig
+    from serving.operations.push.local import LocalInboxAdapter  # noqa: F401  (the local inbox is the default channel)
+    from serving.operations.push.worker import PushWorker, build_adapters
 
     url = f"sqlite:///{tmp_path_factory.mktemp('alerts') / 'alerts.db'}"
     upgrade(url)

@@ -12,8 +12,7 @@ import pytest
 
 import rules
 from rules.errors import RuleEngineError, RuleInputError
-from tests.rules._helpers import (AS_OF, batch_tuples, event_tuples, frame_from_cases, minimal_ruleset,
-                                  random_case)
+from tests.rules._helpers import AS_OF, batch_tuples, event_tuples, frame_from_cases, minimal_ruleset, random_case
 
 EVENT = {"event_time": "2026-01-05 21:30", "category": "family", "flag_threat": True, "role": "party"}
 

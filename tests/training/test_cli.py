@@ -2,11 +2,10 @@
 
 import pytest
 import typer
+from conftest import make_snapshot_table
 from typer.testing import CliRunner
 
 from weimeng.commands.train import model_app, train_command
-
-from conftest import make_snapshot_table
 
 
 @pytest.fixture(scope="module")

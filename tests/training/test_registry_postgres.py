@@ -10,14 +10,13 @@ import pytest
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 psycopg = pytest.importorskip("psycopg")
 
+from conftest import FEATURES, make_snapshot_table  # noqa: E402
+
+from tests._postgres import temporary_database  # noqa: E402
 from training import load_registered_model, promote, rollback, train_from_table  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.errors import PromotionRefused  # noqa: E402
 from training.registry import list_versions  # noqa: E402
-
-from conftest import FEATURES, make_snapshot_table  # noqa: E402
-
-from tests._postgres import temporary_database  # noqa: E402
 
 
 @pytest.fixture(scope="module")

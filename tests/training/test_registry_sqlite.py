@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+from conftest import make_snapshot_table
 
 from training import load_registered_model, promote, rollback, train_from_table
 from training.config import load_config
 from training.errors import PromotionRefused, RegistryError, TrainingConfigError
 from training.promotion import evaluate_gate
 from training.registry import client_for, download_test_set, list_versions
-
-from conftest import make_snapshot_table
 
 # Wide fairness bounds isolate the performance gate; a faster learning rate keeps the tests quick.
 WIDE = {"fairness": {"bounds": [0.01, 100.0]},

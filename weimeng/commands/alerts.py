@@ -1,4 +1,4 @@
-"""`weimeng db ...`, `weimeng alerts ...` and `weimeng push-worker`: thin wrappers over serving.alerts/push.
+"""`weimeng db ...`, `weimeng alerts ...` and `weimeng push-worker`: thin wrappers over serving.operations.alerts/push.
 
 Mount in ``weimeng/cli.py``::
 
@@ -18,7 +18,6 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -37,10 +36,10 @@ def _fail(message: str) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _url(url: Optional[str]) -> str:
+def _url(url: str | None) -> str:
     if url:
         return url
-    from weimeng.settings import Settings, SettingsError
+    from common.settings import Settings, SettingsError
 
     try:
         return Settings.from_env().resolved_database_url
@@ -48,8 +47,8 @@ def _url(url: Optional[str]) -> str:
         _fail(str(exc))
 
 
-def _store(url: Optional[str]):
-    from serving.alerts import AlertsError, AlertStore
+def _store(url: str | None):
+    from serving.operations.alerts import AlertsError, AlertStore
 
     try:
         return AlertStore.open(_url(url))
@@ -59,11 +58,11 @@ def _store(url: Optional[str]):
 
 # -- db ------------------------------------------------------------------------------------------
 @db_app.command("upgrade")
-def db_upgrade(url: Optional[str] = URL_OPT,
+def db_upgrade(url: str | None = URL_OPT,
                revision: str = typer.Option("head", "--revision", help="目标版本 / target revision")) -> None:
     """升级告警库到最新结构 / Apply the alert-store migrations."""
-    from serving.alerts import AlertsError
-    from serving.alerts.db import make_engine, upgrade
+    from serving.operations.alerts import AlertsError
+    from serving.operations.alerts.db import make_engine, upgrade
 
     try:
         engine = make_engine(_url(url))
@@ -74,9 +73,9 @@ def db_upgrade(url: Optional[str] = URL_OPT,
 
 
 @db_app.command("current")
-def db_current(url: Optional[str] = URL_OPT) -> None:
+def db_current(url: str | None = URL_OPT) -> None:
     """显示当前版本 / Show the current and the latest revision."""
-    from serving.alerts.db import current_revision, head_revision, make_engine
+    from serving.operations.alerts.db import current_revision, head_revision, make_engine
 
     engine = make_engine(_url(url))
     cur, head = current_revision(engine), head_revision()
@@ -87,9 +86,9 @@ def db_current(url: Optional[str] = URL_OPT) -> None:
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str = typer.Argument(..., help="目标版本，如 base / target revision, e.g. base"),
-                 url: Optional[str] = URL_OPT) -> None:
+                 url: str | None = URL_OPT) -> None:
     """回退告警库结构 / Downgrade the alert store (drops data of newer tables)."""
-    from serving.alerts.db import downgrade, make_engine
+    from serving.operations.alerts.db import downgrade, make_engine
 
     rev = downgrade(make_engine(_url(url)), revision)
     typer.echo(f"告警库已回退 / alert store at revision {rev or 'base'}")
@@ -97,14 +96,14 @@ def db_downgrade(revision: str = typer.Argument(..., help="目标版本，如 ba
 
 # -- alerts --------------------------------------------------------------------------------------
 @alerts_app.command("sweep")
-def alerts_sweep(url: Optional[str] = URL_OPT) -> None:
+def alerts_sweep(url: str | None = URL_OPT) -> None:
     """处理过期与自动办结 / Expire overdue alerts and close those with an old outcome."""
     out = _store(url).sweep()
     typer.echo(f"已过期 expired: {out['expired']}；已办结 closed: {out['closed']}")
 
 
 @alerts_app.command("gaps")
-def alerts_gaps(url: Optional[str] = URL_OPT) -> None:
+def alerts_gaps(url: str | None = URL_OPT) -> None:
     """分派缺口报告 / Routing gaps: grids without reachable staff (fallback used or unreachable)."""
     gaps = _store(url).routing_gaps()
     if not gaps:
@@ -115,7 +114,7 @@ def alerts_gaps(url: Optional[str] = URL_OPT) -> None:
 
 
 @alerts_app.command("dead-letters")
-def alerts_dead_letters(url: Optional[str] = URL_OPT) -> None:
+def alerts_dead_letters(url: str | None = URL_OPT) -> None:
     """死信列表 / Deliveries that were given up, with reasons."""
     rows = _store(url).dead_letters()
     if not rows:
@@ -126,9 +125,9 @@ def alerts_dead_letters(url: Optional[str] = URL_OPT) -> None:
 
 @alerts_app.command("requeue")
 def alerts_requeue(delivery_id: int = typer.Argument(...), by: str = typer.Option(..., "--by"),
-                   reason: str = typer.Option(..., "--reason"), url: Optional[str] = URL_OPT) -> None:
+                   reason: str = typer.Option(..., "--reason"), url: str | None = URL_OPT) -> None:
     """重新投递死信 / Put a dead-lettered delivery back in the queue."""
-    from serving.alerts import AlertsError
+    from serving.operations.alerts import AlertsError
 
     try:
         _store(url).requeue(delivery_id, by=by, reason=reason)
@@ -139,15 +138,15 @@ def alerts_requeue(delivery_id: int = typer.Argument(...), by: str = typer.Optio
 
 @alerts_app.command("issue-token")
 def alerts_issue_token(inbox_id: str = typer.Option(..., "--inbox-id", help="收件箱标识（小程序 openid）"),
-                       staff_id: Optional[str] = typer.Option(None, "--staff-id"),
-                       label: Optional[str] = typer.Option(None, "--label"), url: Optional[str] = URL_OPT) -> None:
+                       staff_id: str | None = typer.Option(None, "--staff-id"),
+                       label: str | None = typer.Option(None, "--label"), url: str | None = URL_OPT) -> None:
     """发放收件箱令牌（只显示一次）/ Issue an inbox bearer token (shown once; stored hashed)."""
     token = _store(url).issue_inbox_token(inbox_id, staff_id=staff_id, label=label)
     typer.echo(token)
 
 
 @alerts_app.command("revoke-tokens")
-def alerts_revoke_tokens(inbox_id: str = typer.Option(..., "--inbox-id"), url: Optional[str] = URL_OPT) -> None:
+def alerts_revoke_tokens(inbox_id: str = typer.Option(..., "--inbox-id"), url: str | None = URL_OPT) -> None:
     """吊销某收件箱的全部令牌 / Revoke every token of one inbox."""
     n = _store(url).revoke_inbox_tokens(inbox_id)
     typer.echo(f"已吊销 revoked: {n}")
@@ -155,13 +154,13 @@ def alerts_revoke_tokens(inbox_id: str = typer.Option(..., "--inbox-id"), url: O
 
 @alerts_app.command("serve-inbox")
 def alerts_serve_inbox(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8700, "--port"),
-                       url: Optional[str] = URL_OPT) -> None:
+                       url: str | None = URL_OPT) -> None:
     """启动收件箱 API 与手机网页 / Serve the inbox API and the mobile page (uvicorn)."""
     import uvicorn
 
-    from serving.alerts import AlertsError
-    from serving.alerts.db import make_engine
-    from serving.inbox import create_app
+    from serving.operations.alerts import AlertsError
+    from serving.operations.alerts.db import make_engine
+    from serving.operations.inbox import create_app
 
     try:
         app_ = create_app(make_engine(_url(url)))
@@ -186,23 +185,23 @@ def _sqlite_single_worker_lock(engine):
 
 
 def push_worker_command(
-    url: Optional[str] = URL_OPT,
-    config: Optional[Path] = typer.Option(None, "--config", help="推送配置 YAML / push config (channels, retry, wechat, webhook)"),
-    channels: Optional[str] = typer.Option(None, "--channels", help="覆盖渠道，逗号分隔 / override channels, e.g. inbox,wechat"),
+    url: str | None = URL_OPT,
+    config: Path | None = typer.Option(None, "--config", help="推送配置 YAML / push config (channels, retry, wechat, webhook)"),
+    channels: str | None = typer.Option(None, "--channels", help="覆盖渠道，逗号分隔 / override channels, e.g. inbox,wechat"),
     batch_size: int = typer.Option(20, "--batch-size", help="每轮认领条数 / rows claimed per round"),
     poll: float = typer.Option(1.0, "--poll", help="空闲轮询间隔秒 / idle poll interval (s)"),
     drain: bool = typer.Option(False, "--drain", help="队列清空即退出 / exit when nothing is pending"),
-    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="最长运行秒数 / stop after this long"),
-    worker_id: Optional[str] = typer.Option(None, "--worker-id"),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", help="最长运行秒数 / stop after this long"),
+    worker_id: str | None = typer.Option(None, "--worker-id"),
     inbox_separate_commit: bool = typer.Option(False, "--inbox-separate-commit", hidden=True,
                                                help="write inbox items in their own transaction (tests the idempotency guard)"),
     pause_ms: float = typer.Option(0.0, "--pause-ms", help="每条之间暂停毫秒 / pause between deliveries (throttle)"),
     log_level: str = typer.Option("WARNING", "--log-level"),
 ) -> None:
     """推送进程：投递待发预警（重试、退避、死信）/ Deliver the outbox to the push channels."""
-    from serving.alerts import AlertsError
-    from serving.alerts.db import is_postgres, make_engine, require_current
-    from serving.push import PushConfig, PushWorker, build_adapters
+    from serving.operations.alerts import AlertsError
+    from serving.operations.alerts.db import is_postgres, make_engine, require_current
+    from serving.operations.push import PushConfig, PushWorker, build_adapters
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:

@@ -1,5 +1,5 @@
-"""`weimeng console`, `weimeng users ...` and `weimeng audit ...`: thin wrappers over serving.console,
-serving.auth and serving.audit.
+"""`weimeng console`, `weimeng users ...` and `weimeng audit ...`: thin wrappers over serving.operations.console,
+serving.operations.auth and serving.operations.audit.
 
 Mount in ``weimeng/cli.py``::
 
@@ -17,7 +17,6 @@ under the data home). Bad input prints one message (Chinese first) and exits wit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -40,7 +39,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
 
 
 def _settings():
-    from weimeng.settings import Settings, SettingsError
+    from common.settings import Settings, SettingsError
 
     try:
         return Settings.from_env()
@@ -48,9 +47,9 @@ def _settings():
         _fail(str(exc))
 
 
-def _engine(url: Optional[str], *, check: bool = True):
-    from serving.alerts import AlertsError
-    from serving.alerts.db import make_engine, require_current
+def _engine(url: str | None, *, check: bool = True):
+    from serving.operations.alerts import AlertsError
+    from serving.operations.alerts.db import make_engine, require_current
 
     try:
         engine = make_engine(url or _settings().resolved_database_url)
@@ -65,16 +64,16 @@ def _engine(url: Optional[str], *, check: bool = True):
 def console_command(
     port: int = typer.Option(8600, "--port", help="端口 / port"),
     host: str = typer.Option("127.0.0.1", "--host", help="监听地址 / bind address"),
-    url: Optional[str] = URL_OPT,
-    data: Optional[Path] = typer.Option(None, "--data", help="数据目录（世界）/ world folder (default: HOME/world)"),
-    reports: Optional[Path] = typer.Option(None, "--reports", help="报告目录 / reports folder (default: HOME/reports)"),
+    url: str | None = URL_OPT,
+    data: Path | None = typer.Option(None, "--data", help="数据目录（世界）/ world folder (default: HOME/world)"),
+    reports: Path | None = typer.Option(None, "--reports", help="报告目录 / reports folder (default: HOME/reports)"),
     seed_demo: bool = typer.Option(False, "--seed-demo", help="创建演示账号并打印密码 / create the demo accounts"),
     secure_cookie: bool = typer.Option(False, "--secure-cookie", help="仅 HTTPS 发送会话 Cookie / Secure cookie"),
 ) -> None:
     """启动审核台 / Run the review console (FastAPI + uvicorn)."""
     import uvicorn
 
-    from serving.console import ConsoleSettings, ConsoleError, create_app, seed_demo_accounts
+    from serving.operations.console import ConsoleError, ConsoleSettings, create_app, seed_demo_accounts
 
     s = _settings()
     engine = _engine(url)
@@ -99,12 +98,12 @@ def users_add(
     display_name: str = typer.Option(..., "--name", help="姓名与单位 / display name"),
     role: str = typer.Option(..., "--role", help="reviewer | analyst | leadership | admin"),
     jurisdiction: str = typer.Option(..., "--jurisdiction", help="510000 | 510100 | 510107 | S510107001"),
-    password: Optional[str] = typer.Option(None, "--password", help="密码（不给则交互输入）/ password (prompted if omitted)"),
-    url: Optional[str] = URL_OPT,
+    password: str | None = typer.Option(None, "--password", help="密码（不给则交互输入）/ password (prompted if omitted)"),
+    url: str | None = URL_OPT,
 ) -> None:
     """新增账号 / Add a console user (password hashed with argon2id)."""
-    from serving import audit
-    from serving.auth import AuthError, UserStore
+    from serving.operations import audit
+    from serving.operations.auth import AuthError, UserStore
 
     engine = _engine(url)
     pw = password or typer.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
@@ -118,9 +117,9 @@ def users_add(
 
 
 @users_app.command("list")
-def users_list(url: Optional[str] = URL_OPT) -> None:
+def users_list(url: str | None = URL_OPT) -> None:
     """账号列表 / List console users."""
-    from serving.auth import UserStore
+    from serving.operations.auth import UserStore
 
     for u in UserStore(_engine(url)).list():
         flags = ("" if u.active else " 已停用") + (" 演示" if u.is_demo else "")
@@ -129,11 +128,11 @@ def users_list(url: Optional[str] = URL_OPT) -> None:
 
 @users_app.command("passwd")
 def users_passwd(username: str = typer.Argument(...),
-                 password: Optional[str] = typer.Option(None, "--password", help="新密码 / new password"),
-                 url: Optional[str] = URL_OPT) -> None:
+                 password: str | None = typer.Option(None, "--password", help="新密码 / new password"),
+                 url: str | None = URL_OPT) -> None:
     """重置密码 / Set a user's password (ends a lock-out)."""
-    from serving import audit
-    from serving.auth import AuthError, UserStore
+    from serving.operations import audit
+    from serving.operations.auth import AuthError, UserStore
 
     engine = _engine(url)
     pw = password or typer.prompt("新密码 / new password", hide_input=True, confirmation_prompt=True)
@@ -146,10 +145,10 @@ def users_passwd(username: str = typer.Argument(...),
 
 
 @users_app.command("disable")
-def users_disable(username: str = typer.Argument(...), url: Optional[str] = URL_OPT) -> None:
+def users_disable(username: str = typer.Argument(...), url: str | None = URL_OPT) -> None:
     """停用账号并结束其会话 / Disable a user and end their sessions."""
-    from serving import audit
-    from serving.auth import AuthError, SessionStore, UserStore
+    from serving.operations import audit
+    from serving.operations.auth import AuthError, SessionStore, UserStore
 
     engine = _engine(url)
     users = UserStore(engine)
@@ -163,10 +162,10 @@ def users_disable(username: str = typer.Argument(...), url: Optional[str] = URL_
 
 
 @users_app.command("seed-demo")
-def users_seed_demo(url: Optional[str] = URL_OPT,
-                    county: Optional[str] = typer.Option(None, "--county", help="区县演示账号的辖区 / county code")) -> None:
+def users_seed_demo(url: str | None = URL_OPT,
+                    county: str | None = typer.Option(None, "--county", help="区县演示账号的辖区 / county code")) -> None:
     """创建演示账号并打印密码 / Create (or reset) the clearly labelled demo accounts."""
-    from serving.console import seed_demo_accounts
+    from serving.operations.console import seed_demo_accounts
 
     for acct in seed_demo_accounts(_engine(url), county=county):
         typer.echo(acct.line())
@@ -174,11 +173,11 @@ def users_seed_demo(url: Optional[str] = URL_OPT,
 
 # -- audit -----------------------------------------------------------------------------------------
 @audit_app.command("verify")
-def audit_verify(url: Optional[str] = URL_OPT,
-                 expected_head: Optional[str] = typer.Option(
+def audit_verify(url: str | None = URL_OPT,
+                 expected_head: str | None = typer.Option(
                      None, "--expected-head", help="外部留存的头哈希 / a head hash published earlier")) -> None:
     """校验审计日志哈希链 / Verify the audit chain; exit 1 if any entry was edited or deleted."""
-    from serving import audit
+    from serving.operations import audit
 
     result = audit.verify(_engine(url), expected_head=expected_head)
     if result.ok:
@@ -191,20 +190,20 @@ def audit_verify(url: Optional[str] = URL_OPT,
 
 
 @audit_app.command("head")
-def audit_head(url: Optional[str] = URL_OPT) -> None:
+def audit_head(url: str | None = URL_OPT) -> None:
     """打印最新条目的哈希，供外部留存 / Print the newest entry's seq and hash (publish it to anchor the chain)."""
-    from serving import audit
+    from serving.operations import audit
 
     h = audit.head(_engine(url))
     typer.echo(f"{h[0]}\t{h[1]}" if h else "0\t(empty)")
 
 
 @audit_app.command("show")
-def audit_show(url: Optional[str] = URL_OPT, action: Optional[str] = typer.Option(None, "--action"),
-               subject: Optional[str] = typer.Option(None, "--subject"),
+def audit_show(url: str | None = URL_OPT, action: str | None = typer.Option(None, "--action"),
+               subject: str | None = typer.Option(None, "--subject"),
                limit: int = typer.Option(50, "--limit")) -> None:
     """最近的审计条目 / Show recent audit entries (newest first)."""
-    from serving import audit
+    from serving.operations import audit
 
     for e in audit.entries(_engine(url), action=action, subject=subject, limit=limit):
         typer.echo(f"{e.seq}\t{e.at:%Y-%m-%d %H:%M:%S}\t{e.actor}\t{e.action}\t{e.subject}\t{e.hash[:12]}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,11 +14,11 @@ def monitor_command(
     start: str = typer.Option(..., "--from", help="当前窗口起 / current window start (YYYY-MM-DD)"),
     end: str = typer.Option(..., "--to", help="当前窗口止 / current window end (YYYY-MM-DD)"),
     out: Path = typer.Option(Path("weimeng-data/monitoring"), "--out", help="报告目录 / report folder"),
-    reference_from: Optional[str] = typer.Option(None, "--reference-from",
+    reference_from: str | None = typer.Option(None, "--reference-from",
                                                  help="参照窗口起（默认：冠军模型训练窗口）"),
-    reference_to: Optional[str] = typer.Option(None, "--reference-to", help="参照窗口止"),
-    config: Optional[Path] = typer.Option(None, "--config", help="阈值配置 YAML / thresholds"),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    reference_to: str | None = typer.Option(None, "--reference-to", help="参照窗口止"),
+    config: Path | None = typer.Option(None, "--config", help="阈值配置 YAML / thresholds"),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
     no_model: bool = typer.Option(False, "--no-model", help="不加载模型 / skip prediction drift"),
 ) -> None:
     """监控漂移与数据质量 / Monitor drift and data quality; exit 3 when an alarm fires."""
@@ -63,9 +62,9 @@ def monitor_command(
 def report_command(
     data: Path = typer.Option(..., "--data", help="数据目录 / data folder"),
     period: str = typer.Option("monthly", "--period", help="weekly | monthly"),
-    end: Optional[str] = typer.Option(None, "--end", help="报告期末（不含）/ period end, exclusive (default: tomorrow)"),
-    db: Optional[str] = typer.Option(None, "--db", help="预警库 URL / alert store URL (default: WEIMENG_DATABASE_URL or SQLite)"),
-    monitor: Optional[Path] = typer.Option(None, "--monitor", help="weimeng monitor 的 summary.json"),
+    end: str | None = typer.Option(None, "--end", help="报告期末（不含）/ period end, exclusive (default: tomorrow)"),
+    db: str | None = typer.Option(None, "--db", help="预警库 URL / alert store URL (default: WEIMENG_DATABASE_URL or SQLite)"),
+    monitor: Path | None = typer.Option(None, "--monitor", help="weimeng monitor 的 summary.json"),
     out: Path = typer.Option(Path("weimeng-data/reports"), "--out", help="输出目录 / output folder"),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="同时导出 PDF（需要 Chromium）"),
 ) -> None:
@@ -77,7 +76,7 @@ def report_command(
     from features.store import EventStore
     from monitoring.errors import MonitoringError
     from monitoring.report import build_leadership_report
-    from serving.alerts import database_url_from_env, make_engine
+    from serving.operations.alerts import database_url_from_env, make_engine
 
     con = Console()
     try:

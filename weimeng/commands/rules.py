@@ -8,7 +8,6 @@ happen inside the commands so ``weimeng --help`` stays fast. Bad input prints on
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -34,7 +33,7 @@ def _date(value: str, option: str):
     return ts
 
 
-def _load(ruleset: Optional[Path]):
+def _load(ruleset: Path | None):
     from rules import RuleFileError, load_ruleset
 
     try:
@@ -65,15 +64,15 @@ def check(file: Path = typer.Argument(..., help="规则文件 (YAML) / rule file
     from rich.markup import escape
     from rich.table import Table
 
+    from common.levels import LEVEL_NAMES
     from features.catalog import RISK_CATEGORIES
-    from rules.model import LEVEL_LABELS
 
     rs = _load(file)
     t = Table(title=escape(f"{rs.name} v{rs.version}（{len(rs.rules)} 条规则 / rules）"))
     for h in ("规则 rule", "版本 v", "类别 category", "等级 level", "紧急 urgent", "生效 effective", "条件 condition"):
         t.add_column(h)
     for r in rs.rules:
-        t.add_row(r.id, str(r.version), RISK_CATEGORIES[r.category], LEVEL_LABELS[r.level], "是" if r.urgent else "",
+        t.add_row(r.id, str(r.version), RISK_CATEGORIES[r.category], LEVEL_NAMES[r.level], "是" if r.urgent else "",
                   f"{r.effective_from} ~ {r.effective_until or ''}", escape(str(r.condition)))
     console = Console()
     console.print(t)
@@ -86,10 +85,10 @@ def check(file: Path = typer.Argument(..., help="规则文件 (YAML) / rule file
 @app.command("backtest")
 def backtest_cmd(
     data: Path = typer.Option(..., "--data", help="数据目录（一个 world）/ data directory"),
-    ruleset: Optional[Path] = typer.Option(None, "--ruleset", help="规则文件，默认内置规则集 / rule file"),
+    ruleset: Path | None = typer.Option(None, "--ruleset", help="规则文件，默认内置规则集 / rule file"),
     date_from: str = typer.Option(..., "--from", help="首个快照日期 / first snapshot, YYYY-MM-DD"),
     date_to: str = typer.Option(..., "--to", help="最后快照日期上限 / last snapshot at or before, YYYY-MM-DD"),
-    out: Optional[Path] = typer.Option(None, "--out", help="报告输出目录（Markdown + HTML）/ report folder"),
+    out: Path | None = typer.Option(None, "--out", help="报告输出目录（Markdown + HTML）/ report folder"),
     horizon: int = typer.Option(90, "--horizon", min=1, help="结局观察期（天）/ outcome horizon in days"),
     latest: bool = typer.Option(False, "--latest", help="各规则最新版本回放全部历史 / replay the newest "
                                                         "version of every rule over the whole window"),
@@ -116,7 +115,7 @@ def explain(
     data: Path = typer.Option(..., "--data", help="数据目录 / data directory"),
     person: str = typer.Option(..., "--person", help="人员编号 / person id"),
     as_of: str = typer.Option(..., "--as-of", help="时间点 / as-of date, YYYY-MM-DD"),
-    ruleset: Optional[Path] = typer.Option(None, "--ruleset", help="规则文件，默认内置规则集 / rule file"),
+    ruleset: Path | None = typer.Option(None, "--ruleset", help="规则文件，默认内置规则集 / rule file"),
 ) -> None:
     """列出某人在某时点命中的规则及原因 / which rules fire for one person, and why."""
     import pandas as pd
@@ -124,10 +123,10 @@ def explain(
     from rich.markup import escape
     from rich.table import Table
 
+    from common.levels import LEVEL_NAMES
     from features.catalog import RISK_CATEGORIES
     from rules import RulesError, evaluate_batch
     from rules._fields import format_value, normalize_scalar
-    from rules.model import LEVEL_LABELS
 
     ts = _date(as_of, "--as-of")
     rs = _load(ruleset)
@@ -150,7 +149,7 @@ def explain(
         for h in ("规则 rule", "等级 level", "类别 category", "紧急 urgent", "原因 why"):
             t.add_column(h)
         for h in hits.itertuples():
-            t.add_row(escape(f"{h.rule_id} v{h.rule_version}"), LEVEL_LABELS[h.level], RISK_CATEGORIES[h.category],
+            t.add_row(escape(f"{h.rule_id} v{h.rule_version}"), LEVEL_NAMES[h.level], RISK_CATEGORIES[h.category],
                       "是" if h.urgent else "", escape(h.explanation))
         console.print(t)
     else:

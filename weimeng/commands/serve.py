@@ -17,8 +17,8 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List, Optional
 
 import typer
 
@@ -45,7 +45,7 @@ def _clean_errors() -> Iterator[None]:
         _fail(str(exc))
 
 
-def _settings(config: Optional[Path], **overrides):
+def _settings(config: Path | None, **overrides):
     from serving.scoring.settings import ServingSettings
 
     return ServingSettings.load(config, {k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items()
@@ -55,9 +55,9 @@ def _settings(config: Optional[Path], **overrides):
 def serve_command(
     port: int = typer.Option(3000, "--port", "-p", help="端口 / port"),
     host: str = typer.Option("127.0.0.1", "--host", help="监听地址 / bind address"),
-    config: Optional[Path] = typer.Option(None, "--config", help="服务配置 YAML / serving settings (serving.yaml)"),
-    data: Optional[Path] = typer.Option(None, "--data", help="数据目录 / data dir (default <home>/world)"),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    config: Path | None = typer.Option(None, "--config", help="服务配置 YAML / serving settings (serving.yaml)"),
+    data: Path | None = typer.Option(None, "--data", help="数据目录 / data dir (default <home>/world)"),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
     workers: int = typer.Option(1, "--workers", min=1, max=16, help="工作进程数 / worker processes"),
     no_auth: bool = typer.Option(False, "--no-auth", help="仅限本机试验：不校验密钥 / no API keys (local only)"),
 ) -> None:
@@ -88,9 +88,9 @@ def score_command(
     data: Path = typer.Option(..., "--data", help="数据目录 / data dir (a world)"),
     as_of: str = typer.Option(..., "--as-of", help="时点 / as-of date YYYY-MM-DD"),
     out: Path = typer.Option(..., "--out", help="输出 Parquet / output .parquet"),
-    jsonl: Optional[Path] = typer.Option(None, "--jsonl", help="另存完整记录 JSONL / also write full records"),
-    config: Optional[Path] = typer.Option(None, "--config", help="服务配置 YAML / serving settings"),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    jsonl: Path | None = typer.Option(None, "--jsonl", help="另存完整记录 JSONL / also write full records"),
+    config: Path | None = typer.Option(None, "--config", help="服务配置 YAML / serving settings"),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
     explain: str = typer.Option("flagged", "--explain", help="flagged | all | none"),
     send_alerts: bool = typer.Option(False, "--send-alerts", help="把预警交给 alert_sink / pass flagged to alert_sink"),
 ) -> None:
@@ -121,7 +121,7 @@ def score_command(
                + (f" · alert_sink {sink}" if send_alerts else ""))
 
 
-def _keystore(keys_file: Optional[Path], config: Optional[Path]):
+def _keystore(keys_file: Path | None, config: Path | None):
     from serving.scoring.auth import KeyStore
 
     s = _settings(config, keys_file=keys_file).resolve()
@@ -131,10 +131,10 @@ def _keystore(keys_file: Optional[Path], config: Optional[Path]):
 @keys_app.command("create")
 def keys_create(
     name: str = typer.Option(..., "--name", help="使用方 / who uses the key, e.g. 省基层治理平台"),
-    scope: List[str] = typer.Option(..., "--scope", help="管辖区划代码，可多次 / jurisdiction code (repeatable)"),
+    scope: list[str] = typer.Option(..., "--scope", help="管辖区划代码，可多次 / jurisdiction code (repeatable)"),
     admin: bool = typer.Option(False, "--admin", help="可调用 /v1/reload / may reload models"),
-    keys_file: Optional[Path] = typer.Option(None, "--keys-file"),
-    config: Optional[Path] = typer.Option(None, "--config"),
+    keys_file: Path | None = typer.Option(None, "--keys-file"),
+    config: Path | None = typer.Option(None, "--config"),
 ) -> None:
     """新建密钥（只显示一次）/ Create a key; it is shown once and stored only as a salted scrypt hash."""
     with _clean_errors():
@@ -145,8 +145,8 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(keys_file: Optional[Path] = typer.Option(None, "--keys-file"),
-              config: Optional[Path] = typer.Option(None, "--config")) -> None:
+def keys_list(keys_file: Path | None = typer.Option(None, "--keys-file"),
+              config: Path | None = typer.Option(None, "--config")) -> None:
     """列出密钥 / List keys (ids, names, scopes; never secrets)."""
     with _clean_errors():
         for e in _keystore(keys_file, config).list():
@@ -156,8 +156,8 @@ def keys_list(keys_file: Optional[Path] = typer.Option(None, "--keys-file"),
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str = typer.Argument(..., help="密钥编号 / key id"),
-                keys_file: Optional[Path] = typer.Option(None, "--keys-file"),
-                config: Optional[Path] = typer.Option(None, "--config")) -> None:
+                keys_file: Path | None = typer.Option(None, "--keys-file"),
+                config: Path | None = typer.Option(None, "--config")) -> None:
     """吊销密钥 / Revoke a key (takes effect at the service's next key check)."""
     with _clean_errors():
         _keystore(keys_file, config).revoke(key_id)

@@ -7,8 +7,8 @@ fast. Expected failures print one clear Chinese-first message and exit with code
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 
@@ -26,8 +26,8 @@ def _fail(message: str) -> None:
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
+    from common.settings import SettingsError
     from training.errors import TrainingError
-    from weimeng.settings import SettingsError
 
     errs: list[type[BaseException]] = [TrainingError, SettingsError]
     with contextlib.suppress(ImportError):
@@ -55,8 +55,8 @@ def _clean_errors() -> Iterator[None]:
         _fail(f"文件不存在 / file not found: {exc}")
 
 
-def _tracking_uri(given: Optional[str]) -> str:
-    from weimeng.settings import Settings
+def _tracking_uri(given: str | None) -> str:
+    from common.settings import Settings
 
     if given:
         return given
@@ -111,7 +111,7 @@ def _print_result(result) -> None:
     t.add_column("值 value", justify="right")
     rows = [
         ("ROC-AUC", _fmt(m.get("roc_auc"))), ("PR-AUC", _fmt(m.get("pr_auc"))), ("Brier", _fmt(m.get("brier"), 4)),
-        (f"每期告警数 alerts / snapshot", f"{int(m['alerts_per_snapshot'])}"),
+        ("每期告警数 alerts / snapshot", f"{int(m['alerts_per_snapshot'])}"),
         ("容量下精确率 precision@capacity", _fmt(m.get("precision_at_capacity"))),
         ("容量下召回率 recall@capacity", _fmt(m.get("recall_at_capacity"))),
         ("规则基线精确率 rules-only precision", _fmt(m.get("rules_precision_at_capacity"))),
@@ -133,12 +133,12 @@ def _print_result(result) -> None:
 
 
 def train_command(
-    data: Optional[Path] = typer.Option(None, "--data", help="世界/数据目录 world directory (default: $WEIMENG_HOME/world)"),
-    table: Optional[Path] = typer.Option(None, "--table", help="自带数据表 BYOD table (Parquet/CSV); needs --spec"),
-    spec: Optional[Path] = typer.Option(None, "--spec", help="BYOD 规格 YAML spec (see docs/byod.md)"),
-    config: Optional[Path] = typer.Option(None, "--config", help="训练配置 YAML (overrides the packaged default)"),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
-    out: Optional[Path] = typer.Option(None, "--out", help="另存报告 also write the card and plots here"),
+    data: Path | None = typer.Option(None, "--data", help="世界/数据目录 world directory (default: $WEIMENG_HOME/world)"),
+    table: Path | None = typer.Option(None, "--table", help="自带数据表 BYOD table (Parquet/CSV); needs --spec"),
+    spec: Path | None = typer.Option(None, "--spec", help="BYOD 规格 YAML spec (see docs/byod.md)"),
+    config: Path | None = typer.Option(None, "--config", help="训练配置 YAML (overrides the packaged default)"),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    out: Path | None = typer.Option(None, "--out", help="另存报告 also write the card and plots here"),
 ) -> None:
     """训练、评估并登记模型 Train, evaluate and register an escalation model (alias: challenger)."""
     with _clean_errors():
@@ -150,7 +150,7 @@ def train_command(
         _quiet_mlflow()
         from datetime import datetime
 
-        from weimeng.settings import Settings
+        from common.settings import Settings
 
         settings = Settings.from_env()
         if table is None and data is None:
@@ -172,12 +172,12 @@ def train_command(
 
 @model_app.command("promote")
 def promote_command(
-    version: Optional[str] = typer.Option(None, "--version", help="版本 version to promote (default: @challenger)"),
+    version: str | None = typer.Option(None, "--version", help="版本 version to promote (default: @challenger)"),
     force: bool = typer.Option(False, "--force", help="越过门槛 override a refusal (needs --reason)"),
-    reason: Optional[str] = typer.Option(None, "--reason", help="理由 why (recorded on the version)"),
-    by: Optional[str] = typer.Option(None, "--by", help="操作人 who (default: login name)"),
-    config: Optional[Path] = typer.Option(None, "--config", help="训练配置 YAML (gate tolerances)"),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    reason: str | None = typer.Option(None, "--reason", help="理由 why (recorded on the version)"),
+    by: str | None = typer.Option(None, "--by", help="操作人 who (default: login name)"),
+    config: Path | None = typer.Option(None, "--config", help="训练配置 YAML (gate tolerances)"),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
 ) -> None:
     """晋升挑战者为现任 Promote the challenger to champion if it passes the gate."""
     from rich.console import Console
@@ -213,9 +213,9 @@ def promote_command(
 
 @model_app.command("rollback")
 def rollback_command(
-    reason: Optional[str] = typer.Option(None, "--reason", help="理由 why"),
-    by: Optional[str] = typer.Option(None, "--by", help="操作人 who"),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    reason: str | None = typer.Option(None, "--reason", help="理由 why"),
+    by: str | None = typer.Option(None, "--by", help="操作人 who"),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
 ) -> None:
     """回滚到上一任现任模型 Restore the previous champion."""
     from rich.console import Console
@@ -231,7 +231,7 @@ def rollback_command(
 
 @model_app.command("list")
 def list_command(
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
 ) -> None:
     """列出已登记版本 List registered versions with aliases and test metrics."""
     from rich.console import Console

@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 
-from serving.contracts import ScoredPerson
+from common.records import ScoredPerson
 from serving.scoring.explain import factors_from_contributions, summary_sentence
 from serving.scoring.fusion import FusionResult, load_policy
 from serving.scoring.records import scored_to_dict
 from serving.scoring.scorer import Scorer
-
 from tests.serving.scoring.conftest import AS_OF
 
 
@@ -27,7 +26,7 @@ def test_factors_are_phrased_through_the_catalog_with_direction_and_sorted():
 def test_summary_names_level_categories_and_reasons_in_chinese():
     pol = load_policy()
     res = FusionResult("orange", ("repeat_dispute",), "yellow", "orange", False)
-    from serving.contracts import RuleHitView
+    from common.records import RuleHitView
 
     hit = RuleHitView("RD002", "2", "repeat_dispute", "orange", False, "近7天因同一纠纷报警3次")
     f = factors_from_contributions(["calls_30d"], [0.4], {"calls_30d": 4.0}, top=5, min_abs=0)
@@ -101,9 +100,8 @@ def test_full_explanation_lists_every_nonzero_factor(app, population):
 
 
 def test_fast_platt_path_equals_the_calibrators_own_predict():
-    from training.calibration import Calibrator
-
     from serving.scoring.scorer import calibrate
+    from training.calibration import Calibrator
 
     rng = np.random.default_rng(1)
     m = rng.normal(size=4000)

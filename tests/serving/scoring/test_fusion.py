@@ -10,11 +10,17 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.levels import level_rank
 from features.catalog import RISK_CATEGORIES
-from serving.contracts import level_rank
 from serving.scoring.errors import ServingConfigError
-from serving.scoring.fusion import (Thresholds, fuse, load_policy, model_categories, parse_policy,
-                                    thresholds_from_capacity)
+from serving.scoring.fusion import (
+    Thresholds,
+    fuse,
+    load_policy,
+    model_categories,
+    parse_policy,
+    thresholds_from_capacity,
+)
 from serving.scoring.settings import default_fusion_path
 
 POLICY = load_policy()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving.scoring.conftest import AS_OF
 from tests._shared import free_port
+from tests.serving.scoring.conftest import AS_OF
 
 pytestmark = pytest.mark.service
 

@@ -1,0 +1,114 @@
+"""Records passed from scoring to operations (plain, JSON-friendly dataclasses), and the alert sink.
+
+The scoring side produces :class:`ScoredPerson`; an :class:`AlertSink` takes the flagged ones into the
+alert store's review queue. Keep this module free of heavy imports: every part of ``serving`` imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+__all__ = ["Source", "RuleHitView", "Factor", "Explanation", "ScoredPerson", "AlertSink", "SinkReport"]
+
+Source = Literal["batch", "event", "api"]
+
+
+@dataclass(frozen=True)
+class RuleHitView:
+    rule_id: str
+    rule_version: str
+    category: str          # one of features.catalog.RISK_CATEGORIES
+    level: str
+    urgent: bool
+    explanation: str       # filled Chinese template
+
+
+@dataclass(frozen=True)
+class Factor:
+    feature: str           # catalog name
+    label: str             # Chinese label
+    value: float | None
+    contribution: float    # LightGBM pred_contrib (log-odds)
+    direction: Literal["up", "down"]
+    phrase: str            # e.g. "近30天报警4次，风险上升"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    summary: str                                   # one Chinese sentence for the cadre
+    rule_hits: tuple[RuleHitView, ...] = ()
+    factors: tuple[Factor, ...] = ()
+    actions: tuple[str, ...] = ()                  # suggested actions, per category
+
+
+@dataclass(frozen=True)
+class ScoredPerson:
+    person_id: str
+    as_of: datetime
+    probability: float | None                      # calibrated, None when no model is loaded
+    level: str                                     # one of LEVELS
+    categories: tuple[str, ...]
+    explanation: Explanation | None
+    ruleset_version: str
+    model_version: str | None
+    catalog_version: str
+    snapshot_time: datetime                        # when the data behind the score was read
+    source: str = "batch"                          # batch | event | api
+    urgent: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["as_of"] = self.as_of.isoformat()
+        d["snapshot_time"] = self.snapshot_time.isoformat()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ScoredPerson:
+        e = d.get("explanation")
+        expl = None
+        if e is not None:
+            expl = Explanation(
+                summary=e["summary"],
+                rule_hits=tuple(RuleHitView(**h) for h in e.get("rule_hits", ())),
+                factors=tuple(Factor(**f) for f in e.get("factors", ())),
+                actions=tuple(e.get("actions", ())),
+            )
+        return cls(
+            person_id=d["person_id"], as_of=datetime.fromisoformat(d["as_of"]), probability=d.get("probability"),
+            level=d["level"], categories=tuple(d.get("categories", ())), explanation=expl,
+            ruleset_version=d["ruleset_version"], model_version=d.get("model_version"),
+            catalog_version=d["catalog_version"], snapshot_time=datetime.fromisoformat(d["snapshot_time"]),
+            source=d.get("source", "batch"), urgent=bool(d.get("urgent", False)), extra=dict(d.get("extra", {})),
+        )
+
+
+@dataclass(frozen=True)
+class SinkReport:
+    """What a sink did with one hand-over: how many it filed (new or updated alerts), how many it
+    left alone (a duplicate within the cooldown, level ``none``), and how many it could not take."""
+
+    filed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    alert_ids: tuple[int, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        return f"filed {self.filed}, unchanged {self.unchanged}, failed {self.failed}"
+
+
+@runtime_checkable
+class AlertSink(Protocol):
+    """Where scoring hands its flagged people: the alert store's review queue in every real
+    configuration (``serving.operations.sink:AlertStoreSink``). A sink must be safe to call from
+    several threads and must not raise for one bad record: it counts it as failed."""
+
+    def __call__(self, scored: Sequence[ScoredPerson]) -> SinkReport: ...
+
+
+def sink_details(report: SinkReport) -> dict[str, Any]:
+    return {"filed": report.filed, "unchanged": report.unchanged, "failed": report.failed}

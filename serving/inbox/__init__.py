@@ -1,6 +1,0 @@
-"""The cadre inbox: the mini-program's API (per-cadre bearer tokens) and a mobile web page."""
-
-from serving.inbox.app import create_app
-from serving.inbox.service import ITEM_STATUS_LABELS, OUTCOME_KINDS, Identity, InboxService, outcome_kind
-
-__all__ = ["create_app", "InboxService", "Identity", "OUTCOME_KINDS", "ITEM_STATUS_LABELS", "outcome_kind"]

@@ -1,0 +1,340 @@
+"""AlertStore: the alert lifecycle on a SQL database (SQLite by default, PostgreSQL in production).
+
+>>> # store = AlertStore.open("sqlite:///weimeng-data/weimeng.db", directory=Directory.from_event_store(es))
+>>> # results = store.ingest(scored)                        # or serving.operations.alerts.ingest(store, scored)
+>>> # store.approve(results[0].alert_id, by="审核民警A", reason="多次报警且有威胁言语")
+>>> # ... `weimeng push-worker` delivers; cadres acknowledge and report in the inbox ...
+
+Every state change goes through :mod:`serving.operations.alerts.lifecycle` and leaves an ``alert_events`` row
+with actor and reason. Approval writes the outbox rows (one per recipient x channel) in the same
+transaction that moves the alert to ``queued``. Withdrawal and expiry cancel unsent rows and write
+retraction rows for what was already delivered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from common.records import ScoredPerson
+from serving.operations.alerts import db as _db
+from serving.operations.alerts._transitions import record_event, transition
+from serving.operations.alerts.errors import (
+    AlertNotFound,
+    DeliveryNotFound,
+    InvalidInput,
+    InvalidTransition,
+    ReasonRequired,
+    RoutingError,
+)
+from serving.operations.alerts.ingest import _check, ingest_one
+from serving.operations.alerts.lifecycle import OPEN, REVIEW_DECISIONS
+from serving.operations.alerts.models import Alert, AlertEvent, AlertOutcome, Delivery, InboxToken, RoutingGap
+from serving.operations.alerts.payload import build_payload
+from serving.operations.alerts.policy import AlertPolicy
+from serving.operations.alerts.routing import Directory
+from serving.operations.alerts.views import AlertView, DeliveryView, GapView, IngestResult, to_view
+
+__all__ = ["AlertStore", "hash_token", "send_key", "retract_key"]
+
+INGEST_CHUNK = 500
+
+
+def hash_token(token: str) -> str:
+    """Inbox tokens are 256-bit random strings, so one SHA-256 is enough at rest (no slow KDF needed)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def send_key(alert_id: int, inbox_id: str, channel: str) -> str:
+    """The idempotency key of one (alert x recipient x channel) send."""
+    return f"a{alert_id}:{channel}:{inbox_id}"
+
+
+def retract_key(alert_id: int, inbox_id: str, channel: str) -> str:
+    return f"{send_key(alert_id, inbox_id, channel)}:retract"
+
+
+def _reason(reason: str | None, what: str) -> str:
+    if reason is None or not str(reason).strip():
+        raise ReasonRequired(f"{what}需要填写理由 / a reason is required to {what}; give reason='...'.")
+    return str(reason).strip()
+
+
+class AlertStore:
+    """The alert store. Construction is cheap; :meth:`open` checks the schema is migrated."""
+
+    def __init__(self, engine: Engine, *, policy: AlertPolicy | None = None, directory: Directory | None = None,
+                 clock: Callable[[], datetime] = _db.utcnow):
+        self.engine = engine
+        self.policy = policy or AlertPolicy()
+        self.directory = directory
+        self.clock = clock
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | None = None, **kwargs) -> AlertStore:
+        """Open the store at ``url`` (default: ``database_url_from_env()``) and check its schema."""
+        engine = _db.make_engine(url or _db.database_url_from_env())
+        _db.require_current(engine)
+        return cls(engine, **kwargs)
+
+    # -- ingest ----------------------------------------------------------------------------------
+    def ingest(self, scored_people: Iterable[ScoredPerson]) -> list[IngestResult]:
+        """See :func:`serving.operations.alerts.ingest`. Validates everything first, then writes in chunks."""
+        people = list(scored_people)
+        for sp in people:
+            _check(sp)
+        out: list[IngestResult] = []
+        for start in range(0, len(people), INGEST_CHUNK):
+            with self.sessions.begin() as s:
+                now = self.clock()
+                out.extend(ingest_one(s, sp, policy=self.policy, now=now) for sp in people[start:start + INGEST_CHUNK])
+        return out
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get(self, alert_id: int) -> AlertView:
+        with self.sessions() as s:
+            return to_view(AlertView, self._load(s, alert_id, lock=False))
+
+    def list(self, *, state: str | Sequence[str] | None = None, person_id: str | None = None,
+             limit: int = 1000) -> list[AlertView]:
+        q = sa.select(Alert)
+        if state is not None:
+            q = q.where(Alert.state.in_([state] if isinstance(state, str) else list(state)))
+        if person_id is not None:
+            q = q.where(Alert.person_id == person_id)
+        with self.sessions() as s:
+            return [to_view(AlertView, a) for a in s.scalars(q.order_by(Alert.id).limit(limit))]
+
+    def review_queue(self, limit: int = 200) -> list[AlertView]:
+        """Alerts waiting for a decision: urgent first, then red > orange > yellow, oldest first."""
+        rank = sa.case({"red": 3, "orange": 2, "yellow": 1}, value=Alert.level)
+        q = (sa.select(Alert).where(Alert.state.in_(["created", "escalated"]))
+             .order_by(Alert.urgent.desc(), rank.desc(), Alert.created_at, Alert.id).limit(limit))
+        with self.sessions() as s:
+            return [to_view(AlertView, a) for a in s.scalars(q)]
+
+    def history(self, alert_id: int) -> list[dict]:
+        with self.sessions() as s:
+            self._load(s, alert_id, lock=False)
+            rows = s.scalars(sa.select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id))
+            return [{"at": e.at, "action": e.action, "from": e.from_state, "to": e.to_state, "actor": e.actor,
+                     "reason": e.reason, "detail": e.detail} for e in rows]
+
+    def deliveries(self, alert_id: int | None = None, *, status: str | Sequence[str] | None = None,
+                   kind: str | None = None) -> list[DeliveryView]:
+        q = sa.select(Delivery)
+        if alert_id is not None:
+            q = q.where(Delivery.alert_id == alert_id)
+        if status is not None:
+            q = q.where(Delivery.status.in_([status] if isinstance(status, str) else list(status)))
+        if kind is not None:
+            q = q.where(Delivery.kind == kind)
+        with self.sessions() as s:
+            return [to_view(DeliveryView, d) for d in s.scalars(q.order_by(Delivery.id))]
+
+    def dead_letters(self) -> list[DeliveryView]:
+        return self.deliveries(status="dead")
+
+    def routing_gaps(self, since: datetime | None = None) -> list[GapView]:
+        q = sa.select(RoutingGap).order_by(RoutingGap.id)
+        if since is not None:
+            q = q.where(RoutingGap.created_at >= since)
+        with self.sessions() as s:
+            return [to_view(GapView, g) for g in s.scalars(q)]
+
+    def outcome_labels(self):
+        """The ``alert_outcomes`` table as a DataFrame (one row per report; training takes the latest)."""
+        import pandas as pd
+
+        with self.engine.connect() as conn:
+            return pd.read_sql(sa.select(AlertOutcome).order_by(AlertOutcome.id), conn)
+
+    # -- review ----------------------------------------------------------------------------------
+    def review(self, alert_id: int, decision: str, *, by: str, reason: str) -> AlertView:
+        """``decision`` is ``approve``, ``dismiss`` or ``escalate``; a reason is always required."""
+        if decision not in REVIEW_DECISIONS:
+            raise InvalidInput(f"decision={decision!r}; allowed: {', '.join(REVIEW_DECISIONS)}.")
+        if decision == "approve":
+            return self.approve(alert_id, by=by, reason=reason)
+        reason = _reason(reason, decision)
+        with self.sessions.begin() as s:
+            now = self.clock()
+            alert = self._load(s, alert_id)
+            transition(s, alert, REVIEW_DECISIONS[decision], actor=by, now=now, reason=reason, action=decision)
+            alert.review_decision, alert.reviewed_by, alert.review_reason, alert.reviewed_at = decision, by, reason, now
+            if decision == "dismiss":
+                alert.closed_at = now
+            return to_view(AlertView, alert)
+
+    def dismiss(self, alert_id: int, *, by: str, reason: str) -> AlertView:
+        return self.review(alert_id, "dismiss", by=by, reason=reason)
+
+    def escalate(self, alert_id: int, *, by: str, reason: str) -> AlertView:
+        return self.review(alert_id, "escalate", by=by, reason=reason)
+
+    def approve(self, alert_id: int, *, by: str, reason: str) -> AlertView:
+        """Approve and queue: route, build payloads and write the outbox in the approval's transaction.
+
+        Raises :class:`RoutingError` (and changes nothing but the recorded gaps) when nobody at all can
+        be reached; a grid without staff that falls back to its township desk is recorded as a gap.
+        """
+        reason = _reason(reason, "approve")
+        if self.directory is None:
+            raise RoutingError("没有人员目录，无法分派 / the store has no Directory to route with; construct "
+                               "AlertStore(..., directory=Directory.from_event_store(store)).")
+        try:
+            return self._approve(alert_id, by=by, reason=reason)
+        except _NoRecipients as exc:
+            with self.sessions.begin() as s:  # the approval rolled back; the gap is still worth reporting
+                now = self.clock()
+                for gap in exc.route.gaps:
+                    s.add(RoutingGap(alert_id=alert_id, place=gap.place, grid_id=gap.grid_id,
+                                     township_code=gap.township_code, kind=gap.kind, detail=gap.detail,
+                                     created_at=now))
+            raise
+
+    def _approve(self, alert_id: int, *, by: str, reason: str) -> AlertView:
+        with self.sessions.begin() as s:
+            now = self.clock()
+            alert = self._load(s, alert_id)
+            transition(s, alert, "approved", actor=by, now=now, reason=reason, action="approve")
+            route = self.directory.route(alert.person_id)
+            if not route.recipients:
+                raise _NoRecipients(route)
+            alert.review_decision, alert.reviewed_by, alert.review_reason, alert.reviewed_at = "approve", by, reason, now
+            alert.deadline_at = now + self.policy.deadline(alert.level)
+            s.flush()
+            for gap in route.gaps:
+                s.add(RoutingGap(alert_id=alert.id, place=gap.place, grid_id=gap.grid_id,
+                                 township_code=gap.township_code, kind=gap.kind, detail=gap.detail, created_at=now))
+            n = 0
+            for rec in route.recipients:
+                payload = build_payload(alert=alert, recipient=rec, places=route.places, policy=self.policy).to_dict()
+                for channel in self.policy.channels:
+                    s.add(Delivery(alert_id=alert.id, kind="send", channel=channel, inbox_id=rec.inbox_id,
+                                   staff_id=rec.staff_id, role=rec.role, grid_id=rec.grid_id, places=list(rec.places),
+                                   fallback=rec.fallback, idempotency_key=send_key(alert.id, rec.inbox_id, channel),
+                                   payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now))
+                    n += 1
+            transition(s, alert, "queued", actor=by, now=now, action="queue",
+                       detail={"deliveries": n, "recipients": len(route.recipients), "gaps": len(route.gaps)})
+            return to_view(AlertView, alert)
+
+    # -- retire ----------------------------------------------------------------------------------
+    def withdraw(self, alert_id: int, *, by: str, reason: str) -> AlertView:
+        """Withdraw an open alert; delivered inbox items are retracted through the outbox."""
+        return self._retire(alert_id, "withdrawn", by=by, reason=_reason(reason, "withdraw"))
+
+    def close(self, alert_id: int, *, by: str, reason: str) -> AlertView:
+        reason = _reason(reason, "close")
+        with self.sessions.begin() as s:
+            now = self.clock()
+            alert = self._load(s, alert_id)
+            transition(s, alert, "closed", actor=by, now=now, reason=reason, action="close")
+            alert.closed_at = now
+            return to_view(AlertView, alert)
+
+    def sweep(self, now: datetime | None = None) -> dict[str, int]:
+        """Expire open alerts past ``expires_at``; close alerts whose outcome is older than the policy."""
+        now = now or self.clock()
+        with self.sessions() as s:
+            due = list(s.scalars(sa.select(Alert.id).where(
+                Alert.state.in_(sorted(OPEN - {"outcome_reported"})), Alert.expires_at <= now)))
+            closable = list(s.scalars(sa.select(Alert.id).where(
+                Alert.state == "outcome_reported",
+                Alert.updated_at <= now - timedelta(days=self.policy.close_after_outcome_days))))
+        expired = closed = 0
+        for alert_id in due:
+            try:
+                self._retire(alert_id, "expired", by="system:sweep", reason="超过有效期 / past expiry", now=now)
+                expired += 1
+            except InvalidTransition:
+                pass  # moved on meanwhile
+        for alert_id in closable:
+            try:
+                self.close(alert_id, by="system:sweep", reason="反馈后自动办结 / closed after outcome")
+                closed += 1
+            except InvalidTransition:
+                pass
+        return {"expired": expired, "closed": closed}
+
+    def _retire(self, alert_id: int, target: str, *, by: str, reason: str, now: datetime | None = None) -> AlertView:
+        with self.sessions.begin() as s:
+            now = now or self.clock()
+            # Deliveries first, alert second: the worker locks deliveries then the alert, so taking the
+            # alert row first here could deadlock against it on PostgreSQL.
+            cancelled = s.execute(
+                sa.update(Delivery).where(Delivery.alert_id == alert_id, Delivery.kind == "send",
+                                          Delivery.status == "pending")
+                .values(status="cancelled", finished_at=now, last_detail=f"{target}: {reason}")
+            ).rowcount
+            alert = self._load(s, alert_id)
+            transition(s, alert, target, actor=by, now=now, reason=reason,
+                       action="withdraw" if target == "withdrawn" else "expire")
+            alert.closed_at = now
+            delivered = s.scalars(sa.select(Delivery).where(Delivery.alert_id == alert_id, Delivery.kind == "send",
+                                                            Delivery.status == "delivered")).all()
+            for d in delivered:
+                s.add(Delivery(alert_id=alert_id, kind="retract", channel=d.channel, inbox_id=d.inbox_id,
+                               staff_id=d.staff_id, role=d.role, grid_id=d.grid_id, places=d.places, fallback=d.fallback,
+                               idempotency_key=retract_key(alert_id, d.inbox_id, d.channel),
+                               payload={"alert_id": alert_id, "status": target, "reason": reason,
+                                        "send_key": d.idempotency_key},
+                               status="pending", attempts=0, next_attempt_at=now, created_at=now))
+            record_event(s, alert_id, action="retract_queued", actor=by, now=now,
+                         detail={"cancelled": cancelled, "retractions": len(delivered)})
+            return to_view(AlertView, alert)
+
+    # -- dead letters ----------------------------------------------------------------------------
+    def requeue(self, delivery_id: int, *, by: str, reason: str) -> DeliveryView:
+        """Put a dead-lettered delivery back in the queue (after the cause was fixed)."""
+        reason = _reason(reason, "requeue")
+        with self.sessions.begin() as s:
+            now = self.clock()
+            d = s.get(Delivery, delivery_id, with_for_update=True)
+            if d is None:
+                raise DeliveryNotFound(f"delivery {delivery_id} not found.")
+            if d.status != "dead":
+                raise InvalidTransition(f"delivery {delivery_id} is {d.status!r}; only 'dead' deliveries can be "
+                                        f"requeued.", current=d.status, target="pending")
+            d.status, d.attempts, d.next_attempt_at, d.dead_reason = "pending", 0, now, None
+            record_event(s, d.alert_id, action="requeue", actor=by, now=now, reason=reason,
+                         detail={"delivery_id": delivery_id})
+            return to_view(DeliveryView, d)
+
+    # -- inbox tokens ----------------------------------------------------------------------------
+    def issue_inbox_token(self, inbox_id: str, *, staff_id: str | None = None, label: str | None = None) -> str:
+        """Create a bearer token for one inbox identity; only its hash is stored. Shown once."""
+        token = "wm_" + secrets.token_urlsafe(32)
+        with self.sessions.begin() as s:
+            s.add(InboxToken(token_hash=hash_token(token), inbox_id=inbox_id, staff_id=staff_id, label=label,
+                             created_at=self.clock()))
+        return token
+
+    def revoke_inbox_tokens(self, inbox_id: str) -> int:
+        with self.sessions.begin() as s:
+            return s.execute(sa.update(InboxToken).where(InboxToken.inbox_id == inbox_id,
+                                                         InboxToken.revoked_at.is_(None))
+                             .values(revoked_at=self.clock())).rowcount
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _load(self, s: Session, alert_id: int, lock: bool = True) -> Alert:
+        alert = s.get(Alert, alert_id, with_for_update={"key_share": True} if lock else None)
+        if alert is None:
+            raise AlertNotFound(f"预警不存在 / alert {alert_id} not found.")
+        return alert
+
+
+class _NoRecipients(RoutingError):
+    def __init__(self, route):
+        gaps = "; ".join(g.detail for g in route.gaps) or "no places"
+        super().__init__(f"无可送达人员 / nobody can be reached for person {route.person_id}: {gaps}. "
+                         f"Fix the staff directory (active staff with inbox ids, or a township fallback desk).")
+        self.route = route

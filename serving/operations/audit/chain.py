@@ -1,0 +1,116 @@
+"""Appending to the hash-chained audit log.
+
+Each entry's ``hash`` is SHA-256 over ``[seq, at, actor, action, subject, detail, prev_hash]`` as
+compact JSON; ``prev_hash`` is the previous entry's hash. Writers lock the single ``audit_head`` row
+first (an UPDATE: a row lock on PostgreSQL, the write lock on SQLite), so entries are appended one at
+a time and the chain never forks; the unique ``prev_hash`` column backs that up.
+
+>>> entry_hash(1, "2026-11-29T03:00:00.000000", "alice", "login", "user:alice", "{}", "0" * 64)[:12]
+'fea5e2277602'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from serving.operations.audit.errors import AuditWriteError
+from serving.operations.audit.models import audit_head, audit_log
+
+__all__ = ["record", "entry_hash", "canonical_detail", "AuditEntry", "utcnow"]
+
+MAX_ACTOR, MAX_ACTION, MAX_SUBJECT = 120, 60, 200
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: dict
+    prev_hash: str
+    hash: str
+
+
+def canonical_detail(detail: Mapping[str, Any] | None) -> str:
+    """The stored (and hashed) text of ``detail``: sorted keys, no spaces, Chinese kept as is."""
+    return json.dumps(dict(detail or {}), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _ts(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds")
+
+
+def entry_hash(seq: int, at: datetime | str, actor: str, action: str, subject: str, detail: str,
+               prev_hash: str) -> str:
+    at_text = at if isinstance(at, str) else _ts(at)
+    body = json.dumps([int(seq), at_text, actor, action, subject, detail, prev_hash], ensure_ascii=False,
+                      separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _check(actor: str, action: str, subject: str) -> None:
+    for name, value, cap in (("actor", actor, MAX_ACTOR), ("action", action, MAX_ACTION),
+                             ("subject", subject, MAX_SUBJECT)):
+        if not isinstance(value, str) or not value.strip():
+            raise AuditWriteError(f"audit {name}={value!r}; give a non-empty string (e.g. actor='reviewer01', "
+                                  f"action='case.view', subject='alert:42').")
+        if len(value) > cap:
+            raise AuditWriteError(f"audit {name} has {len(value)} characters; at most {cap}.")
+
+
+def _append(conn: Connection, actor: str, action: str, subject: str, detail: Mapping | None,
+            at: datetime | None) -> AuditEntry:
+    at = (at or utcnow()).replace(tzinfo=None)
+    # Take the lock first: every appender updates the one head row before reading it.
+    locked = conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(updated_at=at)).rowcount
+    if locked != 1:
+        raise AuditWriteError("审计日志未初始化 / the audit_head row is missing: run `weimeng db upgrade` (a deleted "
+                              "head row is also reported by `weimeng audit verify`).")
+    head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+    seq, prev = int(head.seq) + 1, head.hash
+    text = canonical_detail(detail)
+    digest = entry_hash(seq, at, actor, action, subject, text, prev)
+    conn.execute(sa.insert(audit_log).values(seq=seq, at=at, actor=actor, action=action, subject=subject,
+                                             detail=text, prev_hash=prev, hash=digest))
+    conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    return AuditEntry(seq, at, actor, action, subject, dict(detail or {}), prev, digest)
+
+
+def record(target: Session | Connection | Engine, actor: str, action: str, subject: str,
+           detail: Mapping[str, Any] | None = None, *, at: datetime | None = None) -> AuditEntry:
+    """Append one entry. Returns it (with its hash).
+
+    ``target`` decides the transaction: a :class:`~sqlalchemy.orm.Session` or a
+    :class:`~sqlalchemy.engine.Connection` appends inside the caller's transaction (the entry commits
+    or rolls back with the audited act); an :class:`~sqlalchemy.engine.Engine` commits on its own.
+
+    ``action`` names are dotted and stable: ``login.ok``, ``login.failed``, ``case.view``,
+    ``case.decide``, ``case.denied``, ``model.promotion``, ``ruleset.change``, ``report.view``, ...
+
+    >>> # record(engine, "审核员A", "case.view", "alert:42", {"person_id": "P000123"})
+    """
+    _check(actor, action, subject)
+    if isinstance(target, Session):
+        return _append(target.connection(), actor, action, subject, detail, at)
+    if isinstance(target, Connection):
+        return _append(target, actor, action, subject, detail, at)
+    if isinstance(target, Engine):
+        with target.begin() as conn:
+            return _append(conn, actor, action, subject, detail, at)
+    raise AuditWriteError(f"audit target is a {type(target).__name__}; give a SQLAlchemy Session, Connection or "
+                          f"Engine of the operational store.")

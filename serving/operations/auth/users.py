@@ -1,0 +1,158 @@
+"""Console accounts: create, look up, authenticate (with lock-out), change password, disable.
+
+>>> # users = UserStore(engine)
+>>> # users.add("wh-reviewer", "武侯区审核员", role="reviewer", jurisdiction="510107", password="...")
+>>> # user = users.authenticate("wh-reviewer", "...")     # LoginFailed / AccountLocked otherwise
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from serving.operations.auth.errors import AccountLocked, DuplicateUser, InvalidAccount, LoginFailed, UserNotFound
+from serving.operations.auth.jurisdiction import Jurisdiction
+from serving.operations.auth.models import users
+from serving.operations.auth.passwords import check_password, hash_password, needs_rehash
+from serving.operations.auth.roles import ROLE_LABELS, ROLES, RolePolicy, policy_for
+
+__all__ = ["User", "UserStore", "MAX_FAILED", "LOCK_MINUTES"]
+
+MAX_FAILED = 5
+LOCK_MINUTES = 15
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+#: A valid argon2 hash of a random string: compared against when the user does not exist, so a
+#: wrong username takes as long as a wrong password.
+_DUMMY = "$argon2id$v=19$m=65536,t=3,p=4$YGj/NYvb2dNC5u4JREryZA$6x5dHqL9rbfroVpT+Lwvc72GGjuRyqCNLPDV878dJE8"
+
+
+def _now() -> datetime:
+    from serving.operations.audit.chain import utcnow
+
+    return utcnow()
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    jurisdiction: Jurisdiction
+    active: bool
+    is_demo: bool
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.role, self.role)
+
+    def policy(self, policies=None) -> RolePolicy:
+        return policy_for(self.role, policies)
+
+    @property
+    def actor(self) -> str:
+        """How this user is named in the audit log and in alert events."""
+        return f"{self.username}（{self.display_name}）"
+
+
+def _user(row) -> User:
+    return User(int(row.id), row.username, row.display_name, row.role, Jurisdiction.parse(row.jurisdiction),
+                bool(row.active), bool(row.is_demo))
+
+
+class UserStore:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _now):
+        self.engine = engine
+        self.clock = clock
+
+    def add(self, username: str, display_name: str, *, role: str, jurisdiction: str, password: str,
+            is_demo: bool = False) -> User:
+        if not _USERNAME.match(str(username or "")):
+            raise InvalidAccount(f"用户名无效 / username {username!r}: use 3-64 letters, digits, '.', '_' or '-', "
+                                 f"starting with a letter or digit.")
+        if role not in ROLES:
+            policy_for(role)  # raises with the allowed roles
+        j = Jurisdiction.parse(jurisdiction)
+        if not str(display_name or "").strip():
+            raise InvalidAccount("显示名不能为空 / display_name is empty; give the person's name and unit.")
+        now = self.clock()
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
+                raise DuplicateUser(f"用户已存在 / user {username!r} already exists; choose another username or "
+                                    f"use `weimeng users passwd`.")
+            uid = conn.execute(sa.insert(users).values(
+                username=username, display_name=display_name.strip(), role=role, jurisdiction=j.code,
+                password_hash=hash_password(password), active=True, is_demo=bool(is_demo), failed_logins=0,
+                created_at=now, updated_at=now)).inserted_primary_key[0]
+        return self.get(int(uid))
+
+    def get(self, user_id: int) -> User:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+        if row is None:
+            raise UserNotFound(f"user id {user_id} not found.")
+        return _user(row)
+
+    def by_username(self, username: str) -> User:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+        if row is None:
+            raise UserNotFound(f"用户不存在 / user {username!r} not found; list users with `weimeng users list`.")
+        return _user(row)
+
+    def list(self) -> list[User]:
+        with self.engine.connect() as conn:
+            return [_user(r) for r in conn.execute(sa.select(users).order_by(users.c.username))]
+
+    def exists(self, username: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(users.c.id).where(users.c.username == username)).first() is not None
+
+    def authenticate(self, username: str, password: str) -> User:
+        """The user, or :class:`LoginFailed` (one message for unknown user and wrong password)."""
+        now = self.clock()
+        failure: LoginFailed | None = None
+        with self.engine.begin() as conn:  # the counter update commits even when the login fails
+            row = conn.execute(sa.select(users).where(users.c.username == str(username or ""))).first()
+            if row is None:
+                check_password(_DUMMY, password or "")
+                failure = LoginFailed("用户名或密码错误 / wrong username or password.")
+            elif row.locked_until is not None and row.locked_until > now:
+                failure = AccountLocked(f"账号已临时锁定，请 {LOCK_MINUTES} 分钟后重试 / too many failed logins; the "
+                                        f"account is locked until {row.locked_until:%H:%M} UTC.")
+            elif not check_password(row.password_hash, password or "") or not row.active:
+                failed = int(row.failed_logins or 0) + 1
+                values = {"failed_logins": failed}
+                if failed >= MAX_FAILED:
+                    values = {"failed_logins": 0, "locked_until": now + timedelta(minutes=LOCK_MINUTES)}
+                conn.execute(sa.update(users).where(users.c.id == row.id).values(**values))
+                failure = LoginFailed("用户名或密码错误 / wrong username or password.")
+            else:
+                values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+                if needs_rehash(row.password_hash):
+                    values["password_hash"] = hash_password(password)
+                conn.execute(sa.update(users).where(users.c.id == row.id).values(**values))
+        if failure is not None:
+            raise failure
+        return _user(row)
+
+    def set_password(self, username: str, password: str) -> None:
+        h = hash_password(password)
+        with self.engine.begin() as conn:
+            n = conn.execute(sa.update(users).where(users.c.username == username)
+                             .values(password_hash=h, failed_logins=0, locked_until=None,
+                                     updated_at=self.clock())).rowcount
+        if n != 1:
+            raise UserNotFound(f"用户不存在 / user {username!r} not found.")
+
+    def set_active(self, username: str, active: bool) -> None:
+        with self.engine.begin() as conn:
+            n = conn.execute(sa.update(users).where(users.c.username == username)
+                             .values(active=bool(active), updated_at=self.clock())).rowcount
+        if n != 1:
+            raise UserNotFound(f"用户不存在 / user {username!r} not found.")

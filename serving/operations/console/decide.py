@@ -1,0 +1,72 @@
+"""Review decisions from the console: scope and role checked, reason required, audited atomically.
+
+The alert store's own ``approve`` writes the outbox rows in the approval's transaction. To put the
+audit entry in that same transaction without touching the store, :func:`decide` hands the store a
+session factory with a ``before_commit`` hook (an adapter, not a copy of the store's logic): when the
+transaction being committed contains this decision's ``alert_events`` row, the hook appends the
+``case.decide`` audit entry to it. The decision, its outbox rows and its audit entry commit together
+or not at all.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from serving.operations import audit
+from serving.operations.alerts import AlertStore
+from serving.operations.alerts.errors import ReasonRequired
+from serving.operations.alerts.lifecycle import REVIEW_DECISIONS
+from serving.operations.alerts.models import AlertEvent
+from serving.operations.alerts.policy import AlertPolicy
+from serving.operations.alerts.views import AlertView
+from serving.operations.auth.errors import Forbidden
+from serving.operations.auth.users import User
+from serving.operations.console.case import decide_permission, load_alert_in_scope, subject
+from serving.operations.console.world import World
+
+__all__ = ["decide", "DECISION_LABELS", "MIN_REASON_CHARS"]
+
+DECISION_LABELS = {"approve": "批准推送", "dismiss": "驳回", "escalate": "上报复核"}
+MIN_REASON_CHARS = 4
+
+
+def decide(engine: Engine, world: World, user: User, alert_id: int, decision: str, reason: str, *,
+           policy: AlertPolicy | None = None, policies=None) -> AlertView:
+    if decision not in REVIEW_DECISIONS:
+        from serving.operations.alerts.errors import InvalidInput
+
+        raise InvalidInput(f"decision={decision!r}; allowed: {', '.join(REVIEW_DECISIONS)}.")
+    reason = (reason or "").strip()
+    if len(reason) < MIN_REASON_CHARS:
+        raise ReasonRequired(f"请填写理由（至少 {MIN_REASON_CHARS} 个字） / a reason of at least {MIN_REASON_CHARS} "
+                             f"characters is required to {decision}.")
+    alert, places = load_alert_in_scope(engine, world, user, alert_id)
+    ok, why = decide_permission(user, alert, policies)
+    if not ok:
+        audit.record(engine, user.actor, "case.decide_refused", subject(alert_id), {"decision": decision, "why": why})
+        raise Forbidden(f"{why} / {user.username} may not {decision} alert {alert_id} now.")
+    store = AlertStore(engine, policy=policy, directory=world.directory())
+    with engine.connect() as conn:
+        before = conn.scalar(sa.select(sa.func.max(AlertEvent.id))) or 0
+    detail = {"decision": decision, "decision_label": DECISION_LABELS[decision], "reason": reason,
+              "person_id": alert.person_id, "level": alert.level, "from_state": alert.state,
+              "jurisdiction": user.jurisdiction.code}
+
+    def _audit_in_transaction(session):
+        session.flush()
+        mine = session.execute(sa.select(AlertEvent.id).where(
+            AlertEvent.alert_id == alert_id, AlertEvent.action == decision, AlertEvent.actor == user.actor,
+            AlertEvent.id > before)).first()
+        if mine is not None and not session.info.get("weimeng_audited"):
+            session.info["weimeng_audited"] = True
+            audit.record(session, user.actor, "case.decide", subject(alert_id), detail)
+
+    event.listen(store.sessions, "before_commit", _audit_in_transaction)
+    try:
+        return store.review(alert_id, decision, by=user.actor, reason=reason)
+    except Exception as exc:
+        audit.record(engine, user.actor, "case.decide_failed", subject(alert_id),
+                     {**detail, "error": type(exc).__name__, "message": str(exc)[:300]})
+        raise

@@ -1,0 +1,157 @@
+"""Inbox operations for one authenticated cadre: list, read, acknowledge, report an outcome.
+
+Tokens are checked against their SHA-256 hash; an item is addressed by its alert id within the
+caller's inbox (one item per alert and inbox identity), and another inbox's item is "not found".
+Acknowledging is idempotent. Reporting an outcome acknowledges first if needed, stores an
+``alert_outcomes`` row (the label table) and moves the alert to ``outcome_reported`` on the first report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.operations.alerts._transitions import advance_if
+from serving.operations.alerts.db import utcnow
+from serving.operations.alerts.errors import AuthenticationError, InboxItemNotFound, InvalidInput, ItemClosed
+from serving.operations.alerts.models import Alert, AlertOutcome, InboxItem, InboxToken
+from serving.operations.alerts.store import hash_token
+
+__all__ = ["InboxService", "Identity", "OUTCOME_KINDS", "ITEM_STATUS_LABELS", "MAX_NOTE_CHARS", "outcome_kind"]
+
+#: code -> Chinese label (the mini-program shows the label; either is accepted).
+OUTCOME_KINDS: dict[str, str] = {"visited": "已走访", "resolved": "已化解", "referred": "已转交", "false_alarm": "误报"}
+ITEM_STATUS_LABELS = {"unread": "未读", "read": "已读", "acknowledged": "已签收", "reported": "已反馈",
+                      "withdrawn": "已撤回", "expired": "已过期"}
+CLOSED_ITEM = frozenset({"withdrawn", "expired"})
+MAX_NOTE_CHARS = 500
+
+
+def outcome_kind(kind: str) -> str:
+    k = str(kind).strip()
+    by_label = {v: c for c, v in OUTCOME_KINDS.items()}
+    if k in OUTCOME_KINDS:
+        return k
+    if k in by_label:
+        return by_label[k]
+    allowed = ", ".join(f"{c}（{label}）" for c, label in OUTCOME_KINDS.items())
+    raise InvalidInput(f"反馈类型无效 / outcome kind {kind!r} is not allowed; use one of: {allowed}.")
+
+
+@dataclass(frozen=True)
+class Identity:
+    inbox_id: str
+    staff_id: str | None
+    label: str | None
+
+
+def item_view(item: InboxItem, full: bool) -> dict:
+    """What the API returns; a withdrawn or expired item shows no personal details."""
+    base = {"alert_id": item.alert_id, "status": item.status, "status_label": ITEM_STATUS_LABELS[item.status],
+            "received_at": item.created_at.isoformat(timespec="seconds")}
+    if item.status in CLOSED_ITEM:
+        return {**base, "notice": "该预警已撤回，无需处置" if item.status == "withdrawn" else "该预警已过期"}
+    p = item.payload
+    summary = {"person": p["person"], "address": p["address"], "level": p["level"], "level_label": p["level_label"],
+               "deadline": p["deadline"], "deadline_text": p["deadline_text"], "categories": p["categories"]}
+    if not full:
+        return {**base, **summary}
+    return {**base, **summary, "places": p["places"], "reasons": p["reasons"], "action": p["action"],
+            "fallback_note": p.get("fallback_note"),
+            "acknowledged_at": item.acknowledged_at.isoformat(timespec="seconds") if item.acknowledged_at else None,
+            "reported_at": item.reported_at.isoformat(timespec="seconds") if item.reported_at else None}
+
+
+class InboxService:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow):
+        self.engine = engine
+        self.clock = clock
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def authenticate(self, token: str | None) -> Identity:
+        if not token:
+            raise AuthenticationError("缺少令牌 / missing bearer token (Authorization: Bearer <token>).")
+        with self.sessions.begin() as s:
+            row = s.scalar(sa.select(InboxToken).where(InboxToken.token_hash == hash_token(token)))
+            if row is None or row.revoked_at is not None:
+                raise AuthenticationError("令牌无效或已吊销 / unknown or revoked token; ask for a new one.")
+            row.last_used_at = self.clock()
+            return Identity(row.inbox_id, row.staff_id, row.label)
+
+    def list(self, who: Identity, *, status: str = "open", limit: int = 100) -> list[dict]:
+        """``status``: ``open`` (not reported, not retracted), ``all``, or one item status."""
+        q = sa.select(InboxItem).where(InboxItem.inbox_id == who.inbox_id)
+        if status == "open":
+            q = q.where(InboxItem.status.in_(["unread", "read", "acknowledged"]))
+        elif status != "all":
+            if status not in ITEM_STATUS_LABELS:
+                raise InvalidInput(f"status={status!r}; allowed: open, all, {', '.join(ITEM_STATUS_LABELS)}.")
+            q = q.where(InboxItem.status == status)
+        with self.sessions() as s:
+            return [item_view(i, full=False) for i in s.scalars(q.order_by(InboxItem.id.desc()).limit(limit))]
+
+    def read(self, who: Identity, alert_id: int) -> dict:
+        with self.sessions.begin() as s:
+            item = self._item(s, who, alert_id)
+            if item.status == "unread":
+                item.status, item.read_at = "read", self.clock()
+            return item_view(item, full=True)
+
+    def acknowledge(self, who: Identity, alert_id: int) -> dict:
+        with self.sessions.begin() as s:
+            item = self._item(s, who, alert_id, lock=True)
+            self._ack(s, who, item)
+            return item_view(item, full=True)
+
+    def report_outcome(self, who: Identity, alert_id: int, kind: str, note: str | None = None) -> dict:
+        code = outcome_kind(kind)
+        note = (note or "").strip() or None
+        if note and len(note) > MAX_NOTE_CHARS:
+            raise InvalidInput(f"备注过长 / note has {len(note)} characters; at most {MAX_NOTE_CHARS}.")
+        with self.sessions.begin() as s:
+            item = self._item(s, who, alert_id, lock=True)
+            self._ack(s, who, item)
+            now = self.clock()
+            alert = s.get(Alert, alert_id)
+            s.add(AlertOutcome(alert_id=alert_id, person_id=alert.person_id, inbox_id=who.inbox_id,
+                               staff_id=who.staff_id or item.staff_id, kind=code, kind_label=OUTCOME_KINDS[code],
+                               note=note, reported_at=now, alert_level=alert.level, alert_score=alert.score,
+                               alert_categories=list(alert.categories), alert_as_of=alert.as_of,
+                               ruleset_version=alert.ruleset_version, model_version=alert.model_version,
+                               snapshot_time=alert.snapshot_time))
+            item.status, item.reported_at = "reported", now
+            advance_if(s, alert_id, "acknowledged", "outcome_reported", actor=self._actor(who), now=now,
+                       reason=f"{OUTCOME_KINDS[code]}" + (f"：{note}" if note else ""), detail={"kind": code})
+            return item_view(item, full=True)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    @staticmethod
+    def _actor(who: Identity) -> str:
+        return f"cadre:{who.staff_id or who.inbox_id}"
+
+    def _ack(self, s: Session, who: Identity, item: InboxItem) -> None:
+        if item.status in ("unread", "read"):
+            now = self.clock()
+            item.status, item.acknowledged_at = "acknowledged", now
+            item.read_at = item.read_at or now
+            actor = self._actor(who)
+            # the item can be visible before the worker's alert update when the inbox commits separately
+            advance_if(s, item.alert_id, "queued", "delivered", actor=actor, now=now)
+            advance_if(s, item.alert_id, "delivered", "acknowledged", actor=actor, now=now)
+
+    def _item(self, s: Session, who: Identity, alert_id: int, lock: bool = False) -> InboxItem:
+        q = sa.select(InboxItem).where(InboxItem.inbox_id == who.inbox_id, InboxItem.alert_id == alert_id)
+        if lock:
+            q = q.with_for_update()
+        item = s.scalar(q)
+        if item is None:
+            raise InboxItemNotFound(f"收件箱中没有该预警 / no item for alert {alert_id} in this inbox.")
+        if lock and item.status in CLOSED_ITEM:
+            raise ItemClosed(f"该预警已{ITEM_STATUS_LABELS[item.status]} / alert {alert_id} was {item.status}; "
+                             f"nothing to do.", alert_id=alert_id, current=item.status)
+        return item

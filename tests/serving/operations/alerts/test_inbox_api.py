@@ -1,0 +1,152 @@
+"""The inbox API (FastAPI, in-process over ASGI) and the mobile page."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from serving.operations.alerts.store import hash_token
+from serving.operations.inbox import create_app
+
+from .helpers import person_with_one_place, person_with_two_places, pump, scored
+
+
+@pytest.fixture
+def delivered(store, engine, world_tables, directory, clock):
+    ids = []
+    for i in range(2):
+        [r] = store.ingest([scored(person_with_one_place(world_tables, directory, i), level="red" if i else "yellow")])
+        store.approve(r.alert_id, by="r", reason="x")
+        ids.append(r.alert_id)
+    pump(engine, clock=clock)
+    return ids
+
+
+@pytest.fixture
+def client(engine):
+    with TestClient(create_app(engine)) as c:
+        yield c
+
+
+def _token(store, alert_id):
+    d = store.deliveries(alert_id)[0]
+    return d.inbox_id, {"Authorization": "Bearer " + store.issue_inbox_token(d.inbox_id, staff_id=d.staff_id, label="测试")}
+
+
+def test_tokens_are_required_and_stored_hashed(client, store, delivered, engine):
+    assert client.get("/api/items").status_code == 401
+    r = client.get("/api/items", headers={"Authorization": "Bearer wm_nope"})
+    assert r.status_code == 401 and r.json()["error"] == "authentication_failed"
+    inbox_id, h = _token(store, delivered[0])
+    token = h["Authorization"][7:]
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT token_hash FROM inbox_tokens")).scalar_one()
+    assert stored == hash_token(token) and token not in stored
+    assert client.get("/api/me", headers=h).json()["inbox_id"] == inbox_id
+    store.revoke_inbox_tokens(inbox_id)
+    assert client.get("/api/me", headers=h).status_code == 401
+
+
+def test_list_read_ack_and_report(client, store, delivered, engine):
+    alert_id = delivered[0]
+    _, h = _token(store, alert_id)
+    items = client.get("/api/items", headers=h).json()["items"]
+    assert [i["alert_id"] for i in items] == [alert_id] and items[0]["status"] == "unread"
+    assert "reasons" not in items[0] and items[0]["level_label"] == "黄色预警"
+    detail = client.get(f"/api/items/{alert_id}", headers=h).json()
+    assert detail["status"] == "read" and detail["reasons"] and detail["action"]
+    assert client.post(f"/api/items/{alert_id}/ack", headers=h).json()["status"] == "acknowledged"
+    assert client.post(f"/api/items/{alert_id}/ack", headers=h).status_code == 200        # idempotent
+    assert store.get(alert_id).state == "acknowledged"
+    bad = client.post(f"/api/items/{alert_id}/outcome", headers=h, json={"kind": "搞定了"})
+    assert bad.status_code == 422 and "已走访" in bad.json()["message"], bad.json()
+    ok = client.post(f"/api/items/{alert_id}/outcome", headers=h, json={"kind": "已化解", "note": "双方达成调解协议"})
+    assert ok.status_code == 200 and ok.json()["status"] == "reported"
+    assert store.get(alert_id).state == "outcome_reported"
+    assert client.get("/api/items", headers=h).json()["count"] == 0
+    assert client.get("/api/items?status=all", headers=h).json()["count"] == 1
+    labels = store.outcome_labels()
+    row = labels.iloc[0]
+    assert (row.kind, row.kind_label, row.note, row.alert_level) == ("resolved", "已化解", "双方达成调解协议", "yellow")
+    assert row.person_id == store.get(alert_id).person_id and row.ruleset_version == "rules-2026.11.1"
+
+
+def test_report_without_ack_acknowledges_first(client, store, delivered):
+    alert_id = delivered[1]
+    _, h = _token(store, alert_id)
+    assert client.post(f"/api/items/{alert_id}/outcome", headers=h, json={"kind": "false_alarm"}).status_code == 200
+    steps = [x["to"] for x in store.history(alert_id) if x["to"]]
+    assert steps[-2:] == ["acknowledged", "outcome_reported"]
+    assert store.outcome_labels().iloc[0].kind == "false_alarm"
+
+
+def test_another_inboxs_item_is_not_found(client, store, delivered):
+    _, h = _token(store, delivered[0])
+    r = client.get(f"/api/items/{delivered[1]}", headers=h)
+    assert r.status_code == 404 and r.json()["error"] == "inbox_item_not_found"
+    assert client.post(f"/api/items/{delivered[1]}/ack", headers=h).status_code == 404
+
+
+def test_withdrawn_items_show_a_notice_and_refuse_actions(client, store, delivered, engine, clock):
+    alert_id = delivered[0]
+    _, h = _token(store, alert_id)
+    store.withdraw(alert_id, by="r", reason="误报")
+    pump(engine, clock=clock)
+    item = client.get(f"/api/items/{alert_id}", headers=h).json()
+    assert item["status"] == "withdrawn" and item["notice"] == "该预警已撤回，无需处置"
+    assert "person" not in item and "address" not in item
+    r = client.post(f"/api/items/{alert_id}/ack", headers=h)
+    assert r.status_code == 409 and r.json()["error"] == "item_closed"
+
+
+def test_two_places_two_inboxes_each_report(client, store, engine, world_tables, directory, clock):
+    [r] = store.ingest([scored(person_with_two_places(world_tables, directory))])
+    store.approve(r.alert_id, by="r", reason="x")
+    pump(engine, clock=clock)
+    sends = store.deliveries(r.alert_id)
+    hukou = next(d for d in sends if d.places == ["hukou"])
+    res = next(d for d in sends if d.places == ["residence"])
+    for d, kind in ((hukou, "已走访"), (res, "已转交")):
+        h = {"Authorization": "Bearer " + store.issue_inbox_token(d.inbox_id, staff_id=d.staff_id)}
+        item = client.get(f"/api/items/{r.alert_id}", headers=h).json()
+        assert item["places"] == (["户籍地"] if d is hukou else ["居住地"])
+        assert client.post(f"/api/items/{r.alert_id}/outcome", headers=h, json={"kind": kind}).status_code == 200
+    labels = store.outcome_labels()
+    assert sorted(labels.kind) == ["referred", "visited"] and set(labels.staff_id) == {hukou.staff_id, res.staff_id}
+
+
+def test_the_mobile_page_is_chinese_and_uses_relative_api_paths(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    for text in ("预警收件箱", "签收", "已走访", "已化解", "已转交", "误报", 'lang="zh-CN"'):
+        assert text in html
+    assert 'base + "api/' in html
+
+
+def test_unmigrated_database_fails_at_start(tmp_path):
+    from serving.operations.alerts import DatabaseNotMigrated
+
+    with pytest.raises(DatabaseNotMigrated, match="weimeng db upgrade"):
+        create_app(url=f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+@pytest.mark.service
+def test_mounts_into_a_bentoml_service(tmp_path):
+    bentoml = pytest.importorskip("bentoml")
+    from serving.operations.alerts.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'bento.db'}")
+    upgrade(engine)
+
+    @bentoml.asgi_app(create_app(engine), path="/inbox")
+    @bentoml.service
+    class InboxMountCheck:
+        @bentoml.api
+        def ping(self) -> str:
+            return "ok"
+
+    with TestClient(InboxMountCheck.to_asgi()) as c:
+        assert "预警收件箱" in c.get("/inbox/").text
+        assert c.get("/inbox/api/items").status_code == 401
