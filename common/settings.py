@@ -26,7 +26,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.errors import ConfigurationError
 
-__all__ = ["Settings", "SettingsError", "ENV_PREFIX", "load_config", "config_error", "normalise_database_url"]
+__all__ = ["Settings", "SettingsError", "ENV_PREFIX", "load_config", "config_error", "normalise_database_url",
+           "mask_url"]
 
 ENV_PREFIX = "WEIMENG_"
 M = TypeVar("M", bound=BaseModel)
@@ -84,8 +85,8 @@ class Settings(BaseSettings):
 
     def where(self) -> dict[str, str]:
         """Where this process writes, for a person to read (passwords masked)."""
-        return {"home": str(self.home.resolve()), "database": _mask(self.resolved_database_url),
-                "mlflow": _mask(self.resolved_mlflow_uri)}
+        return {"home": str(self.home.resolve()), "database": mask_url(self.resolved_database_url),
+                "mlflow": mask_url(self.resolved_mlflow_uri)}
 
     # -- construction ----------------------------------------------------------------------------
     @classmethod
@@ -119,7 +120,8 @@ class Settings(BaseSettings):
         return self
 
 
-def _mask(url: str) -> str:
+def mask_url(url: str) -> str:
+    """A URL with its password replaced by ``***`` (for output a person reads)."""
     if "://" in url and "@" in url.split("://", 1)[1]:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)

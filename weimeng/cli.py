@@ -88,7 +88,8 @@ def features(
 
 @app.command()
 def demo(
-    home: Path = typer.Option(Path("weimeng-data"), "--home", help="演示数据目录 / where the demo writes"),
+    home: Path | None = typer.Option(
+        None, "--home", help="演示数据目录 / where the demo writes (default: WEIMENG_HOME or ./weimeng-data)"),
     people: int = typer.Option(200_000, "--people", help="人数 / number of people"),
     days: int = typer.Option(730, "--days", help="模拟天数 / days"),
     seed: int = typer.Option(42, "--seed"),
@@ -99,12 +100,14 @@ def demo(
     review → push → inbox → outcomes → monitor → report → console."""
     import time as _time
 
+    from common.settings import Settings
     from weimeng.demo import DemoConfig, run_demo
 
     con = _console()
     con.rule("[bold]未萌 Weimeng 演示 / demo")
-    result = run_demo(DemoConfig(home=home, people=people, days=days, seed=seed, port=port, serve=serve),
-                      echo=con.print)
+    settings = Settings.from_env(home=home)
+    result = run_demo(DemoConfig(home=settings.home, people=people, days=days, seed=seed, port=port, serve=serve,
+                                 settings=settings), echo=con.print)
     con.rule("[bold green]完成 / done")
     for name, path in result.artefacts.items():
         con.print(f"  {name}: {path}")

@@ -1,8 +1,14 @@
-"""The end-to-end demo on embedded defaults: every step calls the owning package, in flow order.
+"""The end-to-end demo: every step calls the owning package, in flow order.
 
 simulate -> features -> rules backtest -> train + register -> promote -> score -> alerts -> review
 (by the labelled demo reviewer) -> push -> inbox -> outcomes (by labelled demo cadres) -> monitor ->
-leadership report -> console. Everything lands under ``home`` (SQLite stores, MLflow, reports).
+leadership report -> console. The demo reads the same settings as every command
+(:class:`common.settings.Settings`): on embedded defaults everything lands under ``home`` (SQLite stores,
+MLflow, reports); with ``WEIMENG_DATABASE_URL`` and ``WEIMENG_MLFLOW_TRACKING_URI`` (or
+``MLFLOW_TRACKING_URI``) set, the alert store and MLflow live there instead, and the demo says where.
+
+The demo is a list of typed steps (:data:`STEPS`); each step reads what earlier steps left in
+:class:`DemoState` and returns one line for the person watching.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo"]
+from common.settings import Settings, mask_url
+
+__all__ = ["DemoConfig", "DemoResult", "DemoState", "Step", "STEPS", "run_demo"]
 
 
 @dataclass
@@ -27,6 +36,12 @@ class DemoConfig:
     dismiss: int = 3
     port: int = 8600
     serve: bool = True
+    #: The process settings; ``None`` reads the environment (with ``home`` above as the data home).
+    settings: Settings | None = None
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            self.settings = Settings.from_env(home=self.home)
 
     @property
     def world(self) -> Path:
@@ -34,11 +49,13 @@ class DemoConfig:
 
     @property
     def tracking_uri(self) -> str:
-        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+        assert self.settings is not None
+        return self.settings.resolved_mlflow_uri
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{(self.home / 'weimeng.db').resolve()}"
+        assert self.settings is not None
+        return self.settings.resolved_database_url
 
 
 @dataclass
@@ -46,219 +63,254 @@ class DemoResult:
     steps: list[tuple[str, str, float]] = field(default_factory=list)   # (step, outcome, seconds)
     artefacts: dict[str, str] = field(default_factory=dict)
     logins: list[str] = field(default_factory=list)
-    console: object | None = None
+    console: Any | None = None
+    where: dict[str, str] = field(default_factory=dict)
 
 
-def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> DemoResult:
+@dataclass
+class DemoState:
+    """What the steps hand to each other (set in flow order; a step only reads what earlier ones set)."""
+
+    summary: dict[str, Any] = field(default_factory=dict)
+    end: Any = None                 # pandas Timestamp: the world's last day
+    as_of: Any = None               # the scoring date (the world's last day, midnight)
+    store: Any = None               # features.store.EventStore
+    train: Any = None               # training result
+    promotion_audit: dict[str, Any] = field(default_factory=dict)
+    flagged: list[Any] = field(default_factory=list)
+    alerts: Any = None              # serving.operations.alerts.AlertStore
+    world: Any = None               # serving.operations.console.world.World
+
+    @property
+    def engine(self) -> Any:
+        return self.alerts.engine
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[DemoConfig, DemoState, DemoResult], str]
+
+
+# 1. the synthetic world -----------------------------------------------------------------------------
+def simulate_world(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     import pandas as pd
 
+    from features.simulate import simulate
+
+    s = simulate(people=cfg.people, days=cfg.days, seed=cfg.seed, out=cfg.world, start_date=cfg.start_date)
+    st.summary = s
+    st.end = pd.Timestamp(s["end_date"])
+    st.as_of = st.end.normalize()
+    res.artefacts["合成世界 world"] = str(cfg.world)
+    return (f"{s['people']:,} 人，涉警 {s['involved_people']:,} 人，警情 {s['tables']['incidents']:,} 起，"
+            f"结局事件 {s['outcomes']:,} 起")
+
+
+# 2. point-in-time features ----------------------------------------------------------------------------
+def compute_features(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    from features.store import EventStore
+
+    st.store = EventStore.open(cfg.world)
+    frame = st.store.features(st.as_of)
+    out = cfg.home / "features" / f"features_{st.as_of.date()}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    res.artefacts["时点特征 features"] = str(out)
+    dropped = int(st.store.report.summary()["dropped"].sum())
+    return f"{len(frame):,} 人 × {frame.shape[1] - 2} 项特征（as of {st.as_of.date()}），校验隔离 {dropped:,} 行"
+
+
+# 3. rules backtest ------------------------------------------------------------------------------------
+def backtest_rules(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    import pandas as pd
+
+    import rules
+
+    rs = rules.load_ruleset()
+    bt = rules.backtest(st.store, rs, st.end - pd.DateOffset(months=9), st.end - pd.DateOffset(months=4))
+    out = cfg.home / "reports" / "rules_backtest"
+    bt.write(out)
+    res.artefacts["规则回测 rules backtest"] = str(out)
+    return f"规则集 {rs.version}（{len(rs.rule_ids)} 条规则）回测完成，报告见 {out}"
+
+
+# 4. train and register --------------------------------------------------------------------------------
+def train_model(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    from training import train
+
+    r = train(cfg.world, tracking_uri=cfg.tracking_uri, out_dir=cfg.home / "reports" / "training")
+    st.train = r
+    m = r.metrics
+    card = getattr(r, "card", None)
+    res.artefacts["模型卡 model card"] = str(card["html"] if isinstance(card, dict) and "html" in card
+                                          else cfg.home / "reports" / "training")
+    return (f"模型 v{r.version}（challenger）：ROC-AUC {m['roc_auc']:.3f}，"
+            f"记录 oracle {m.get('oracle_records_roc_auc', float('nan')):.3f}，"
+            f"容量下精确率 {m['precision_at_capacity']:.3f}，"
+            f"规则基线 {m.get('rules_precision_at_capacity', float('nan')):.3f}")
+
+
+# 5. promote (the gate first; the first champion needs a recorded human reason) ------------------------
+def promote_model(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    from training import PromotionRefused, promote
+
+    try:
+        report = promote(tracking_uri=cfg.tracking_uri, by="demo-analyst")
+        how = "通过晋级门槛"
+    except PromotionRefused as exc:
+        reasons = "; ".join(str(x) for x in getattr(exc.report, "reasons", []) or [str(exc)])[:200]
+        report = promote(tracking_uri=cfg.tracking_uri, force=True, by="demo-analyst（演示分析员）",
+                         reason=f"演示：首个冠军模型，已人工查看模型卡与公平性标记（门槛未通过原因：{reasons}）")
+        how = "门槛未通过，由演示分析员强制晋级并记录原因"
+    st.promotion_audit = dict(version=st.train.version, by="demo-analyst（演示分析员）",
+                              reason=getattr(report, "reason", None) or how, forced=bool(report.forced),
+                              previous=getattr(report, "champion", None))
+    return f"冠军模型 = v{st.train.version}（{how}）"
+
+
+# 6. score everyone with recent records ----------------------------------------------------------------
+def score_everyone(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    from serving.scoring import ScoringApp, ServingSettings
+    from serving.scoring.batch import score_population
+
+    settings = ServingSettings.load(None, {"home": str(cfg.home.resolve()), "data_dir": str(cfg.world.resolve()),
+                                           "tracking_uri": cfg.tracking_uri, "auth_required": False})
+    app = ScoringApp.start(settings, watch=False)
+    table, scored = score_population(app, st.as_of)
+    out = cfg.home / "scores" / f"scores_{st.as_of.date()}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False)
+    st.flagged = [p for p in scored if p.level != "none"]
+    res.artefacts["评分 scores"] = str(out)
+    levels = table["level"].value_counts()
+    return (f"{len(table):,} 人评分：红 {levels.get('red', 0)}、橙 {levels.get('orange', 0)}、"
+            f"黄 {levels.get('yellow', 0)}，每条预警均附解释")
+
+
+# 7. alerts --------------------------------------------------------------------------------------------
+def file_alerts(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    import pandas as pd
+
+    from serving.operations.alerts import AlertStore, Directory, upgrade
+    from weimeng.audit_hooks import audit_promotion
+
+    upgrade(cfg.database_url)
+    st.alerts = AlertStore.open(cfg.database_url, directory=Directory.from_event_store(st.store))
+    audit_state = audit_promotion(**st.promotion_audit, database_url=cfg.database_url)
+    results = st.alerts.ingest(st.flagged)
+    res.artefacts["预警库 alert store"] = mask_url(cfg.database_url)
+    actions = pd.Series([r.action for r in results]).value_counts().to_dict()
+    return f"{len(results):,} 条预警入库（{actions}），等待人工审核；模型晋级{audit_state}"
+
+
+# 8. human review by the labelled demo reviewer ---------------------------------------------------------
+def review_alerts(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    from serving.operations.console.demo import demo_review, seed_demo_accounts
+    from serving.operations.console.world import World
+
+    st.world = World(event_store=st.store)
+    accounts = seed_demo_accounts(st.engine, world=st.world)
+    res.logins = [a.line() for a in accounts]
+    done = demo_review(st.engine, st.world, approve=cfg.approve, dismiss=cfg.dismiss)
+    return f"演示审核员 demo-reviewer 已审核（每条均附理由并写入审计日志）：{done}"
+
+
+# 9. push ----------------------------------------------------------------------------------------------
+def push_alerts(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    from serving.operations.push.config import PushConfig
+    from serving.operations.push.worker import PushWorker, build_adapters
+
+    worker = PushWorker(st.engine, build_adapters(st.engine, PushConfig()))
+    worker.run(drain=True, poll_seconds=0.01)
+    delivered = st.alerts.deliveries(status="delivered")
+    return f"推送到网格员/村社干部/社区民警收件箱 {len(delivered)} 条（户籍地与居住地分别送达）"
+
+
+# 10. the cadres acknowledge and report (labelled demo cadres) -------------------------------------------
+def report_outcomes(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    import sqlalchemy as sa
+
+    from serving.operations.alerts.models import InboxItem
+    from serving.operations.inbox.service import Identity, InboxService
+
+    inbox = InboxService(st.engine)
+    with st.engine.connect() as con:
+        items = con.execute(sa.select(InboxItem.inbox_id, InboxItem.staff_id, InboxItem.alert_id)
+                            .order_by(InboxItem.id)).all()
+    kinds = ["visited", "resolved", "referred", "false_alarm"]
+    acked = reported = 0
+    for i, it in enumerate(items):
+        who = Identity(it.inbox_id, it.staff_id, "演示干部 demo cadre")
+        if i % 3 == 2:
+            continue  # some cadres have not opened their inbox yet: the funnel shows it
+        inbox.acknowledge(who, it.alert_id)
+        acked += 1
+        if i % 3 == 0:
+            inbox.report_outcome(who, it.alert_id, kinds[(i // 3) % len(kinds)], note="演示：已上门了解情况")
+            reported += 1
+    return f"演示干部签收 {acked} 条、反馈走访结果 {reported} 条（结果回流为训练标签）"
+
+
+# 11. monitoring and the leadership report -------------------------------------------------------------
+def monitor_and_report(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    import pandas as pd
+
+    from monitoring.report import build_leadership_report
+    from monitoring.run import run_monitor
+
+    mon_dir = cfg.home / "monitoring" / str(st.as_of.date())
+    m = run_monitor(cfg.world, st.as_of - pd.DateOffset(months=3), st.as_of - pd.DateOffset(months=1), mon_dir,
+                    tracking_uri=cfg.tracking_uri, store=st.store)
+    rep = build_leadership_report(cfg.home / "reports", period="monthly",
+                                  end=pd.Timestamp.now().normalize() + pd.Timedelta(days=1), store=st.store,
+                                  engine=st.engine, monitor_summary=mon_dir / "summary.json")
+    res.artefacts["漂移监测 monitoring"] = str(mon_dir)
+    res.artefacts["领导报告 leadership report"] = str(rep.html)
+    state = "无告警" if not m.alarms else f"{len(m.alarms)} 项告警（合成世界第一年仍在积累历史，参照窗口取自这一时期）"
+    return f"监测：{state}；领导月报已生成"
+
+
+STEPS: tuple[Step, ...] = (
+    Step("1. 模拟合成世界 simulate", simulate_world),
+    Step("2. 计算时点特征 features", compute_features),
+    Step("3. 规则回测 rules backtest", backtest_rules),
+    Step("4. 训练并登记模型 train + register", train_model),
+    Step("5. 晋级冠军模型 promote", promote_model),
+    Step("6. 批量评分与解释 score", score_everyone),
+    Step("7. 预警入库 alerts", file_alerts),
+    Step("8. 人工审核（演示审核员）review", review_alerts),
+    Step("9. 推送到收件箱 push", push_alerts),
+    Step("10. 签收与走访反馈 outcomes", report_outcomes),
+    Step("11. 监测与领导报告 monitor + report", monitor_and_report),
+)
+
+
+def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print, steps: tuple[Step, ...] = STEPS) -> DemoResult:
+    """Run ``steps`` in order; then (``cfg.serve``) start the console on the demo's alerts."""
     res = DemoResult()
     cfg.home.mkdir(parents=True, exist_ok=True)
-    ctx: dict = {}
-
-    def step(name: str, fn: Callable[[], str]) -> None:
-        echo(f"[bold cyan]▶ {name}[/]")
+    assert cfg.settings is not None
+    res.where = {"数据目录 home": str(cfg.home.resolve()), "预警库 alert store": mask_url(cfg.database_url),
+                 "模型登记 MLflow": mask_url(cfg.tracking_uri)}
+    echo("写入位置 / where: " + "；".join(f"{k} {v}" for k, v in res.where.items()))
+    st = DemoState()
+    for step in steps:
+        echo(f"[bold cyan]▶ {step.name}[/]")
         t = time.perf_counter()
-        outcome = fn()
+        outcome = step.run(cfg, st, res)
         dt = time.perf_counter() - t
-        res.steps.append((name, outcome, dt))
+        res.steps.append((step.name, outcome, dt))
         echo(f"  ✓ {outcome} [dim]({dt:.1f} s)[/]")
-
-    # 1. the synthetic world -------------------------------------------------------------------------
-    def _simulate() -> str:
-        from features.simulate import simulate
-
-        s = simulate(people=cfg.people, days=cfg.days, seed=cfg.seed, out=cfg.world, start_date=cfg.start_date)
-        ctx["summary"] = s
-        res.artefacts["合成世界 world"] = str(cfg.world)
-        return (f"{s['people']:,} 人，涉警 {s['involved_people']:,} 人，警情 {s['tables']['incidents']:,} 起，"
-                f"结局事件 {s['outcomes']:,} 起")
-
-    step("1. 模拟合成世界 simulate", _simulate)
-    end = pd.Timestamp(ctx["summary"]["end_date"])
-    as_of = end.normalize()
-
-    # 2. point-in-time features ------------------------------------------------------------------------
-    def _features() -> str:
-        from features.store import EventStore
-
-        store = EventStore.open(cfg.world)
-        ctx["store"] = store
-        frame = store.features(as_of)
-        out = cfg.home / "features" / f"features_{as_of.date()}.parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(out, index=False)
-        res.artefacts["时点特征 features"] = str(out)
-        dropped = int(store.report.summary()["dropped"].sum())
-        return f"{len(frame):,} 人 × {frame.shape[1] - 2} 项特征（as of {as_of.date()}），校验隔离 {dropped:,} 行"
-
-    step("2. 计算时点特征 features", _features)
-    store = ctx["store"]
-
-    # 3. rules backtest --------------------------------------------------------------------------------
-    def _rules() -> str:
-        import rules
-
-        rs = rules.load_ruleset()
-        bt = rules.backtest(store, rs, end - pd.DateOffset(months=9), end - pd.DateOffset(months=4))
-        out = cfg.home / "reports" / "rules_backtest"
-        bt.write(out)
-        res.artefacts["规则回测 rules backtest"] = str(out)
-        return f"规则集 {rs.version}（{len(rs.rule_ids)} 条规则）回测完成，报告见 {out}"
-
-    step("3. 规则回测 rules backtest", _rules)
-
-    # 4. train and register ------------------------------------------------------------------------------
-    def _train() -> str:
-        from training import train
-
-        r = train(cfg.world, tracking_uri=cfg.tracking_uri, out_dir=cfg.home / "reports" / "training")
-        ctx["train"] = r
-        m = r.metrics
-        card = getattr(r, "card", None)
-        res.artefacts["模型卡 model card"] = str(card["html"] if isinstance(card, dict) and "html" in card
-                                              else cfg.home / "reports" / "training")
-        return (f"模型 v{r.version}（challenger）：ROC-AUC {m['roc_auc']:.3f}，记录 oracle {m.get('oracle_records_roc_auc', float('nan')):.3f}，"
-                f"容量下精确率 {m['precision_at_capacity']:.3f}，规则基线 {m.get('rules_precision_at_capacity', float('nan')):.3f}")
-
-    step("4. 训练并登记模型 train + register", _train)
-
-    # 5. promote (the gate first; the first champion needs a recorded human reason) ----------------------
-    def _promote() -> str:
-        from training import PromotionRefused, promote
-
-        try:
-            report = promote(tracking_uri=cfg.tracking_uri, by="demo-analyst")
-            how = "通过晋级门槛"
-        except PromotionRefused as exc:
-            reasons = "; ".join(str(x) for x in getattr(exc.report, "reasons", []) or [str(exc)])[:200]
-            report = promote(tracking_uri=cfg.tracking_uri, force=True, by="demo-analyst（演示分析员）",
-                             reason=f"演示：首个冠军模型，已人工查看模型卡与公平性标记（门槛未通过原因：{reasons}）")
-            how = "门槛未通过，由演示分析员强制晋级并记录原因"
-        ctx["promotion"] = report
-        ctx["promotion_audit"] = dict(version=ctx["train"].version, by="demo-analyst（演示分析员）",
-                                      reason=getattr(report, "reason", None) or how, forced=bool(report.forced),
-                                      previous=getattr(report, "champion", None))
-        return f"冠军模型 = v{ctx['train'].version}（{how}）"
-
-    step("5. 晋级冠军模型 promote", _promote)
-
-    # 6. score everyone with recent records ----------------------------------------------------------------
-    def _score() -> str:
-        from serving.scoring import ScoringApp, ServingSettings
-        from serving.scoring.batch import score_population
-
-        settings = ServingSettings.load(None, {"home": str(cfg.home.resolve()), "data_dir": str(cfg.world.resolve()),
-                                               "tracking_uri": cfg.tracking_uri, "auth_required": False})
-        app = ScoringApp.start(settings, watch=False)
-        table, scored = score_population(app, as_of)
-        out = cfg.home / "scores" / f"scores_{as_of.date()}.parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_parquet(out, index=False)
-        ctx["flagged"] = [p for p in scored if p.level != "none"]
-        res.artefacts["评分 scores"] = str(out)
-        levels = table["level"].value_counts()
-        return (f"{len(table):,} 人评分：红 {levels.get('red', 0)}、橙 {levels.get('orange', 0)}、黄 {levels.get('yellow', 0)}，"
-                f"每条预警均附解释")
-
-    step("6. 批量评分与解释 score", _score)
-
-    # 7. alerts -----------------------------------------------------------------------------------------
-    def _alerts() -> str:
-        from serving.operations.alerts import AlertStore, Directory, upgrade
-
-        upgrade(cfg.database_url)
-        alerts = AlertStore.open(cfg.database_url, directory=Directory.from_event_store(store))
-        from weimeng.audit_hooks import audit_promotion
-
-        audit_state = audit_promotion(**ctx["promotion_audit"], database_url=cfg.database_url)
-        results = alerts.ingest(ctx["flagged"])
-        ctx["alerts"] = alerts
-        res.artefacts["预警库 alert store"] = cfg.database_url
-        actions = pd.Series([r.action for r in results]).value_counts().to_dict()
-        return f"{len(results):,} 条预警入库（{actions}），等待人工审核；模型晋级{audit_state}"
-
-    step("7. 预警入库 alerts", _alerts)
-    engine = ctx["alerts"].engine
-
-    # 8. human review by the labelled demo reviewer ---------------------------------------------------------
-    def _review() -> str:
-        from serving.operations.console.demo import demo_review, seed_demo_accounts
-        from serving.operations.console.world import World
-
-        world = World(event_store=store)
-        ctx["world"] = world
-        accounts = seed_demo_accounts(engine, world=world)
-        res.logins = [a.line() for a in accounts]
-        done = demo_review(engine, world, approve=cfg.approve, dismiss=cfg.dismiss)
-        return f"演示审核员 demo-reviewer 已审核（每条均附理由并写入审计日志）：{done}"
-
-    step("8. 人工审核（演示审核员）review", _review)
-
-    # 9. push ---------------------------------------------------------------------------------------------
-    def _push() -> str:
-        from serving.operations.push.config import PushConfig
-        from serving.operations.push.worker import PushWorker, build_adapters
-
-        worker = PushWorker(engine, build_adapters(engine, PushConfig()))
-        worker.run(drain=True, poll_seconds=0.01)
-        delivered = ctx["alerts"].deliveries(status="delivered")
-        return f"推送到网格员/村社干部/社区民警收件箱 {len(delivered)} 条（户籍地与居住地分别送达）"
-
-    step("9. 推送到收件箱 push", _push)
-
-    # 10. the cadres acknowledge and report (labelled demo cadres) ------------------------------------------
-    def _outcomes() -> str:
-        import sqlalchemy as sa
-
-        from serving.operations.alerts.models import InboxItem
-        from serving.operations.inbox.service import Identity, InboxService
-
-        inbox = InboxService(engine)
-        with engine.connect() as con:
-            items = con.execute(sa.select(InboxItem.inbox_id, InboxItem.staff_id, InboxItem.alert_id)
-                                .order_by(InboxItem.id)).all()
-        kinds = ["visited", "resolved", "referred", "false_alarm"]
-        acked = reported = 0
-        for i, it in enumerate(items):
-            who = Identity(it.inbox_id, it.staff_id, "演示干部 demo cadre")
-            if i % 3 == 2:
-                continue  # some cadres have not opened their inbox yet: the funnel shows it
-            inbox.acknowledge(who, it.alert_id)
-            acked += 1
-            if i % 3 == 0:
-                inbox.report_outcome(who, it.alert_id, kinds[(i // 3) % len(kinds)], note="演示：已上门了解情况")
-                reported += 1
-        return f"演示干部签收 {acked} 条、反馈走访结果 {reported} 条（结果回流为训练标签）"
-
-    step("10. 签收与走访反馈 outcomes", _outcomes)
-
-    # 11. monitoring and the leadership report -------------------------------------------------------------
-    def _monitor() -> str:
-        from monitoring.report import build_leadership_report
-        from monitoring.run import run_monitor
-
-        mon_dir = cfg.home / "monitoring" / str(as_of.date())
-        m = run_monitor(cfg.world, as_of - pd.DateOffset(months=3), as_of - pd.DateOffset(months=1), mon_dir,
-                        tracking_uri=cfg.tracking_uri, store=store)
-        rep = build_leadership_report(cfg.home / "reports", period="monthly",
-                                      end=pd.Timestamp.now().normalize() + pd.Timedelta(days=1), store=store,
-                                      engine=engine, monitor_summary=mon_dir / "summary.json")
-        res.artefacts["漂移监测 monitoring"] = str(mon_dir)
-        res.artefacts["领导报告 leadership report"] = str(rep.html)
-        state = "无告警" if not m.alarms else f"{len(m.alarms)} 项告警（合成世界第一年仍在积累历史，参照窗口取自这一时期）"
-        return f"监测：{state}；领导月报已生成"
-
-    step("11. 监测与领导报告 monitor + report", _monitor)
 
     (cfg.home / "demo.json").write_text(json.dumps(
         {"steps": [{"step": s, "outcome": o, "seconds": round(t, 1)} for s, o, t in res.steps],
-         "artefacts": res.artefacts}, ensure_ascii=False, indent=1), encoding="utf-8")
+         "artefacts": res.artefacts, "where": res.where}, ensure_ascii=False, indent=1), encoding="utf-8")
 
-    # 12. the console --------------------------------------------------------------------------------------
-    if cfg.serve:
+    # 12. the console ----------------------------------------------------------------------------------
+    if cfg.serve and st.alerts is not None:
         from serving.operations.console.demo import start_console
 
-        res.console = start_console(engine, world=ctx["world"], event_store=store, data_dir=cfg.world,
+        res.console = start_console(st.engine, world=st.world, event_store=st.store, data_dir=cfg.world,
                                     reports_dir=cfg.home / "reports", port=cfg.port)
     return res

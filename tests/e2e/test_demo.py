@@ -39,3 +39,41 @@ def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
     finally:
         if res.console is not None:
             res.console.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.service
+def test_demo_runs_on_postgresql_when_the_settings_say_so(tmp_path, monkeypatch):
+    """WEIMENG_DATABASE_URL and MLFLOW_TRACKING_URI point at PostgreSQL: the alert store and the MLflow
+    registry land there, and no SQLite store is written into the demo's home."""
+    import sqlalchemy as sa
+
+    from common.settings import Settings
+    from tests._postgres import temporary_database
+    from weimeng.demo import DemoConfig, run_demo
+
+    with temporary_database("demo_ops") as ops_url, temporary_database("demo_mlflow") as mlflow_url:
+        monkeypatch.setenv("WEIMENG_DATABASE_URL", ops_url)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_url)
+        home = tmp_path / "home"
+        settings = Settings.from_env(home=home)
+        lines: list[str] = []
+        cfg = DemoConfig(home=home, people=20_000, approve=3, dismiss=1, serve=False, settings=settings)
+        res = run_demo(cfg, echo=lines.append)
+        assert len(res.steps) == 11
+        assert "postgresql" in res.where["预警库 alert store"] and "postgresql" in res.where["模型登记 MLflow"]
+        assert any("写入位置" in line and "postgresql" in line for line in lines)
+        assert not (home / "weimeng.db").exists() and not (home / "mlflow.db").exists()
+        engine = sa.create_engine(ops_url)
+        try:
+            with engine.connect() as conn:
+                assert conn.scalar(sa.text("SELECT COUNT(*) FROM alerts")) > 0
+                assert conn.scalar(sa.text("SELECT COUNT(*) FROM audit_log")) > 0
+        finally:
+            engine.dispose()
+        engine = sa.create_engine(mlflow_url)
+        try:
+            with engine.connect() as conn:
+                assert conn.scalar(sa.text("SELECT COUNT(*) FROM model_versions")) >= 1
+        finally:
+            engine.dispose()
