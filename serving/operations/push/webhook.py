@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 
 import httpx
@@ -41,6 +42,7 @@ HEADER_SIGNATURE = "X-Weimeng-Signature"
 HEADER_KEY = "X-Weimeng-Idempotency-Key"
 HEADER_EVENT = "X-Weimeng-Event"
 REPLAY_WINDOW_SECONDS = 300
+_TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,11}")
 
 
 def sign(secret: str, timestamp: int | str, body: bytes, key_id: str = "v1") -> str:
@@ -53,15 +55,17 @@ def verify_signature(secret: str, timestamp: str | None, body: bytes, signature:
     """Raise :class:`SignatureError` unless the signature matches and the timestamp is within the window."""
     if not timestamp or not signature:
         raise SignatureError(f"missing {HEADER_TIMESTAMP} or {HEADER_SIGNATURE} header.")
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        raise SignatureError(f"webhook timestamp {timestamp!r} is not unix seconds.") from None
+    # The header text itself must be canonical unix seconds: int() would also accept " 123 ", "+123", "1_796".
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise SignatureError(f"webhook timestamp {timestamp[:40]!r} is not unix seconds (digits only).")
+    ts = int(timestamp)
     now = time.time() if now is None else now
     if abs(now - ts) > window:
         raise SignatureError(f"webhook timestamp {ts} is {abs(int(now) - ts)} s away from now; the replay window is "
                              f"{window} s.")
-    if not hmac.compare_digest(sign(secret, ts, body, key_id), signature):
+    expected = sign(secret, timestamp, body, key_id).encode("ascii")
+    # compare bytes: a non-ASCII header must be a mismatch, not a TypeError (a receiver's 500)
+    if not hmac.compare_digest(expected, signature.encode("utf-8", "surrogateescape")):
         raise SignatureError("webhook signature does not match the body and timestamp.")
 
 

@@ -36,6 +36,24 @@ def test_verify_accepts_a_fresh_signature_and_rejects_tampering_and_replays():
         verify_signature(SECRET, "yesterday", body, sig)
 
 
+@pytest.mark.parametrize("header", [" {ts} ", "+{ts}", "{ts}\n", "0{ts}", "{ts}.0", "{head}_{tail}"])
+def test_only_canonical_unix_seconds_are_accepted(header):
+    """int() accepts " 123 ", "+123" and "1_796...": the header text itself must be plain digits."""
+    body, ts = b'{"x":1}', int(time.time())
+    text = header.format(ts=ts, head=str(ts)[:3], tail=str(ts)[3:])
+    with pytest.raises(SignatureError, match="not unix seconds"):
+        verify_signature(SECRET, text, body, sign(SECRET, text, body))
+    with pytest.raises(SignatureError, match="not unix seconds"):
+        verify_signature(SECRET, "１７６４４０００００", body, sign(SECRET, ts, body))
+
+
+@pytest.mark.parametrize("signature", ["v1=ä" + "0" * 63, "v1=\udcff", "签名"])
+def test_a_non_ascii_signature_is_a_mismatch_not_a_crash(signature):
+    body, ts = b'{"x":1}', int(time.time())
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_signature(SECRET, str(ts), body, signature)
+
+
 @pytest.mark.service
 @pytest.mark.parametrize("code,status", [(200, "delivered"), (409, "delivered"), (410, "unsubscribed"),
                                          (429, "retry"), (503, "retry"), (400, "refused"), (401, "refused")])
