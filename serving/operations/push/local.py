@@ -70,7 +70,8 @@ class LocalInboxAdapter:
         out = []
         for d in deliveries:
             if d.idempotency_key in created:
-                out.append(DeliveryResult("delivered", "inbox item created", external_id=str(created[d.idempotency_key])))
+                created_id = str(created[d.idempotency_key])
+                out.append(DeliveryResult("delivered", "inbox item created", external_id=created_id))
             else:
                 out.append(self.send_in(s, d))  # already there: the single path finds and reports it
         return out

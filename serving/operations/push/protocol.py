@@ -36,7 +36,7 @@ class Delivery:
     inbox_id: str              # mini-program openid / inbox identity
     staff_id: str
     idempotency_key: str
-    payload: dict              # serving.operations.alerts.payload.Payload.to_dict() for sends; {status, reason} for retracts
+    payload: dict              # alerts.payload.Payload.to_dict() for sends; {status, reason} for retracts
     attempt: int = 1
 
 

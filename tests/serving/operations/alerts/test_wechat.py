@@ -55,7 +55,8 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("errcode", sorted(EXPECTED))
-def test_each_errcode_leads_to_the_right_delivery_state(errcode, fake, wx_store, engine, world_tables, directory, clock):
+def test_each_errcode_leads_to_the_right_delivery_state(errcode, fake, wx_store, engine, world_tables, directory,
+                                                        clock):
     alert_id = _approve_one(wx_store, world_tables, directory)
     if errcode:
         fake.inject(errcode)
@@ -153,7 +154,7 @@ def test_sent_messages_respect_field_limits(fake, wx_store, engine, world_tables
     _one_round(engine, WeChatSubscribeAdapter(_config(fake)), clock)
     body = fake.sent[0]
     assert body["page"].startswith("pages/inbox/detail?alert=")
-    for key, v in body["data"].items():
+    for v in body["data"].values():
         assert "\n" not in v["value"]
     assert len(body["data"]["thing4"]["value"]) <= 20 and len(body["data"]["phrase3"]["value"]) <= 5
     assert body["data"]["phrase3"]["value"] == "红色预警"
@@ -175,3 +176,30 @@ def test_the_api_host_must_be_configured():
         WeChatConfig(base_url="", appid="a", secret="s", template_id="t")
     with pytest.raises(ConfigurationError, match="allowed sources"):
         WeChatConfig(base_url="http://127.0.0.1:1", appid="a", secret="s", template_id="t", fields={"thing1": "note"})
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("phrase1", "red"), ("phrase1", "紧急!"), ("letter2", "abc1"), ("symbol3", "ab"), ("amount4", "十元"),
+    ("phone_number5", "138-abcd"), ("car_number6", "12345678"), ("time7", "明天下午"), ("date8", "2026-11-29x"),
+    ("name9", "张三123"),
+])
+def test_field_content_rules_refuse_what_wechat_would_refuse(key, value):
+    """WeChat answers errcode 47003 for these; they must fail before sending, naming the key."""
+    with pytest.raises(PayloadError, match=key):
+        render_field(key, value)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("phrase1", "红色预警"), ("letter2", "abc"), ("symbol3", "★"), ("amount4", "¥100"), ("phone_number5", "+86-138"),
+    ("car_number6", "川A12345"), ("time7", "2026年11月29日 15:01"), ("time7", "15:01"), ("date8", "2026年11月29日"),
+    ("name9", "张**"),
+])
+def test_field_content_rules_accept_valid_values(key, value):
+    assert render_field(key, value) == value
+
+
+def test_aware_times_are_shown_in_beijing_time():
+    from datetime import UTC, datetime
+
+    assert render_field("time1", datetime(2026, 11, 29, 7, 1, tzinfo=UTC)) == "2026年11月29日 15:01"
+    assert render_field("date2", datetime(2026, 11, 29, 17, 0, tzinfo=UTC)) == "2026年11月30日"
