@@ -176,17 +176,33 @@ def users_seed_demo(url: str | None = URL_OPT,
 def audit_verify(url: str | None = URL_OPT,
                  expected_head: str | None = typer.Option(
                      None, "--expected-head", help="外部留存的头哈希 / a head hash published earlier")) -> None:
-    """校验审计日志哈希链 / Verify the audit chain; exit 1 if any entry was edited or deleted."""
-    from serving.operations import audit
+    """校验审计日志哈希链 / Verify the audit chain against the newest signed checkpoint (kept outside the
+    database); exit 1 if any entry was edited, deleted, cut from the end or wiped. An intact chain gets a
+    new checkpoint."""
+    from serving.operations.audit.anchor import CheckpointStore, verify_against
 
-    result = audit.verify(_engine(url), expected_head=expected_head)
+    store = CheckpointStore.from_settings()
+    result, anchor = verify_against(_engine(url), store, expected_head=expected_head)
     if result.ok:
         typer.secho(result.summary(), fg=typer.colors.GREEN)
+        typer.echo(f"检查点 / checkpoint: {'已比对 ' + anchor.line() if anchor else '首次校验，尚无检查点'}；"
+                   f"新检查点已写入 {store.path}")
         return
     typer.secho(result.summary(), fg=typer.colors.RED, err=True)
     for p in result.problems:
         typer.echo(f"  - {p}", err=True)
     raise typer.Exit(EXIT_TAMPERED)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(url: str | None = URL_OPT) -> None:
+    """记录审计日志检查点 / Append a signed checkpoint of the audit head outside the database (schedule it)."""
+    from serving.operations.audit.anchor import CheckpointStore
+
+    store = CheckpointStore.from_settings()
+    cp = store.append(_engine(url))
+    typer.echo(f"检查点已记录 / checkpoint recorded: {cp.line()} → {store.path}" if cp
+               else "审计日志为空，无需检查点 / the audit log is empty: nothing to checkpoint")
 
 
 @audit_app.command("head")

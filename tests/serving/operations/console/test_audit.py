@@ -159,3 +159,75 @@ def _tamper_on(engine):
         assert not r.ok and any(p.startswith("#2:") for p in r.problems)
     finally:
         engine.dispose()
+
+
+# -- checkpoints outside the database: truncation and wipes ------------------------------------------
+
+def _cli(url, *args):
+    from weimeng.commands.console import app
+
+    return CliRunner().invoke(app, ["audit", *args, "--url", url])
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEIMENG_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_a_cut_tail_with_a_rewound_head_is_caught_by_a_plain_verify(engine, home):
+    _fill(engine)
+    url = engine.url.render_as_string(hide_password=False)
+    first = _cli(url, "verify")
+    assert first.exit_code == 0 and "首次校验" in first.output          # no checkpoint yet: one is written
+    assert (home / "audit" / "checkpoints.jsonl").is_file()
+    assert oct((home / "audit" / "checkpoint.key").stat().st_mode)[-3:] == "600"
+    _drop_triggers(engine)
+    with engine.begin() as conn:  # delete the last two entries and rewind the head: internally consistent
+        prev = conn.exec_driver_sql("SELECT hash FROM audit_log WHERE seq = 3").scalar()
+        conn.exec_driver_sql("DELETE FROM audit_log WHERE seq > 3")
+        conn.exec_driver_sql(f"UPDATE audit_head SET seq = 3, hash = '{prev}'")
+    assert audit.verify(engine).ok                                    # the chain alone cannot tell
+    r = _cli(url, "verify")
+    assert r.exit_code == 1 and "TAMPERED" in r.output and "#5" in r.output
+
+
+def test_a_wiped_log_is_caught_by_a_plain_verify(engine, home):
+    _fill(engine, 4)
+    url = engine.url.render_as_string(hide_password=False)
+    assert _cli(url, "checkpoint").exit_code == 0
+    _drop_triggers(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_log")
+        conn.exec_driver_sql("UPDATE audit_head SET seq = 0, hash = '" + "0" * 64 + "'")
+    r = _cli(url, "verify")
+    assert r.exit_code == 1 and "wiped" in r.output
+
+
+def test_a_rewritten_chain_is_caught_by_the_checkpoint_without_flags(engine, home):
+    _fill(engine, 3)
+    url = engine.url.render_as_string(hide_password=False)
+    assert _cli(url, "verify").exit_code == 0
+    _drop_triggers(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_log")
+        conn.exec_driver_sql("UPDATE audit_head SET seq = 0, hash = '" + "0" * 64 + "'")
+    _fill(engine, 3)                                                 # same length, other entries
+    r = _cli(url, "verify")
+    assert r.exit_code == 1 and "rewritten" in r.output
+
+
+def test_a_forged_checkpoint_is_refused(engine, home):
+    import json
+
+    from serving.operations.audit.anchor import CheckpointStore, verify_against
+
+    _fill(engine, 3)
+    store = CheckpointStore(home / "audit")
+    cp = store.append(engine)
+    line = json.loads(store.path.read_text(encoding="utf-8"))
+    line["seq"] = 1                                                  # an insider rewinds the checkpoint too
+    store.path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    result, anchor = verify_against(engine, store)
+    assert anchor is None and not result.ok and any("bad signature" in p for p in result.problems)
+    assert cp is not None and cp.seq == 3
