@@ -130,18 +130,18 @@ def users_list(url: str | None = URL_OPT) -> None:
 def users_passwd(username: str = typer.Argument(...),
                  password: str | None = typer.Option(None, "--password", help="新密码 / new password"),
                  url: str | None = URL_OPT) -> None:
-    """重置密码 / Set a user's password (ends a lock-out)."""
+    """重置密码 / Set a user's password (ends a lock-out and every session of the user)."""
     from serving.operations import audit
     from serving.operations.auth import AuthError, UserStore
 
     engine = _engine(url)
     pw = password or typer.prompt("新密码 / new password", hide_input=True, confirmation_prompt=True)
     try:
-        UserStore(engine).set_password(username, pw)
+        ended = UserStore(engine).set_password(username, pw)
     except AuthError as exc:
         _fail(str(exc))
-    audit.record(engine, "cli:users", "users.passwd", f"user:{username}", {})
-    typer.echo(f"已重置密码 / password set for {username}")
+    audit.record(engine, "cli:users", "users.passwd", f"user:{username}", {"sessions_ended": ended})
+    typer.echo(f"已重置密码，并结束其 {ended} 个会话 / password set for {username}; {ended} session(s) ended")
 
 
 @users_app.command("disable")

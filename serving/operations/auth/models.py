@@ -2,6 +2,9 @@
 
 * ``console_users`` — username, display name, role, jurisdiction, argon2 password hash, demo flag,
   failed-login counter and lock-out time.
+* ``console_login_throttle`` — failed-login counters per (username, client address) and per client address,
+  kept for unknown usernames exactly as for real ones, so the lock-out reveals nothing (revision
+  ``d3f1a2b4c5e6``).
 * ``console_sessions`` — server-side sessions: only the SHA-256 of the cookie token is stored, with the
   session's CSRF token, idle and absolute expiry, and revocation (logout).
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "users", "sessions"]
+__all__ = ["metadata", "users", "sessions", "login_throttle"]
 
 metadata = sa.MetaData()
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -43,4 +46,12 @@ sessions = sa.Table(
     sa.Column("expires_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime, nullable=True),
     sa.Column("client", sa.String(200), nullable=True),
+)
+
+login_throttle = sa.Table(
+    "console_login_throttle", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),       # "u:<username>|c:<client>" or "c:<client>"
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
 )

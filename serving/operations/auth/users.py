@@ -15,15 +15,19 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.clock import to_utc
 from serving.operations.auth.errors import AccountLocked, DuplicateUser, InvalidAccount, LoginFailed, UserNotFound
 from serving.operations.auth.jurisdiction import Jurisdiction
-from serving.operations.auth.models import users
+from serving.operations.auth.models import login_throttle, sessions, users
 from serving.operations.auth.passwords import check_password, hash_password, needs_rehash
 from serving.operations.auth.roles import ROLE_LABELS, ROLES, RolePolicy, policy_for
 
-__all__ = ["User", "UserStore", "MAX_FAILED", "LOCK_MINUTES"]
+__all__ = ["User", "UserStore", "MAX_FAILED", "MAX_FAILED_PER_CLIENT", "LOCK_MINUTES"]
 
+#: failed logins per (username, client address) before that pair is locked out
 MAX_FAILED = 5
+#: failed logins from one client address (any usernames) before the address is locked out
+MAX_FAILED_PER_CLIENT = 30
 LOCK_MINUTES = 15
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 #: A valid argon2 hash of a random string: compared against when the user does not exist, so a
@@ -113,27 +117,37 @@ class UserStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(users.c.id).where(users.c.username == username)).first() is not None
 
-    def authenticate(self, username: str, password: str) -> User:
-        """The user, or :class:`LoginFailed` (one message for unknown user and wrong password)."""
-        now = self.clock()
+    def authenticate(self, username: str, password: str, *, client: str | None = None) -> User:
+        """The user, or :class:`LoginFailed` (one message for unknown user and wrong password).
+
+        Failures are counted per (username, client address) and per client address, for unknown
+        usernames exactly as for real ones: the lock-out tells nothing about which accounts exist, and
+        failures from one address cannot lock the account for anyone logging in from another.
+        """
+        now = to_utc(self.clock())
+        name = str(username or "")[:64]
+        client = str(client or "unknown")[:100]
+        pair, source = f"u:{name.lower()}|c:{client}", f"c:{client}"
         failure: LoginFailed | None = None
+        row = None
         with self.engine.begin() as conn:  # the counter update commits even when the login fails
-            row = conn.execute(sa.select(users).where(users.c.username == str(username or ""))).first()
+            locked = self._locked_until(conn, (pair, source), now)
+            if locked is not None:
+                raise AccountLocked(f"登录失败次数过多，请 {LOCK_MINUTES} 分钟后重试 / too many failed logins; "
+                                    f"locked until {locked:%H:%M} UTC.")
+            row = conn.execute(sa.select(users).where(users.c.username == name)).first()
             if row is None:
-                check_password(_DUMMY, password or "")
-                failure = LoginFailed("用户名或密码错误 / wrong username or password.")
-            elif row.locked_until is not None and row.locked_until > now:
-                failure = AccountLocked(f"账号已临时锁定，请 {LOCK_MINUTES} 分钟后重试 / too many failed logins; the "
-                                        f"account is locked until {row.locked_until:%H:%M} UTC.")
-            elif not check_password(row.password_hash, password or "") or not row.active:
-                failed = int(row.failed_logins or 0) + 1
-                values = {"failed_logins": failed}
-                if failed >= MAX_FAILED:
-                    values = {"failed_logins": 0, "locked_until": now + timedelta(minutes=LOCK_MINUTES)}
-                conn.execute(sa.update(users).where(users.c.id == row.id).values(**values))
+                check_password(_DUMMY, password or "")  # a wrong username takes as long as a wrong password
+                ok = False
+            else:
+                ok = check_password(row.password_hash, password or "") and bool(row.active)
+            if not ok:
+                self._count_failure(conn, pair, MAX_FAILED, now)
+                self._count_failure(conn, source, MAX_FAILED_PER_CLIENT, now)
                 failure = LoginFailed("用户名或密码错误 / wrong username or password.")
             else:
-                values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+                conn.execute(sa.delete(login_throttle).where(login_throttle.c.key == pair))
+                values = {"failed_logins": 0, "locked_until": None, "last_login_at": self.clock()}
                 if needs_rehash(row.password_hash):
                     values["password_hash"] = hash_password(password)
                 conn.execute(sa.update(users).where(users.c.id == row.id).values(**values))
@@ -141,14 +155,44 @@ class UserStore:
             raise failure
         return _user(row)
 
-    def set_password(self, username: str, password: str) -> None:
+    @staticmethod
+    def _locked_until(conn, keys, now: datetime) -> datetime | None:
+        rows = conn.execute(sa.select(login_throttle.c.locked_until).where(login_throttle.c.key.in_(keys))).all()
+        until = [to_utc(r.locked_until) for r in rows if r.locked_until is not None]
+        until = [u for u in until if u > now]
+        return max(until) if until else None
+
+    @staticmethod
+    def _count_failure(conn, key: str, limit: int, now: datetime) -> None:
+        row = conn.execute(sa.select(login_throttle).where(login_throttle.c.key == key)).first()
+        window = timedelta(minutes=LOCK_MINUTES)
+        if row is None or row.first_failed_at is None or to_utc(row.first_failed_at) + window < now:
+            failures, first = 1, now
+        else:
+            failures, first = int(row.failures) + 1, to_utc(row.first_failed_at)
+        values = {"failures": failures, "first_failed_at": first, "locked_until": None}
+        if failures >= limit:
+            values = {"failures": 0, "first_failed_at": None, "locked_until": now + window}
+        if row is None:
+            conn.execute(sa.insert(login_throttle).values(key=key, **values))
+        else:
+            conn.execute(sa.update(login_throttle).where(login_throttle.c.key == key).values(**values))
+
+    def set_password(self, username: str, password: str) -> int:
+        """Change the password and end every session of the user (in one transaction); returns how many
+        sessions were ended."""
         h = hash_password(password)
+        now = self.clock()
         with self.engine.begin() as conn:
-            n = conn.execute(sa.update(users).where(users.c.username == username)
-                             .values(password_hash=h, failed_logins=0, locked_until=None,
-                                     updated_at=self.clock())).rowcount
-        if n != 1:
-            raise UserNotFound(f"用户不存在 / user {username!r} not found.")
+            row = conn.execute(sa.select(users.c.id).where(users.c.username == username)).first()
+            if row is None:
+                raise UserNotFound(f"用户不存在 / user {username!r} not found.")
+            conn.execute(sa.update(users).where(users.c.id == row.id)
+                         .values(password_hash=h, failed_logins=0, locked_until=None, updated_at=now))
+            conn.execute(sa.delete(login_throttle).where(login_throttle.c.key.like(f"u:{username.lower()}|%")))
+            return int(conn.execute(sa.update(sessions).where(sessions.c.user_id == row.id,
+                                                             sessions.c.revoked_at.is_(None))
+                                    .values(revoked_at=now)).rowcount or 0)
 
     def set_active(self, username: str, active: bool) -> None:
         with self.engine.begin() as conn:

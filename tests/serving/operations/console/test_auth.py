@@ -113,3 +113,60 @@ def test_logout_and_disabling_end_sessions(engine):
     with engine.connect() as conn:  # the cookie token itself is never stored, only its hash
         stored = conn.exec_driver_sql("SELECT token_hash FROM console_sessions").scalars().all()
     assert stored and token not in stored
+
+
+def test_unknown_usernames_lock_out_exactly_like_real_ones(engine):
+    """429 for a real account and 401 for an unknown one would tell an attacker which accounts exist."""
+    clock = Clock()
+    users = UserStore(engine, clock=clock)
+    users.add("r3x", "审核员", role="reviewer", jurisdiction="510107", password="long-enough-pw")
+    outcomes = {}
+    for name in ("r3x", "nobody-here"):
+        for _ in range(5):
+            with pytest.raises(LoginFailed):
+                users.authenticate(name, "wrong-password", client="10.0.0.9")
+        with pytest.raises(AccountLocked) as info:
+            users.authenticate(name, "whatever-password", client="10.0.0.9")
+        outcomes[name] = (type(info.value), str(info.value))
+    assert outcomes["r3x"] == outcomes["nobody-here"]
+
+
+def test_failures_from_one_address_do_not_lock_the_account_for_another(engine):
+    clock = Clock()
+    users = UserStore(engine, clock=clock)
+    users.add("r4x", "审核员", role="reviewer", jurisdiction="510107", password="long-enough-pw")
+    for _ in range(5):
+        with pytest.raises(LoginFailed):
+            users.authenticate("r4x", "wrong-password", client="attacker")
+    with pytest.raises(AccountLocked):
+        users.authenticate("r4x", "long-enough-pw", client="attacker")
+    assert users.authenticate("r4x", "long-enough-pw", client="the-reviewer").username == "r4x"
+
+
+def test_one_address_is_limited_across_usernames(engine):
+    from serving.operations.auth.users import MAX_FAILED_PER_CLIENT
+
+    clock = Clock()
+    users = UserStore(engine, clock=clock)
+    users.add("r5x", "审核员", role="reviewer", jurisdiction="510107", password="long-enough-pw")
+    for i in range(MAX_FAILED_PER_CLIENT):
+        with pytest.raises(LoginFailed):
+            users.authenticate(f"guess{i}", "wrong-password", client="sprayer")
+    with pytest.raises(AccountLocked):
+        users.authenticate("r5x", "long-enough-pw", client="sprayer")
+    clock.now += timedelta(minutes=16)
+    assert users.authenticate("r5x", "long-enough-pw", client="sprayer").username == "r5x"
+
+
+def test_a_new_password_ends_every_session(engine):
+    from serving.operations.auth.errors import SessionExpired
+    from serving.operations.auth.sessions import SessionStore
+
+    users = UserStore(engine)
+    user = users.add("r6x", "审核员", role="reviewer", jurisdiction="510107", password="long-enough-pw")
+    store = SessionStore(engine)
+    token, _ = store.create(user)
+    assert store.get(token).user.username == "r6x"
+    assert users.set_password("r6x", "another-long-pw") == 1
+    with pytest.raises(SessionExpired):
+        store.get(token)
