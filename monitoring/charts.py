@@ -1,9 +1,17 @@
-"""Charts for reports: matplotlib with a CJK font, rendered to inline PNG (no files, no CDN)."""
+"""Charts for reports: matplotlib, rendered to inline SVG whose text stays text (no files, no CDN).
+
+Every label is an SVG ``<text>`` element (``svg.fonttype: none``), so the reader's browser draws the
+Chinese with its own fonts: a machine without CJK fonts can still write a report that reads well
+everywhere, and headless Chromium prints it to PDF with Debian's fonts-noto-cjk. A CJK font on the
+writing machine only improves the layout measurements.
+"""
 
 from __future__ import annotations
 
-import base64
+import html
 import io
+import logging
+import re
 import warnings
 from functools import lru_cache
 
@@ -12,9 +20,9 @@ import pandas as pd
 
 from common.levels import LEVEL_COLOURS, LEVEL_LABELS
 
-__all__ = ["cjk_font_available", "png", "bar_by_level", "hbar", "line_over_time", "calibration"]
+__all__ = ["cjk_font_available", "svg", "bar_by_level", "hbar", "line_over_time", "calibration"]
 
-
+log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=1)
 def cjk_font_available() -> bool:
@@ -37,18 +45,26 @@ def cjk_font_available() -> bool:
             matplotlib.rcParams["font.family"] = [name, "DejaVu Sans"]
             matplotlib.rcParams["axes.unicode_minus"] = False
             return True
-    warnings.warn("no CJK font found (install fonts-noto-cjk): Chinese chart labels will not render", stacklevel=2)
+    log.debug("no CJK font on this machine: chart text is still text, drawn by the reader's browser")
     return False
 
 
-def png(fig) -> str:
-    """A matplotlib figure as a data URI, and close it."""
+def svg(fig, alt: str) -> str:
+    """A matplotlib figure as an inline ``<figure>`` with SVG whose text is text; closes the figure."""
     import matplotlib.pyplot as plt
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    buf = io.StringIO()
+    with warnings.catch_warnings(), plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "weimeng"}):
+        # without a CJK font matplotlib only mis-measures the labels; the browser renders the glyphs
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
+        fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]                       # drop the XML prolog and doctype
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    font = "font-family:'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
+    text = text.replace("<svg ", f"<svg role='img' aria-label='{html.escape(alt, quote=True)}' style=\"{font}\" ", 1)
+    return f"<figure class='chart'>{text}</figure>"
 
 
 def _fig(w=7.5, h=3.6):
@@ -70,7 +86,7 @@ def bar_by_level(counts: pd.DataFrame, label_col: str, title: str) -> str:
     ax.set_title(title)
     ax.set_xlabel("预警数")
     ax.legend(loc="lower right", frameon=False)
-    return png(fig)
+    return svg(fig, title)
 
 
 def hbar(labels, values, title: str, xlabel: str = "", colour: str = "#3b7dd8") -> str:
@@ -79,7 +95,7 @@ def hbar(labels, values, title: str, xlabel: str = "", colour: str = "#3b7dd8") 
     ax.invert_yaxis()
     ax.set_title(title)
     ax.set_xlabel(xlabel)
-    return png(fig)
+    return svg(fig, title)
 
 
 def line_over_time(frame: pd.DataFrame, x: str, series: dict[str, str], title: str, ylabel: str = "",
@@ -94,7 +110,7 @@ def line_over_time(frame: pd.DataFrame, x: str, series: dict[str, str], title: s
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=8)
     fig.autofmt_xdate()
-    return png(fig)
+    return svg(fig, title)
 
 
 def calibration(table: pd.DataFrame, title: str = "校准：预测概率与实际发生率") -> str:
@@ -105,4 +121,4 @@ def calibration(table: pd.DataFrame, title: str = "校准：预测概率与实�
     ax.set_xlabel("平均预测概率")
     ax.set_ylabel("实际发生率")
     ax.set_title(title)
-    return png(fig)
+    return svg(fig, title)

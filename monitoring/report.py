@@ -133,7 +133,7 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
         by_pref = by_pref.reindex(columns=["red", "orange", "yellow"], fill_value=0)
         by_pref["total"] = by_pref.sum(axis=1)
         by_pref = by_pref.sort_values("total", ascending=False).reset_index()
-        sections["volumes"] = (f"<img alt='各市州预警数量' src='{charts.bar_by_level(by_pref, 'prefecture', '各市州预警数量（按等级）')}'>"
+        sections["volumes"] = (f"{charts.bar_by_level(by_pref, 'prefecture', '各市州预警数量（按等级）')}"
                                + _table(funnel.by_region.sort_values("created", ascending=False),
                                         {"prefecture": "市州", "county": "区县", "created": "生成", "approved": "通过",
                                          "delivered": "送达", "acknowledged": "签收", "outcome": "已反馈"}, limit=20))
@@ -141,7 +141,7 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
         funnel_rows = pd.DataFrame([{"stage": zh, "count": funnel.totals()[s]} for s, zh in STAGES])
         sections["response"] = (
             f"<p>审核用时中位数 <b>{_fmt_hours(med['review_hours'])}</b>，签收用时中位数 <b>{_fmt_hours(med['ack_hours'])}</b>。</p>"
-            f"<img alt='预警处置漏斗' src='{charts.hbar(funnel_rows['stage'], funnel_rows['count'], '预警处置漏斗', '条')}'>"
+            f"{charts.hbar(funnel_rows['stage'], funnel_rows['count'], '预警处置漏斗', '条')}"
             + _table(funnel.by_category.assign(category=funnel.by_category["category"].map(CATEGORY_LABELS)
                                                .fillna(funnel.by_category["category"])),
                      {"category": "类别", "created": "生成", "approved": "通过", "delivered": "送达",
@@ -149,7 +149,7 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
             + f"<p>超期未签收 {len(funnel.stale)} 条；推送失败（死信）{len(funnel.dead)} 条。</p>")
         if len(funnel.outcomes):
             o = funnel.outcomes.sort_values("count", ascending=False)
-            sections["outcomes"] = f"<img alt='走访结果构成' src='{charts.hbar(o['kind_label'], o['count'], '走访结果构成', '条', '#4daf4a')}'>"
+            sections["outcomes"] = f"{charts.hbar(o['kind_label'], o['count'], '走访结果构成', '条', '#4daf4a')}"
         else:
             sections["outcomes"] = "<p class='muted'>本期尚无走访结果反馈。</p>"
     else:
@@ -163,7 +163,7 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
     if len(per):
         img = charts.line_over_time(per, "as_of", {"precision_at_capacity": "容量下精确率", "roc_auc": "ROC-AUC"},
                                     "模型在已到期窗口的表现")
-        sections["model"] = f"<img alt='模型表现' src='{img}'>" + _table(
+        sections["model"] = f"{img}" + _table(
             per, {"as_of": "时点", "rows": "人数", "positives": "结局", "roc_auc": "ROC-AUC",
                   "precision_at_capacity": "精确率", "recall_at_capacity": "召回率", "brier": "Brier"})
     else:
@@ -187,7 +187,7 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
         img = charts.line_over_time(frame, "as_of", {c: str(c) for c in keep}, "误报率比值（群体/总体）随时间",
                                     "比值", band=(0.8, 1.25))
         latest = g[g["as_of"] == g["as_of"].max()]
-        sections["fairness"] = f"<img alt='公平性指标' src='{img}'>" + _table(
+        sections["fairness"] = f"{img}" + _table(
             latest, {"attribute": "维度", "group": "群体", "rows": "人数", "fpr_ratio": "误报率比",
                      "fnr_ratio": "漏报率比", "precision_ratio": "精确率比", "status": "判定"})
     else:
@@ -203,7 +203,7 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
 <style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:980px;margin:24px auto;color:#222;padding:0 12px}}
 h1{{font-size:24px}}h2{{font-size:19px;border-bottom:2px solid #d7301f;padding-bottom:4px;margin-top:32px}}
 table{{border-collapse:collapse;font-size:13px;margin:8px 0}}td,th{{border:1px solid #ddd;padding:3px 8px;text-align:right}}
-th{{background:#f5f5f5}}td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}
+th{{background:#f5f5f5}}td:first-child,th:first-child{{text-align:left}}figure.chart{{margin:0.5em 0}}figure.chart svg{{max-width:100%;height:auto}}
 .muted{{color:#888}}.summary li{{margin:4px 0;font-size:15px}}.alarm{{color:#d7301f}}.ok{{color:#1a9641}}
 footer{{color:#888;font-size:12px;margin-top:40px}}@media print{{section{{page-break-inside:avoid}}}}</style></head>
 <body><h1>{title}</h1><p class="muted">{_esc(label)} · 生成于 {pd.Timestamp.now().strftime('%Y-%m-%d %H:%M')}</p>

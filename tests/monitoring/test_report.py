@@ -68,10 +68,29 @@ def test_report_has_every_section_with_numbers_and_charts(alert_db, small_store,
     page = res.html.read_text(encoding="utf-8")
     for sid in SECTION_IDS:
         assert f"id='{sid}'" in page
-    assert page.count("data:image/png;base64,") >= 4
+    assert page.count("<figure class='chart'><svg") >= 4 and "data:image/png" not in page
     assert "共生成预警 12 条" in res.summary_lines[0]
     assert "审核通过 8 条" in res.summary_lines[1]
     assert "有 1 项告警" in page and "2.1%" in page
+
+
+def test_chart_labels_are_text_not_pixels():
+    """Chinese labels are SVG text nodes, so any browser with Chinese fonts renders them (no tofu in a PNG)."""
+    import re
+    import warnings
+
+    import pandas as pd
+
+    from monitoring import charts
+
+    counts = pd.DataFrame({"prefecture": ["成都市", "绵阳市"], "red": [3, 1], "orange": [5, 2], "yellow": [9, 4]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                # no glyph or font warnings reach the person running it
+        out = charts.bar_by_level(counts, "prefecture", "各市州预警数量（按等级）")
+    texts = " ".join(re.findall(r"<text[^>]*>(.*?)</text>", out, flags=re.S))
+    for label in ("各市州预警数量（按等级）", "成都市", "绵阳市", "红色预警", "预警数"):
+        assert label in texts
+    assert "aria-label='各市州预警数量（按等级）'" in out and "<image" not in out
 
 
 @pytest.mark.service
