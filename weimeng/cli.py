@@ -109,6 +109,15 @@ def demo(
     result = run_demo(DemoConfig(home=settings.home, people=people, days=days, seed=seed, port=port, serve=serve,
                                  settings=settings), echo=con.print)
     con.rule("[bold green]完成 / done")
+    from rich.table import Table
+
+    summary = Table(title="演示小结 / summary", show_lines=False)
+    summary.add_column("步骤 step", overflow="fold")
+    summary.add_column("结果 outcome", overflow="fold")
+    summary.add_column("用时 time", no_wrap=True)
+    for name, outcome, seconds in result.steps:
+        summary.add_row(name, outcome, f"{seconds:.1f} 秒")
+    con.print(summary)
     for name, path in result.artefacts.items():
         con.print(f"  {name}: {path}")
     if result.logins:

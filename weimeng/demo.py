@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from common.settings import Settings, mask_url
+from weimeng.quiet import third_party_to_log
 
 __all__ = ["DemoConfig", "DemoResult", "DemoState", "Step", "STEPS", "run_demo"]
 
@@ -200,8 +201,9 @@ def file_alerts(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     audit_state = audit_promotion(**st.promotion_audit, database_url=cfg.database_url)
     results = st.alerts.ingest(st.flagged)
     res.artefacts["预警库 alert store"] = mask_url(cfg.database_url)
-    actions = pd.Series([r.action for r in results]).value_counts().to_dict()
-    return f"{len(results):,} 条预警入库（{actions}），等待人工审核；模型晋级{audit_state}"
+    actions = pd.Series([r.action for r in results], dtype=object).value_counts()
+    what = "、".join(f"{_INGEST_LABELS.get(str(k), str(k))} {int(v):,} 条" for k, v in actions.items()) or "无"
+    return f"{len(results):,} 条预警入库（{what}），等待人工审核；模型晋级{audit_state}"
 
 
 # 8. human review by the labelled demo reviewer ---------------------------------------------------------
@@ -213,7 +215,8 @@ def review_alerts(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     accounts = seed_demo_accounts(st.engine, world=st.world)
     res.logins = [a.line() for a in accounts]
     done = demo_review(st.engine, st.world, approve=cfg.approve, dismiss=cfg.dismiss)
-    return f"演示审核员 demo-reviewer 已审核（每条均附理由并写入审计日志）：{done}"
+    return (f"演示审核员 demo-reviewer 已审核（每条均附理由并写入审计日志）：通过 {done['approved']} 条、"
+            f"驳回 {done['dismissed']} 条、失败 {done['failed']} 条，仍待审核 {done['pending_left']} 条")
 
 
 # 9. push ----------------------------------------------------------------------------------------------
@@ -286,6 +289,9 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+_INGEST_LABELS = {"created": "新建", "raised": "升级", "updated": "更新评分", "suppressed": "冷却期内不重复"}
+
+
 def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print, steps: tuple[Step, ...] = STEPS) -> DemoResult:
     """Run ``steps`` in order; then (``cfg.serve``) start the console on the demo's alerts."""
     res = DemoResult()
@@ -294,14 +300,16 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print, steps: tuple[
     res.where = {"数据目录 home": str(cfg.home.resolve()), "预警库 alert store": mask_url(cfg.database_url),
                  "模型登记 MLflow": mask_url(cfg.tracking_uri)}
     echo("写入位置 / where: " + "；".join(f"{k} {v}" for k, v in res.where.items()))
+    echo(f"第三方库的日志与警告写入 / library logs and warnings go to {cfg.home / 'demo.log'}")
     st = DemoState()
-    for step in steps:
-        echo(f"[bold cyan]▶ {step.name}[/]")
-        t = time.perf_counter()
-        outcome = step.run(cfg, st, res)
-        dt = time.perf_counter() - t
-        res.steps.append((step.name, outcome, dt))
-        echo(f"  ✓ {outcome} [dim]({dt:.1f} s)[/]")
+    with third_party_to_log(cfg.home / "demo.log"):
+        for step in steps:
+            echo(f"[bold cyan]▶ {step.name}[/]")
+            t = time.perf_counter()
+            outcome = step.run(cfg, st, res)
+            dt = time.perf_counter() - t
+            res.steps.append((step.name, outcome, dt))
+            echo(f"  ✓ {outcome} [dim]({dt:.1f} 秒)[/]")
 
     (cfg.home / "demo.json").write_text(json.dumps(
         {"steps": [{"step": s, "outcome": o, "seconds": round(t, 1)} for s, o, t in res.steps],

@@ -26,7 +26,8 @@ def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
         outcomes = dict((s, o) for s, o, _ in res.steps)
         assert "已写入审计日志" in outcomes["7. 预警入库 alerts"]  # the promotion reached the audit log
         review = outcomes["8. 人工审核（演示审核员）review"]
-        assert "'approved': 5" in review and "demo-reviewer" in review
+        assert "通过 5 条" in review and "demo-reviewer" in review
+        assert all("{'" not in o and "['" not in o for _, o, _ in res.steps)  # no raw Python values
         password = re.search(r"demo-reviewer\s+密码 (\S+)", " ".join(res.logins)).group(1)
         with httpx.Client(base_url=res.console.url.rsplit("/console", 1)[0], follow_redirects=True, timeout=30) as c:
             login = c.get("/console/login")
