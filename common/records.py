@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-__all__ = ["Source", "RuleHitView", "Factor", "Explanation", "ScoredPerson", "AlertSink", "SinkReport"]
+__all__ = ["Source", "RuleHitView", "Factor", "Explanation", "ScoredPerson", "AlertSink", "SinkReport", "plain_reasons",
+           "RISK_UP", "RISK_DOWN"]
 
 Source = Literal["batch", "event", "api"]
 
@@ -112,3 +113,31 @@ class AlertSink(Protocol):
 
 def sink_details(report: SinkReport) -> dict[str, Any]:
     return {"filed": report.filed, "unchanged": report.unchanged, "failed": report.failed}
+
+
+#: How a model factor's phrase ends: the catalog phrase plus the direction of its contribution.
+RISK_UP, RISK_DOWN = "，风险上升", "，风险下降"
+
+
+def plain_reasons(rule_texts: Sequence[str], factor_phrases: Sequence[str],
+                  limit: int | None = None) -> tuple[str, ...]:
+    """The reasons a person reads, without repeats: rule explanations first, then the model factors that
+    raise the risk, skipping a factor that only restates a rule (``近一年…2次…`` and ``近一年…2次…，风险上升``).
+
+    >>> plain_reasons(["近一年警情记录中2次提到病情发作或失控"], ["近一年警情记录中2次提到病情发作或失控，风险上升",
+    ...                                                        "近30天报警4次，风险上升"])
+    ('近一年警情记录中2次提到病情发作或失控', '近30天报警4次，风险上升')
+    """
+    out: list[str] = []
+    for text in rule_texts:
+        text = text.strip()
+        if text and text not in out:
+            out.append(text)
+    said = list(out)
+    for phrase in factor_phrases:
+        base = phrase.removesuffix(RISK_UP).removesuffix(RISK_DOWN).strip()
+        if not base or any(base in s or s in base for s in said):
+            continue
+        out.append(phrase)
+        said.append(base)
+    return tuple(out[:limit] if limit is not None else out)

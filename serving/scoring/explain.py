@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from common.records import Explanation, Factor, RuleHitView
+from common.records import RISK_DOWN, RISK_UP, Explanation, Factor, RuleHitView, plain_reasons
 from features.catalog import CATALOG, RISK_CATEGORIES
 from serving.scoring.fusion import FusionPolicy, FusionResult
 
 __all__ = ["factors_from_contributions", "hit_views", "build_explanation", "summary_sentence"]
 
-_UP, _DOWN = "，风险上升", "，风险下降"
+_UP, _DOWN = RISK_UP, RISK_DOWN
 
 
 def _phrase(name: str, value) -> tuple[str, str]:
@@ -35,7 +35,8 @@ def factors_from_contributions(features: Sequence[str], contributions: Sequence[
                                values: Mapping[str, float | None], *, top: int | None,
                                min_abs: float) -> tuple[Factor, ...]:
     """Factors sorted by |contribution| (ties by feature name), at most ``top`` (None: all)."""
-    pairs = [(name, float(c)) for name, c in zip(features, contributions) if abs(c) >= min_abs and c != 0.0]
+    pairs = [(name, float(c)) for name, c in zip(features, contributions, strict=True)
+             if abs(c) >= min_abs and c != 0.0]
     pairs.sort(key=lambda nc: (-round(abs(nc[1]), 12), nc[0]))
     if top is not None:
         pairs = pairs[:top]
@@ -61,8 +62,8 @@ def summary_sentence(result: FusionResult, hits: Sequence[RuleHitView], factors:
     """One sentence for the cadre: level, categories, the two strongest reasons."""
     label = policy.labels.get(result.level, result.level)
     cats = "、".join(RISK_CATEGORIES[c] for c in result.categories)
-    reasons = [h.explanation for h in hits[:2]]
-    reasons += [f.phrase for f in factors if f.direction == "up"][: max(0, 2 - len(reasons))]
+    reasons = list(plain_reasons([h.explanation for h in hits], [f.phrase for f in factors if f.direction == "up"],
+                                 limit=2))
     head = f"{label}（{cats}）" if cats else label
     if result.level == "none":
         return f"{head}：当前未达到预警条件。" if not reasons else f"{head}：{'；'.join(reasons)}。"

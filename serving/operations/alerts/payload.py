@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from common.levels import LEVEL_LABELS
+from common.records import plain_reasons
 from serving.operations.alerts.masking import mask_house_number, person_label
 from serving.operations.alerts.policy import AlertPolicy
 from serving.operations.alerts.routing import PLACE_LABELS, Place, Recipient
@@ -77,11 +78,9 @@ class Payload:
 def _reasons(explanation: dict | None, categories) -> tuple[str, ...]:
     out: list[str] = []
     if explanation:
-        for hit in explanation.get("rule_hits", ()):
-            out.append(hit.get("explanation", ""))
-        for f in explanation.get("factors", ()):
-            if f.get("direction") == "up":
-                out.append(f.get("phrase", ""))
+        out = list(plain_reasons([h.get("explanation", "") for h in explanation.get("rule_hits", ())],
+                                 [f.get("phrase", "") for f in explanation.get("factors", ())
+                                  if f.get("direction") == "up"]))
     if not out:
         out = category_labels(categories)
     seen: dict[str, None] = {}

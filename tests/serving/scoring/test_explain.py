@@ -129,3 +129,13 @@ def test_parallel_treeshap_gives_the_same_contributions(app, population, monkeyp
     one = Scorer.contributions(b, X)
     monkeypatch.setattr(Scorer, "PARALLEL_CONTRIB_ROWS", 1)
     assert np.array_equal(one, Scorer.contributions(b, X))
+
+
+def test_a_factor_that_restates_a_rule_is_not_repeated():
+    """A cadre should not read "近一年…2次…" and "近一年…2次…，风险上升" as two reasons."""
+    from common.records import plain_reasons
+
+    rule = "近一年警情记录中2次提到病情发作或失控"
+    reasons = plain_reasons([rule], [rule + "，风险上升", "近30天报警4次，风险上升", "近30天报警4次，风险上升"])
+    assert reasons == (rule, "近30天报警4次，风险上升")
+    assert plain_reasons([], ["近30天报警4次，风险上升"], limit=1) == ("近30天报警4次，风险上升",)
