@@ -32,7 +32,7 @@ import pandas as pd
 
 from common.records import ScoredPerson
 from features.catalog import CATALOG, CATALOG_VERSION, FEATURE_NAMES
-from serving.scoring.auth import ANONYMOUS_ADMIN, Account, KeyStore
+from serving.scoring.auth import ANONYMOUS_ADMIN, Account, KeyStore, permits, stated_places
 from serving.scoring.clock import local_now
 from serving.scoring.datasource import FeatureSource, normalise_as_of, records_frame
 from serving.scoring.errors import (
@@ -329,10 +329,10 @@ class ScoringApp:
             items: list[dict | None] = [None] * len(person_ids)
             ok_ids, ok_pos = [], []
             for i, pid in enumerate(person_ids):
-                place = source.place(pid)
-                if place is None:
+                places = source.places(pid)
+                if places is None:
                     items[i] = _item(pid, "unknown_person", 404, "数据中没有此人 / not in the service's data.")
-                elif not account.allows(place.codes()):
+                elif not permits(account, places):
                     self.refused("score", account, pid, "out_of_scope", "person outside the key's jurisdictions")
                     items[i] = _item(pid, "out_of_scope", 403, "不在本密钥的管辖范围 / outside this key's jurisdictions.")
                 else:
@@ -376,13 +376,13 @@ class ScoringApp:
             keep, keep_pos = [], []
             for i, r in enumerate(records):
                 pid = r["person_id"]
-                place = self.source.place(pid) if self.source is not None else None
-                codes = place.codes() if place is not None else tuple(
-                    c for c in (r.get("hukou_address_code"), r.get("residence_address_code")) if c)
-                if not codes:
+                places = self.source.places(pid) if self.source is not None else None
+                if places is None:  # unknown to the data: only what the caller states can place the person
+                    places = stated_places(hukou=r.get("hukou_address_code"), residence=r.get("residence_address_code"))
+                if not places:
                     items[i] = _item(pid, "unknown_person", 404, "无法确定管辖地 / the service does not know this "
                                      "person: supply hukou_address_code or residence_address_code.")
-                elif not account.allows(codes):
+                elif not permits(account, places):
                     self.refused("score_records", account, pid, "out_of_scope", "person outside the key's jurisdictions")
                     items[i] = _item(pid, "out_of_scope", 403, "不在本密钥的管辖范围 / outside this key's jurisdictions.")
                 else:
@@ -410,16 +410,16 @@ class ScoringApp:
                 t_rec = normalise_as_of(event["recorded_at"], "recorded_at")
                 if t_rec < t_event:
                     raise ScoringInputError("录入时间早于发生时间 / recorded_at is before event_time.", field="recorded_at")
-            place = self.source.place(pid) if self.source is not None else None
-            codes = (place.codes() if place is not None else ()) + ((event["address_code"],)
-                                                                     if event.get("address_code") else ())
-            if not codes:
+            own = self.source.places(pid) if self.source is not None else None
+            # scope is the person's own places; the incident's address places only a person the data lacks
+            places = own if own is not None else stated_places(other=event.get("address_code"))
+            if not places:
                 raise UnknownPersonError("无法确定管辖地 / unknown person and no address_code on the event.",
                                          field="person_id")
-            if not account.allows(codes):
+            if not permits(account, places):
                 self.refused("event", account, pid, "out_of_scope", "event outside the key's jurisdictions")
-                raise ScopeError("不在本密钥的管辖范围 / the person and the incident place are outside this key's "
-                                 "jurisdictions.", field="person_id")
+                raise ScopeError("不在本密钥的管辖范围 / this person is outside this key's jurisdictions.",
+                                 field="person_id")
             incident = {k: v for k, v in event.items() if k != "features"}
             if event.get("features") is not None:
                 for name in event["features"]:
@@ -427,7 +427,7 @@ class ScoringApp:
                         raise ScoringInputError(f"未知特征 / unknown feature {name!r}.", field=f"features.{name}")
                 features = dict(event["features"])
                 feature_source = "supplied"
-            elif place is not None:
+            elif own is not None:
                 if self.source is not None:
                     self.source.check_as_of(t_event.normalize(), "event_time")
                 before = self.source.vector_at(pid, t_event)
@@ -453,10 +453,10 @@ class ScoringApp:
         def run(account: Account) -> dict:
             source = self._need_source()
             ts = self._as_of(as_of)
-            place = source.place(person_id)
-            if place is None:
+            places = source.places(person_id)
+            if places is None:
                 raise UnknownPersonError("数据中没有此人 / not in the service's data.", field="person_id")
-            if not account.allows(place.codes()):
+            if not permits(account, places):
                 self.refused("explain", account, person_id, "out_of_scope", "person outside the key's jurisdictions")
                 raise ScopeError("不在本密钥的管辖范围 / outside this key's jurisdictions.", field="person_id")
             n_hist = history if history is not None else self.settings.history_snapshots

@@ -6,13 +6,17 @@ random 16-byte salt and ``scrypt(secret, salt)`` — never the secret. Verifying
 about 20 ms, so a verified key is remembered in memory (keyed by a SHA-256 of the whole key, compared
 in constant time) until the key file changes; a revoked key stops working at the next change check.
 
-Jurisdictions are GB/T 2260 codes: ``510000`` (province) covers every code starting ``51``,
-``510100`` (prefecture) ``5101``, ``510107`` (county) ``510107``; 9-digit township and 12-digit
-village codes cover themselves and everything under them.
+A key's scopes are :class:`common.places.Jurisdiction` values of any kind: province ``510000``,
+prefecture ``510100``, county ``510107``, township (9 digits), village (12 digits) or police station
+(``S510107001``). Whether a key may see a person is decided by :func:`permits`, which is
+:func:`common.places.allows` on the person's own places (household registration and residence) as the
+service's data knows them, never on an address the caller puts in a request.
 
->>> scope_prefix("510000"), scope_prefix("510100"), scope_prefix("510107"), scope_prefix("510107001")
-('51', '5101', '510107', '510107001')
->>> Account("k1", "push", ("510100",)).allows(["510104001001-0001"])
+>>> from common.places import Place
+>>> acct = Account("k1", "push", parse_scopes(["510100"]))
+>>> permits(acct, [Place("residence", "510104001001-0001")]), permits(acct, [Place("hukou", "510704001001-0001")])
+(True, False)
+>>> permits(Account("k2", "所", parse_scopes(["S510104001"])), [Place("hukou", "510104001001-0001", "S510104001")])
 True
 """
 
@@ -26,53 +30,56 @@ import re
 import secrets
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common.errors import BadInput
+from common.places import PROVINCE, Jurisdiction, Place, allows
 from serving.scoring.errors import AuthenticationError, ScoringInputError
 
-__all__ = ["Account", "KeyStore", "scope_prefix", "ANONYMOUS_ADMIN"]
+__all__ = ["Account", "KeyStore", "parse_scopes", "permits", "stated_places", "ANONYMOUS_ADMIN"]
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _KEY_RE = re.compile(r"^wm_([a-z0-9]{8})_([A-Za-z0-9_\-]{20,})$")
-_CODE_RE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 
 
-def scope_prefix(code: str) -> str:
-    """The address-code prefix a jurisdiction code covers (raises ScoringInputError if malformed)."""
-    code = str(code).strip()
-    if not _CODE_RE.match(code):
-        raise ScoringInputError(f"jurisdiction {code!r} is not a GB/T 2260 code (6, 9 or 12 digits, e.g. 510000, "
-                                f"510100, 510107).", field="scopes")
-    if len(code) > 6:
-        return code
-    if code.endswith("0000"):
-        return code[:2]
-    if code.endswith("00"):
-        return code[:4]
-    return code
+def parse_scopes(codes: Iterable[object]) -> tuple[Jurisdiction, ...]:
+    """Jurisdictions from codes; an invalid code is refused with the common Chinese-first message."""
+    try:
+        return tuple(Jurisdiction.parse(c) for c in codes)
+    except BadInput as exc:
+        raise ScoringInputError(exc.message, field="scopes") from None
 
 
 @dataclass(frozen=True)
 class Account:
     key_id: str
     name: str
-    scopes: tuple[str, ...]
+    scopes: tuple[Jurisdiction, ...]
     admin: bool = False
-    prefixes: tuple[str, ...] = field(default=(), compare=False)
 
-    def __post_init__(self):
-        if not self.prefixes:
-            object.__setattr__(self, "prefixes", tuple(scope_prefix(s) for s in self.scopes))
 
-    def allows(self, address_codes: Iterable[str | None]) -> bool:
-        """True if any of the codes (household registration, residence, incident place) is in scope."""
-        return any(c and c.startswith(p) for c in address_codes for p in self.prefixes)
+def permits(account: Account, places: Iterable[Place]) -> bool:
+    """The scoring API's one jurisdiction check: is any of the person's own places in the key's scopes?"""
+    return allows(account.scopes, places)
+
+
+def stated_places(*, hukou: str | None = None, residence: str | None = None,
+                  other: str | None = None) -> tuple[Place, ...]:
+    """Places for a person the service's data does not know, from what the caller states about them.
+
+    Only for unknown people: there is no record of ours to read, and these places are all there is to
+    place them. For a known person the data's own places decide and anything stated is ignored.
+    """
+    out = [Place("hukou", hukou)] if hukou else []
+    out += [Place("residence", residence)] if residence else []
+    out += [Place("unknown", other)] if other else []
+    return tuple(out)
 
 
 #: Used when ``auth_required`` is false (local experiments only): full scope, admin.
-ANONYMOUS_ADMIN = Account("anonymous", "本地无鉴权 / auth disabled", ("510000",), admin=True)
+ANONYMOUS_ADMIN = Account("anonymous", "本地无鉴权 / auth disabled", (Jurisdiction.parse(PROVINCE),), admin=True)
 
 
 def _scrypt(secret: str, salt: bytes, params: dict) -> bytes:
@@ -115,12 +122,10 @@ class KeyStore:
 
     def create(self, name: str, scopes: Iterable[str], admin: bool = False) -> str:
         """Create a key; return it (the only time the secret is shown)."""
-        scopes = tuple(str(s).strip() for s in scopes)
-        if not scopes:
-            raise ScoringInputError("a key needs at least one jurisdiction (e.g. 510000 for the province).",
-                                    field="scopes")
-        for s in scopes:
-            scope_prefix(s)
+        parsed = parse_scopes(scopes)
+        if not parsed:
+            raise ScoringInputError("密钥至少需要一个辖区 / a key needs at least one jurisdiction (e.g. 510000 for "
+                                    "the province).", field="scopes")
         if not name.strip():
             raise ScoringInputError("a key needs a name (who uses it, e.g. 省基层治理平台).", field="name")
         self._load()
@@ -131,7 +136,7 @@ class KeyStore:
         secret = secrets.token_urlsafe(30)
         salt = secrets.token_bytes(16)
         entries[key_id] = {
-            "key_id": key_id, "name": name.strip(), "scopes": list(scopes), "admin": bool(admin),
+            "key_id": key_id, "name": name.strip(), "scopes": [j.code for j in parsed], "admin": bool(admin),
             "salt": salt.hex(), "hash": _scrypt(secret, salt, _SCRYPT).hex(), "kdf": {"scrypt": _SCRYPT},
             "created": datetime.now(UTC).isoformat(timespec="seconds"), "revoked": False,
         }
@@ -170,7 +175,7 @@ class KeyStore:
         expected = bytes.fromhex(entry["hash"])
         if not hmac.compare_digest(_scrypt(m.group(2), bytes.fromhex(entry["salt"]), params), expected):
             raise AuthenticationError("API 密钥无效或已吊销 / unknown or revoked API key.", field="X-API-Key")
-        account = Account(entry["key_id"], entry["name"], tuple(entry["scopes"]), bool(entry.get("admin")))
+        account = Account(entry["key_id"], entry["name"], parse_scopes(entry["scopes"]), bool(entry.get("admin")))
         with self._lock:
             self._verified[digest] = account
         return account

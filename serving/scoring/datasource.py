@@ -18,27 +18,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from common.places import Place
 from features.catalog import FEATURE_NAMES
 from serving.scoring.errors import ScoringInputError
 
-__all__ = ["FeatureSource", "PersonPlace", "normalise_as_of"]
-
-
-@dataclass(frozen=True)
-class PersonPlace:
-    """The places that decide whose jurisdiction a person falls in."""
-
-    hukou_address_code: str | None
-    residence_address_code: str | None
-
-    def codes(self) -> tuple[str, ...]:
-        return tuple(c for c in (self.hukou_address_code, self.residence_address_code) if c)
+__all__ = ["FeatureSource", "normalise_as_of"]
 
 
 def normalise_as_of(value, field: str = "as_of") -> pd.Timestamp:
@@ -56,6 +45,41 @@ def normalise_as_of(value, field: str = "as_of") -> pd.Timestamp:
     if ts.tzinfo is not None:
         ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
     return ts
+
+
+def _column(frame: pd.DataFrame, name: str) -> list:
+    return frame[name].astype("string").astype(object).where(frame[name].notna(), None).tolist()
+
+
+def _lookup(store, name: str, key: str, value: str) -> dict:
+    try:
+        t = store.table(name)
+    except KeyError:
+        return {}
+    return dict(zip(_column(t, key), _column(t, value), strict=True))
+
+
+def _person_places(store) -> dict[str, tuple[Place, ...]]:
+    """person id -> (household-registration place, residence place), each with the grid and the police
+    station that serves it (standard address -> grid -> station) where the tables know them."""
+    persons = store.table("persons")
+    grid_of = _lookup(store, "addresses", "address_code", "grid_id")
+    station_of = _lookup(store, "grids", "grid_id", "station_id")
+    try:
+        known_stations = set(_column(store.table("stations"), "station_id"))
+    except KeyError:
+        known_stations = None
+
+    def place(kind: str, code: str | None) -> Place:
+        grid = grid_of.get(code) if code else None
+        station = station_of.get(grid) if grid else None
+        if station is not None and known_stations is not None and station not in known_stations:
+            station = None  # a grid pointing at a station the stations table does not list: not trusted
+        return Place(kind, code or None, station_id=station, grid_id=grid)
+
+    return {pid: (place("hukou", h), place("residence", r))
+            for pid, h, r in zip(persons["person_id"].astype(str).tolist(), _column(persons, "hukou_address_code"),
+                                 _column(persons, "residence_address_code"), strict=True)}
 
 
 class _Snapshot:
@@ -84,10 +108,7 @@ class FeatureSource:
         self.store = store
         self.data_dir = data_dir
         self.opened_at = pd.Timestamp.now(tz="Asia/Shanghai").tz_localize(None).floor("s")
-        persons = store.table("persons")
-        self._places = dict(zip(persons["person_id"].astype(str),
-                                zip(persons["hukou_address_code"].astype("string").fillna("").tolist(),
-                                    persons["residence_address_code"].astype("string").fillna("").tolist())))
+        self._places = _person_places(store)
         self.n_grids = int(len(store.table("grids")))
         self.start, self.end = self._window()
         self._cache: OrderedDict[pd.Timestamp, _Snapshot] = OrderedDict()
@@ -127,11 +148,10 @@ class FeatureSource:
         return self.end + pd.Timedelta(days=1)
 
     # -- places ------------------------------------------------------------------------------------
-    def place(self, person_id: str) -> PersonPlace | None:
-        p = self._places.get(person_id)
-        if p is None:
-            return None
-        return PersonPlace(p[0] or None, p[1] or None)
+    def places(self, person_id: str) -> tuple[Place, ...] | None:
+        """The person's own places (household registration, residence) with grid and police station where
+        the world's tables know them; ``None`` for a person not in the data. They alone decide scope."""
+        return self._places.get(person_id)
 
     def known(self, person_id: str) -> bool:
         return person_id in self._places

@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from common.levels import LEVEL_LABELS
+from common.places import PLACE_LABELS, Place
 from common.records import plain_reasons
 from serving.operations.alerts.masking import mask_house_number, person_label
 from serving.operations.alerts.policy import AlertPolicy
-from serving.operations.alerts.routing import PLACE_LABELS, Place, Recipient
+from serving.operations.alerts.routing import Recipient
 
 __all__ = ["Payload", "build_payload", "scrub", "category_labels", "local_time_text", "MAX_REASONS"]
 
@@ -94,9 +95,9 @@ def _reasons(explanation: dict | None, categories) -> tuple[str, ...]:
 def build_payload(*, alert, recipient: Recipient, places: tuple[Place, ...], policy: AlertPolicy,
                   name: str | None = None) -> Payload:
     """The payload for one recipient; the address shown is the place this recipient serves."""
-    mine = [p for p in places if set(p.kinds) & set(recipient.places)] or list(places)
-    place = next((p for p in mine if "residence" in p.kinds), mine[0])
-    village = place.village_name or place.address_code.split("-", 1)[0]
+    mine = [p for p in places if p.kind in recipient.places] or list(places)
+    place = next((p for p in mine if p.kind == "residence"), mine[0])
+    village = place.village_name or place.village_code or ""
     address = f"{village}{mask_house_number(place.house_number)}" if place.house_number else village
     actions = (alert.explanation or {}).get("actions") or []
     deadline = alert.deadline_at

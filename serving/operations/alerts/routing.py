@@ -1,10 +1,16 @@
 """Routing: person -> household-registration grid and residence grid -> reachable staff -> inbox ids.
 
+A person has two places (:class:`common.places.Place`): household registration and residence, both
+always listed, even when they share an address. Routing serves grids, not addresses: places in the
+same grid (or, off the address register, at the same address) are served once, and the recipients
+reached there carry the kinds they serve (``Recipient.places = ('hukou', 'residence')``). This
+``kinds`` notion lives only here, because a delivery and its payload must say which of the person's
+places the cadre is asked about; the places themselves stay the one shared type. A staff member
+reached from both places gets one delivery.
+
 A grid's reachable staff are its active grid workers, cadres and community officer that have an inbox
 identity. A grid with none falls back to its township's fallback desk (``role == 'township_fallback'``,
-same ``township_code``); either way the gap is reported (``Route.gaps``) and stored by the alert store.
-When hukou and residence are in the same grid the person has one place (``places = ('hukou',
-'residence')``); a staff member reached from both places gets one delivery.
+same township); either way the gap is reported (``Route.gaps``) and stored by the alert store.
 
 >>> import pandas as pd
 >>> d = Directory.from_frames(
@@ -26,27 +32,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from common.places import PLACE_LABELS, Place
 from serving.operations.alerts.errors import RoutingError
 
-__all__ = ["Directory", "Place", "Recipient", "Gap", "Route", "GRID_ROLES", "FALLBACK_ROLE", "PLACE_LABELS"]
+__all__ = ["Directory", "Recipient", "Gap", "Route", "GRID_ROLES", "FALLBACK_ROLE", "PLACE_LABELS", "served_together"]
 
 GRID_ROLES = ("grid_worker", "cadre", "community_officer")
 FALLBACK_ROLE = "township_fallback"
-PLACE_LABELS = {"hukou": "户籍地", "residence": "居住地"}
-
-
-@dataclass(frozen=True)
-class Place:
-    kinds: tuple[str, ...]          # ("hukou",), ("residence",) or both
-    address_code: str
-    grid_id: str | None
-    village_name: str | None
-    township_code: str
-    township_name: str | None
-
-    @property
-    def house_number(self) -> str:
-        return self.address_code.split("-", 1)[1] if "-" in self.address_code else ""
 
 
 @dataclass(frozen=True)
@@ -73,9 +65,18 @@ class Gap:
 @dataclass(frozen=True)
 class Route:
     person_id: str
-    places: tuple[Place, ...]
+    places: tuple[Place, ...]       # the person's own places: hukou, then residence
     recipients: tuple[Recipient, ...]
     gaps: tuple[Gap, ...]
+
+
+def served_together(places: Iterable[Place]) -> list[tuple[Place, ...]]:
+    """The places grouped as routing serves them: one group per grid (per address when off the register),
+    in the order first seen; the residence comes first inside a group, as its address is the one shown."""
+    groups: dict[str, list[Place]] = {}
+    for p in places:
+        groups.setdefault(p.grid_id or f"address:{p.address_code}", []).append(p)
+    return [tuple(sorted(g, key=lambda p: p.kind != "residence")) for g in groups.values()]
 
 
 def _records(frame, columns: Iterable[str]) -> list[dict]:
@@ -100,7 +101,8 @@ class Directory:
         p = {r["person_id"]: (r["hukou_address_code"], r["residence_address_code"])
              for r in _records(persons, ["person_id", "hukou_address_code", "residence_address_code"])}
         a = {r["address_code"]: r for r in _records(addresses, ["address_code", "grid_id", "village_code"])}
-        g = {r["grid_id"]: r for r in _records(grids, ["grid_id", "village_name", "township_code", "township_name"])}
+        g = {r["grid_id"]: r for r in _records(grids, ["grid_id", "village_name", "township_code", "township_name",
+                                                      "station_id"])}
         by_grid: dict[str, list[Recipient]] = {}
         fallback: dict[str, list[Recipient]] = {}
         for r in _records(staff, ["staff_id", "role", "grid_id", "township_code", "inbox_id", "active",
@@ -126,29 +128,26 @@ class Directory:
     def knows(self, person_id: str) -> bool:
         return person_id in self._persons
 
-    def place(self, address_code: str, kinds: tuple[str, ...]) -> Place:
+    def place(self, kind: str, address_code: str) -> Place:
         addr = self._addresses.get(address_code)
-        village_code = addr["village_code"] if addr else address_code.split("-", 1)[0]
         grid_id = addr["grid_id"] if addr else None
-        grid = self._grids.get(grid_id) if grid_id else None
-        return Place(kinds=kinds, address_code=address_code, grid_id=grid_id,
-                     village_name=grid["village_name"] if grid else None,
-                     township_code=grid["township_code"] if grid else str(village_code)[:9],
-                     township_name=grid["township_name"] if grid else None)
+        grid = (self._grids.get(grid_id) if grid_id else None) or {}
+        return Place(kind, address_code, station_id=grid.get("station_id"), grid_id=grid_id,
+                     village_name=grid.get("village_name"), township_name=grid.get("township_name"))
+
+    def township_of(self, place: Place) -> str | None:
+        """The township whose fallback desk serves the place: its grid's, else the address's own."""
+        grid = self._grids.get(place.grid_id) if place.grid_id else None
+        return str(grid["township_code"]) if grid and grid.get("township_code") else place.township_code
 
     def places(self, person_id: str) -> tuple[Place, ...]:
+        """The person's household-registration and residence places (two, even at one address)."""
         try:
             hukou, residence = self._persons[person_id]
         except KeyError:
             raise RoutingError(f"人员不在目录中 / person {person_id!r} is not in the directory; reload the "
                                f"directory from the current world (Directory.from_event_store).") from None
-        if hukou == residence:
-            return (self.place(hukou, ("hukou", "residence")),)
-        a, b = self.place(hukou, ("hukou",)), self.place(residence, ("residence",))
-        if a.grid_id is not None and a.grid_id == b.grid_id:
-            return (Place(("hukou", "residence"), residence, b.grid_id, b.village_name, b.township_code,
-                          b.township_name),)
-        return (a, b)
+        return (self.place("hukou", hukou), self.place("residence", residence))
 
     def grid_staff(self, grid_id: str | None) -> list[Recipient]:
         return list(self._staff_by_grid.get(grid_id, ())) if grid_id else []
@@ -157,21 +156,25 @@ class Directory:
         places = self.places(person_id)
         chosen: dict[str, Recipient] = {}
         gaps: list[Gap] = []
-        for place in places:
-            label = "+".join(place.kinds)
+        for group in served_together(places):
+            place = group[0]
+            served = tuple(k for k in ("hukou", "residence") if any(p.kind == k for p in group))
+            label = "+".join(served)
             staff = self.grid_staff(place.grid_id)
             if not staff:
-                desks = self._fallback.get(place.township_code, [])
+                township = self.township_of(place)
+                desks = self._fallback.get(township, []) if township else []
                 kind = "fallback_used" if desks else "unreachable"
                 if place.grid_id is None:
                     kind = "unknown_address" if not desks else "fallback_used"
                 why = ("地址不在标准地址库" if place.grid_id is None else f"网格 {place.grid_id} 无可达人员")
-                gaps.append(Gap(place=label, grid_id=place.grid_id, township_code=place.township_code, kind=kind,
-                                detail=f"{why}，" + ("已转乡镇（街道）兜底值班" if desks else "且乡镇无兜底值班，无法送达")))
+                then = "已转乡镇（街道）兜底值班" if desks else "且乡镇无兜底值班，无法送达"
+                gaps.append(Gap(place=label, grid_id=place.grid_id, township_code=township, kind=kind,
+                                detail=f"{why}，{then}"))
                 staff = desks
             for rec in staff:
                 prev = chosen.get(rec.inbox_id)
-                kinds = tuple(dict.fromkeys((prev.places if prev else ()) + place.kinds))
+                kinds = tuple(dict.fromkeys((prev.places if prev else ()) + served))
                 chosen[rec.inbox_id] = Recipient(rec.staff_id, rec.inbox_id, rec.role, rec.grid_id, rec.township_code,
                                                  kinds, rec.fallback, rec.display_name)
         return Route(person_id=person_id, places=places, recipients=tuple(chosen.values()), gaps=tuple(gaps))

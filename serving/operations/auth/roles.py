@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from common.places import Jurisdiction
 from serving.operations.auth.errors import InvalidAccount
 
 __all__ = ["RolePolicy", "ROLES", "ROLE_LABELS", "DEFAULT_POLICIES", "policy_for"]
@@ -33,8 +34,8 @@ class RolePolicy:
     full_identity: bool = False
     read_reports: bool = False
     read_audit: bool = False
-    #: minimum jurisdiction rank needed to decide an escalated alert (2 = prefecture)
-    escalated_min_rank: int = 2
+    #: minimum jurisdiction rank (:attr:`common.places.Jurisdiction.rank`) needed to decide an escalated alert
+    escalated_min_rank: int = Jurisdiction("510100", "prefecture").rank
 
 
 DEFAULT_POLICIES: dict[str, RolePolicy] = {

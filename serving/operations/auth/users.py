@@ -16,13 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from common.clock import to_utc
+from common.errors import BadInput
+from common.places import Jurisdiction
 from serving.operations.auth.errors import AccountLocked, DuplicateUser, InvalidAccount, LoginFailed, UserNotFound
-from serving.operations.auth.jurisdiction import Jurisdiction
 from serving.operations.auth.models import login_throttle, sessions, users
 from serving.operations.auth.passwords import check_password, hash_password, needs_rehash
 from serving.operations.auth.roles import ROLE_LABELS, ROLES, RolePolicy, policy_for
 
-__all__ = ["User", "UserStore", "MAX_FAILED", "MAX_FAILED_PER_CLIENT", "LOCK_MINUTES"]
+__all__ = ["User", "UserStore", "MAX_FAILED", "MAX_FAILED_PER_CLIENT", "LOCK_MINUTES", "parse_jurisdiction"]
 
 #: failed logins per (username, client address) before that pair is locked out
 MAX_FAILED = 5
@@ -33,6 +34,15 @@ _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 #: A valid argon2 hash of a random string: compared against when the user does not exist, so a
 #: wrong username takes as long as a wrong password.
 _DUMMY = "$argon2id$v=19$m=65536,t=3,p=4$YGj/NYvb2dNC5u4JREryZA$6x5dHqL9rbfroVpT+Lwvc72GGjuRyqCNLPDV878dJE8"
+
+
+def parse_jurisdiction(code: object) -> Jurisdiction:
+    """An account's jurisdiction, any kind from province to village or a police station. An invalid code is
+    refused as :class:`InvalidAccount` carrying the common Chinese-first message."""
+    try:
+        return Jurisdiction.parse(code)
+    except BadInput as exc:
+        raise InvalidAccount(exc.message) from None
 
 
 def _now() -> datetime:
@@ -81,7 +91,7 @@ class UserStore:
                                  f"starting with a letter or digit.")
         if role not in ROLES:
             policy_for(role)  # raises with the allowed roles
-        j = Jurisdiction.parse(jurisdiction)
+        j = parse_jurisdiction(jurisdiction)
         if not str(display_name or "").strip():
             raise InvalidAccount("显示名不能为空 / display_name is empty; give the person's name and unit.")
         now = self.clock()

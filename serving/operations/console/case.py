@@ -6,12 +6,13 @@ jurisdiction is refused as "not found" and the attempt is audited (``case.denied
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from common.levels import LEVEL_LABELS
+from common.places import Place
 from serving.operations import audit
 from serving.operations.alerts.lifecycle import STATE_LABELS
 from serving.operations.alerts.models import Alert, AlertEvent, AlertOutcome
@@ -64,7 +65,7 @@ class Case:
                 "looks": [{**x, "at": str(x["at"])} for x in self.looks], "can_decide": self.can_decide}
 
 
-def load_alert_in_scope(engine: Engine, world: World, user: User, alert_id: int) -> tuple[AlertView, list[dict]]:
+def load_alert_in_scope(engine: Engine, world: World, user: User, alert_id: int) -> tuple[AlertView, list[Place]]:
     """The alert and its person's places, or OutOfScope (audited as ``case.denied``)."""
     with engine.connect() as conn:
         row = conn.execute(sa.select(Alert.__table__).where(Alert.id == alert_id)).first()
@@ -98,8 +99,8 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
     audit.record(engine, user.actor, "case.view", subject(alert_id),
                  {"person_id": alert.person_id, "role": user.role, "jurisdiction": user.jurisdiction.code})
     expl = alert.explanation or {}
-    place_rows = [{**p, "kind_label": KIND_LABELS.get(p["kind"], p["kind"]),
-                   "text": place_text(p, pol, world.county_name(p["county_code"]) if p.get("county_code") else "")}
+    place_rows = [{**asdict(p), "county_code": p.county_code, "kind_label": KIND_LABELS.get(p.kind, p.kind),
+                   "text": place_text(asdict(p), pol, world.county_name(p.county_code) if p.county_code else "")}
                   for p in places]
     timeline = [{"time": t.time, "kind": "调解" if t.kind == "mediation" else "警情",
                  "record_id": t.record_id if pol.full_identity else "",
@@ -162,8 +163,9 @@ def _category(code: str) -> str:
     return CATEGORY_LABELS.get(code, code)
 
 
-_ACTIONS = {"created": "生成预警", "approve": "批准", "dismiss": "驳回", "escalate": "上报复核", "queue": "生成推送任务",
-            "delivered": "推送送达", "acknowledged": "网格员签收", "outcome_reported": "反馈结果", "score_updated": "评分更新",
+_ACTIONS = {"created": "生成预警", "approve": "批准", "dismiss": "驳回", "escalate": "上报复核",
+            "queue": "生成推送任务", "delivered": "推送送达", "acknowledged": "网格员签收",
+            "outcome_reported": "反馈结果", "score_updated": "评分更新",
             "withdraw": "撤回", "withdrawn": "撤回", "expire": "过期", "close": "办结", "retract_queued": "撤回推送",
             "requeue": "重新推送"}
 _RESULTS = {"success": "调解成功", "partial": "部分化解", "failed": "调解失败"}

@@ -1,9 +1,9 @@
 """The review queue: alerts in the user's jurisdiction, filtered, sorted by level then score.
 
-Filters: region (a prefecture, county or station inside the user's jurisdiction), category (四类),
-level, status (``pending`` = 待审核 + 已上报复核, ``open``, ``all`` or one lifecycle state) and age
-(days since the alert was created). Counts per state are for the same jurisdiction and filters
-except status, so the tabs show what each status would list.
+Filters: region (any jurisdiction inside the user's own: prefecture, county, township, village or
+station), category (四类), level, status (``pending`` = 待审核 + 已上报复核, ``open``, ``all`` or one
+lifecycle state) and age (days since the alert was created). Counts per state are for the same
+jurisdiction and filters except status, so the tabs show what each status would list.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.errors import BadInput
 from common.levels import ALERT_LEVELS, LEVEL_LABELS, level_rank
+from common.places import Jurisdiction
 from serving.operations.alerts.lifecycle import OPEN, STATE_LABELS, STATES
 from serving.operations.alerts.models import Alert
 from serving.operations.audit.chain import utcnow
-from serving.operations.auth.errors import InvalidAccount
-from serving.operations.auth.jurisdiction import Jurisdiction
 from serving.operations.console.errors import BadFilter
 from serving.operations.console.models import person_places
 from serving.operations.console.scope import scope_clause, sync_places
@@ -56,8 +56,8 @@ class QueueFilters:
             return None
         try:
             region = Jurisdiction.parse(self.region)
-        except InvalidAccount as exc:
-            raise BadFilter(str(exc)) from None
+        except BadInput as exc:
+            raise BadFilter(exc.message) from None
         if not user_scope.contains(region):
             raise BadFilter(f"地区 {self.region} 不在您的辖区 / region {self.region} is outside your jurisdiction "
                             f"{user_scope.code}; choose a region inside it.")
@@ -101,6 +101,14 @@ def _status_clause(status: str):
     return Alert.state == status
 
 
+def _region_choice(scope: Jurisdiction, county_code: str) -> bool:
+    """A county is offered as a region filter when it lies inside the user's jurisdiction."""
+    try:
+        return scope.contains(Jurisdiction.parse(county_code))
+    except BadInput:
+        return False
+
+
 def list_queue(engine: Engine, world: World, scope: Jurisdiction, filters: QueueFilters, *,
                limit: int = 200) -> QueuePage:
     region = filters.check(scope)
@@ -135,8 +143,7 @@ def list_queue(engine: Engine, world: World, scope: Jurisdiction, filters: Queue
         region_codes = sorted(c for c in conn.scalars(
             sa.select(person_places.c.county_code).distinct()
             .where(person_places.c.person_id.in_(sa.select(Alert.person_id).where(*scoped)))) if c)
-    region_codes = [c for c in region_codes
-                    if scope.covers(county_code=c, station_id=None) or scope.level == "station"]
+    region_codes = [c for c in region_codes if _region_choice(scope, c)]
     rows = [QueueRow(a.id, a.person_id, a.level, a.score, a.state, STATE_LABELS.get(a.state, a.state),
                      tuple(a.categories or ()), bool(a.urgent), a.source, a.created_at,
                      ((a.explanation or {}).get("summary") or ""), tuple(counties.get(a.person_id, ())))

@@ -1,7 +1,10 @@
 """Jurisdiction in SQL: which alerts a user may list, open and decide.
 
 A person's places are cached in ``console_person_places`` (filled from the world on first sight);
-an alert is in scope when any of its person's places is (see :mod:`serving.operations.auth.jurisdiction`).
+an alert is in scope when any of its person's places is: :func:`common.places.allows`, the rule of
+every surface. :func:`place_filter` is the same rule written in SQL, derived from the same
+:class:`~common.places.Jurisdiction`: a prefix match on the cached address code for divisions
+(province, prefecture, county, township, village), equality on the station id for a police station.
 Every console page and JSON endpoint goes through :func:`scope_clause` (lists) or :func:`require`
 (one case), so URL guessing and API calls meet the same check.
 """
@@ -11,14 +14,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.places import Jurisdiction, Place, allows
 from serving.operations.alerts.models import Alert
 from serving.operations.audit.chain import utcnow
 from serving.operations.auth.errors import OutOfScope
-from serving.operations.auth.jurisdiction import Jurisdiction
 from serving.operations.console.models import person_places
 from serving.operations.console.world import World
 
-__all__ = ["sync_places", "scope_clause", "places_of", "require", "in_scope"]
+__all__ = ["sync_places", "place_filter", "scope_clause", "places_of", "require", "in_scope"]
 
 
 def sync_places(engine: Engine, world: World, person_ids=None) -> int:
@@ -43,7 +46,7 @@ def sync_places(engine: Engine, world: World, person_ids=None) -> int:
     now = utcnow()
     rows = []
     for pid in missing:
-        for p in world.places(pid):
+        for p in world.places(pid):  # county and prefecture are kept for the region lists and reports
             rows.append({"person_id": pid, "kind": p.kind, "address_code": p.address_code, "grid_id": p.grid_id,
                          "village_name": p.village_name, "township_name": p.township_name,
                          "county_code": p.county_code, "prefecture_code": p.prefecture_code,
@@ -56,37 +59,45 @@ def sync_places(engine: Engine, world: World, person_ids=None) -> int:
     return len(missing)
 
 
-def _place_filter(j: Jurisdiction):
-    if j.level == "station":
+def place_filter(j: Jurisdiction):
+    """A WHERE clause on ``console_person_places`` rows: the cached places ``j`` covers (``Jurisdiction.covers``)."""
+    if j.kind == "province":
+        return sa.true()
+    if j.kind == "station":
         return person_places.c.station_id == j.code
-    return person_places.c.county_code.like(f"{j.prefix}%")
+    # the address code starts with its 12-digit village code, so a division prefix matches either alike
+    return person_places.c.address_code.like(f"{j.prefix}%")
 
 
 def scope_clause(j: Jurisdiction, region: Jurisdiction | None = None):
     """A WHERE clause on ``alerts`` (None: no restriction, province scope without a region filter)."""
     clauses = []
     for k in (j, region):
-        if k is None or k.level == "province":
+        if k is None or k.kind == "province":
             continue
-        clauses.append(Alert.person_id.in_(sa.select(person_places.c.person_id).where(_place_filter(k))))
+        clauses.append(Alert.person_id.in_(sa.select(person_places.c.person_id).where(place_filter(k))))
     return sa.and_(*clauses) if clauses else None
 
 
-def places_of(engine: Engine, world: World, person_id: str) -> list[dict]:
+def _place(row) -> Place:
+    return Place(row.kind, row.address_code, station_id=row.station_id, grid_id=row.grid_id,
+                 village_name=row.village_name, township_name=row.township_name)
+
+
+def places_of(engine: Engine, world: World, person_id: str) -> list[Place]:
+    """The person's cached places (``[Place('unknown', None)]`` when they cannot be placed)."""
     sync_places(engine, world, [person_id])
     with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(
+        rows = [_place(r) for r in conn.execute(
             sa.select(person_places).where(person_places.c.person_id == person_id).order_by(person_places.c.kind))]
-    return rows or [{"person_id": person_id, "kind": "unknown", "address_code": None, "grid_id": None,
-                     "village_name": None, "township_name": None, "county_code": None, "prefecture_code": None,
-                     "station_id": None}]
+    return rows or [Place("unknown", None)]
 
 
-def in_scope(j: Jurisdiction, places: list[dict]) -> bool:
-    return any(j.covers(county_code=p["county_code"], station_id=p["station_id"]) for p in places)
+def in_scope(j: Jurisdiction, places: list[Place]) -> bool:
+    return allows([j], places)
 
 
-def require(engine: Engine, world: World, j: Jurisdiction, alert_id: int, person_id: str) -> list[dict]:
+def require(engine: Engine, world: World, j: Jurisdiction, alert_id: int, person_id: str) -> list[Place]:
     """The person's places, or :class:`OutOfScope` (reported as "not found": nothing leaks)."""
     places = places_of(engine, world, person_id)
     if not in_scope(j, places):

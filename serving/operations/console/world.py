@@ -1,8 +1,9 @@
 """The world behind the console: the EventStore of the configured data directory, opened once.
 
-It answers three questions: where a person belongs (household registration and residence, with grid,
-county and police station: this decides jurisdiction), what happened to a person (the incident
-timeline), and who to route to (the alert store's :class:`~serving.operations.alerts.Directory`).
+It answers three questions: where a person belongs (household registration and residence as
+:class:`common.places.Place`, with grid, village, township and police station: this decides
+jurisdiction), what happened to a person (the incident timeline), and who to route to (the alert
+store's :class:`~serving.operations.alerts.Directory`).
 """
 
 from __future__ import annotations
@@ -11,19 +12,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["World", "Place", "TimelineEntry"]
+from common.places import Place
 
-
-@dataclass(frozen=True)
-class Place:
-    kind: str                 # hukou | residence | unknown
-    address_code: str | None
-    grid_id: str | None
-    village_name: str | None
-    township_name: str | None
-    county_code: str | None
-    prefecture_code: str | None
-    station_id: str | None
+__all__ = ["World", "TimelineEntry"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +30,8 @@ class TimelineEntry:
     recorded_at: object
 
 
-_FLAG_LABELS = {"flag_violence": "有暴力", "flag_weapon": "持械", "flag_alcohol": "酒后", "flag_minor_present": "未成年人在场",
+_FLAG_LABELS = {"flag_violence": "有暴力", "flag_weapon": "持械", "flag_alcohol": "酒后",
+                "flag_minor_present": "未成年人在场",
                 "flag_threat": "有威胁言语"}
 
 
@@ -77,10 +69,10 @@ class World:
                 g = es.table("grids")
                 self._grids = {r["grid_id"]: r for r in g.astype(object).where(g.notna(), None).to_dict("records")}
                 a = es.table("addresses")
-                self._addresses = dict(zip(a["address_code"], a["grid_id"]))
+                self._addresses = dict(zip(a["address_code"], a["grid_id"], strict=True))
                 p = es.table("persons")
                 self._persons = {pid: (h, r) for pid, h, r in
-                                 zip(p["person_id"], p["hukou_address_code"], p["residence_address_code"])}
+                                 zip(p["person_id"], p["hukou_address_code"], p["residence_address_code"], strict=True)}
         return True
 
     def directory(self):
@@ -97,16 +89,14 @@ class World:
 
     def _place(self, kind: str, code: str | None) -> Place:
         grid_id = self._addresses.get(code) if code else None
-        g = self._grids.get(grid_id) if grid_id else None
-        county = (g or {}).get("county_code") or (str(code)[:6] if code else None)
-        return Place(kind, code, grid_id, (g or {}).get("village_name"), (g or {}).get("township_name"), county,
-                     (g or {}).get("prefecture_code") or (county[:4] + "00" if county else None),
-                     (g or {}).get("station_id"))
+        g = (self._grids.get(grid_id) if grid_id else None) or {}
+        return Place(kind, code or None, station_id=g.get("station_id"), grid_id=grid_id,
+                     village_name=g.get("village_name"), township_name=g.get("township_name"))
 
     def places(self, person_id: str) -> list[Place]:
-        """Household-registration and residence places; ``[Place('unknown', ...)]`` if not in the world."""
+        """Household-registration and residence places; ``[Place('unknown', None)]`` if not in the world."""
         if not self._indexes() or person_id not in self._persons:
-            return [Place("unknown", None, None, None, None, None, None, None)]
+            return [Place("unknown", None)]
         hukou, residence = self._persons[person_id]
         return [self._place("hukou", hukou), self._place("residence", residence)]
 
@@ -117,7 +107,7 @@ class World:
             from features.divisions import load_divisions
 
             d = load_divisions()
-            self._county_names = dict(zip(d["code"].astype(str), d["name"]))
+            self._county_names = dict(zip(d["code"].astype(str), d["name"], strict=True))
         return self._county_names.get(str(code), str(code))
 
     def timeline(self, person_id: str, *, with_notes: bool, limit: int = 200) -> list[TimelineEntry]:

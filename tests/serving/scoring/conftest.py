@@ -72,7 +72,7 @@ def split_ids(app, population):
     """Ids in and out of 成都市 (5101), for scope tests."""
     inside, outside = [], []
     for pid in population["person_id"]:
-        codes = app.source.place(pid).codes()
+        codes = [p.address_code for p in app.source.places(pid) if p.address_code]
         (inside if any(c.startswith("5101") for c in codes) else outside).append(pid)
     assert inside and outside
     return inside, outside

@@ -91,6 +91,20 @@ def test_score_over_http_with_per_item_status_and_scope(server, keys, split_ids)
     assert items[0]["result"]["ruleset_version"] and "probability" in items[0]["result"]
 
 
+def test_a_station_key_over_http_scores_and_explains_only_the_stations_people(server, app, population):
+    from common.places import Jurisdiction, allows
+
+    places = {pid: app.source.places(pid) for pid in population["person_id"]}
+    pid, station = next((p, ps[1].station_id) for p, ps in places.items() if ps[1].station_id)
+    j = Jurisdiction.parse(station)
+    other = next(p for p, ps in places.items() if not allows([j], ps))
+    key = app.keys.create("派出所平台", [station])  # the server sees the key file change
+    r = _post(server, "/v1/score", {"person_ids": [pid, other], "as_of": AS_OF}, key)
+    assert r.status_code == 200 and [i["status"] for i in r.json()["items"]] == ["ok", "out_of_scope"]
+    assert _post(server, "/v1/explain", {"person_id": pid, "as_of": AS_OF}, key).status_code == 200
+    assert _post(server, "/v1/explain", {"person_id": other, "as_of": AS_OF}, key).status_code == 403
+
+
 def test_unauthenticated_and_out_of_scope_requests_are_refused(server, keys, split_ids):
     r = _post(server, "/v1/score", {"person_ids": split_ids[0][:1]})
     assert r.status_code == 401, (r.request.headers, r.text[:300])

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from common.places import Jurisdiction, Place
 from serving.operations.auth import (
     AccountLocked,
     DuplicateUser,
     InvalidAccount,
-    Jurisdiction,
     LoginFailed,
     SessionExpired,
     SessionStore,
@@ -42,7 +42,7 @@ def test_bad_accounts_are_refused_with_the_fix(engine):
         users.add("r1x", "审核员", role="reviewer", jurisdiction="510107", password="short")
     with pytest.raises(InvalidAccount, match="role 'boss' is not allowed; use one of: reviewer"):
         users.add("r1x", "审核员", role="boss", jurisdiction="510107", password="long-enough-pw")
-    with pytest.raises(InvalidAccount, match="jurisdiction '4401' is not allowed; use 510000"):
+    with pytest.raises(InvalidAccount, match="^辖区代码无效 / jurisdiction '4401' is not valid; use 510000"):
         users.add("r1x", "审核员", role="reviewer", jurisdiction="4401", password="long-enough-pw")
     users.add("r1x", "审核员", role="reviewer", jurisdiction="510107", password="long-enough-pw")
     with pytest.raises(DuplicateUser, match="already exists"):
@@ -67,14 +67,31 @@ def test_wrong_user_and_wrong_password_look_the_same_and_lock_out(engine):
     assert users.authenticate("r2x", "long-enough-pw").username == "r2x"
 
 
+@pytest.mark.parametrize("code, kind", [("510000", "province"), ("510100", "prefecture"), ("510107", "county"),
+                                        ("510107001", "township"), ("510107001002", "village"),
+                                        ("s510107001", "station")])
+def test_accounts_may_be_scoped_to_any_kind_of_jurisdiction(engine, code, kind):
+    user = UserStore(engine).add(f"scoped-{kind}", "审核员", role="reviewer", jurisdiction=code,
+                                 password="long-enough-pw")
+    assert (user.jurisdiction.kind, user.jurisdiction.code) == (kind, code.upper())
+    assert UserStore(engine).get(user.id).jurisdiction == user.jurisdiction
+
+
+@pytest.mark.parametrize("code", ["4401", "440100", "51010700", "5101070010", "S51010700", "X510107001", ""])
+def test_invalid_jurisdiction_codes_are_refused_chinese_first(engine, code):
+    with pytest.raises(InvalidAccount) as exc:
+        UserStore(engine).add("bad-scope", "审核员", role="reviewer", jurisdiction=code, password="long-enough-pw")
+    assert str(exc.value).startswith("辖区代码无效 / jurisdiction")
+
+
 def test_jurisdiction_levels_and_coverage():
     prov, pref, county, station = (Jurisdiction.parse(c) for c in ("510000", "510100", "510107", "S510107001"))
-    assert (prov.level, pref.level, county.level, station.level) == ("province", "prefecture", "county", "station")
-    assert pref.covers(county_code="510107", station_id=None)
-    assert not pref.covers(county_code="510201", station_id=None)
-    assert not county.covers(county_code="510104", station_id="S510104001")
-    assert station.covers(county_code="510107", station_id="S510107001")
-    assert not station.covers(county_code="510107", station_id="S510107002")
+    assert (prov.kind, pref.kind, county.kind, station.kind) == ("province", "prefecture", "county", "station")
+    assert pref.covers(Place("hukou", "510107001001-0001"))
+    assert not pref.covers(Place("hukou", "510201001001-0001"))
+    assert not county.covers(Place("hukou", "510104001001-0001", station_id="S510104001"))
+    assert station.covers(Place("hukou", "510107001001-0001", station_id="S510107001"))
+    assert not station.covers(Place("hukou", "510107001001-0001", station_id="S510107002"))
     assert pref.contains(county) and pref.contains(station) and not county.contains(pref)
 
 

@@ -323,3 +323,26 @@ def test_a_station_reviewer_sees_the_grids_of_their_station(client, seeded, coun
                 if station in {p.station_id for p in world.places(AlertStore(engine).get(i).person_id)}}
     assert ids == expected
     assert client.get(f"/api/cases/{alerts[b][0]}").status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["township", "village"])
+def test_a_township_or_village_reviewer_sees_only_their_cases(client, seeded, counties, kind):
+    from common.places import Jurisdiction, allows
+    from serving.operations.auth import UserStore
+
+    engine, world, alerts = seeded
+    a, b = counties
+    store = AlertStore(engine)
+    home = next(p for p in world.places(store.get(alerts[a][0]).person_id) if p.kind == "residence")
+    code = home.township_code if kind == "township" else home.village_code
+    UserStore(engine).add(f"{kind}-reviewer", "乡镇审核民警", role="reviewer", jurisdiction=code, password=PASSWORD)
+    login(client, f"{kind}-reviewer")
+    ids = {i["alert_id"] for i in client.get("/api/queue?status=all").json()["items"]}
+    j = Jurisdiction.parse(code)
+    expected = {i for i in alerts[a] + alerts[b] if allows([j], world.places(store.get(i).person_id))}
+    assert alerts[a][0] in ids and ids == expected and not ids & set(alerts[b])
+    assert client.get(f"/api/cases/{alerts[a][0]}").status_code == 200
+    assert client.get(f"/api/cases/{alerts[b][0]}").status_code == 404
+    assert client.get(f"/api/queue?region={a}").status_code == 422  # the county is not inside their scope
+    r = client.get(f"/api/queue?status=all&region={home.village_code}")  # a village inside it is a valid filter
+    assert r.status_code == 200 and alerts[a][0] in {i["alert_id"] for i in r.json()["items"]}
