@@ -32,7 +32,7 @@ _DUMMY = "$argon2id$v=19$m=65536,t=3,p=4$YGj/NYvb2dNC5u4JREryZA$6x5dHqL9rbfroVpT
 
 
 def _now() -> datetime:
-    from serving.operations.audit.chain import utcnow
+    from common.clock import utcnow
 
     return utcnow()
 

@@ -14,10 +14,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.clock import utcnow
 from common.levels import ALERT_LEVELS, LEVEL_LABELS, level_rank
 from serving.operations.alerts.lifecycle import OPEN, STATE_LABELS, STATES
 from serving.operations.alerts.models import Alert
-from serving.operations.audit.chain import utcnow
 from serving.operations.auth.errors import InvalidAccount
 from serving.operations.auth.jurisdiction import Jurisdiction
 from serving.operations.console.errors import BadFilter

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.clock import utcnow
 from serving.operations.alerts.models import Alert
-from serving.operations.audit.chain import utcnow
 from serving.operations.auth.errors import OutOfScope
 from serving.operations.auth.jurisdiction import Jurisdiction
 from serving.operations.console.models import person_places
