@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from common.clock import to_utc
+from common.clock import to_utc, utcnow
 
 __all__ = ["Funnel", "alert_funnel", "STAGES"]
 
@@ -69,7 +69,7 @@ def _naive_utc(col: pd.Series) -> pd.Series:
 def alert_funnel(engine, store, start, end, stale_days: int = 7, now=None) -> Funnel:
     """Funnel of the alerts created in [start, end)."""
     start, end = pd.Timestamp(start), pd.Timestamp(end)
-    now = pd.Timestamp(now) if now is not None else pd.Timestamp.utcnow().tz_localize(None)
+    now = pd.Timestamp(to_utc(utcnow() if now is None else now)).tz_localize(None)  # naive UTC, as the columns
     import sqlalchemy as sa
 
     def q(sql: str, **params) -> pd.DataFrame:
