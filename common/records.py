@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from common.clock import UTC, from_data_time, to_utc
+
 __all__ = ["Source", "RuleHitView", "Factor", "Explanation", "ScoredPerson", "AlertSink", "SinkReport", "plain_reasons",
            "RISK_UP", "RISK_DOWN"]
 
@@ -45,10 +47,20 @@ class Explanation:
     actions: tuple[str, ...] = ()                  # suggested actions, per category
 
 
+def _aware_utc(value: Any) -> datetime:
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value
+    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp: a plain datetime, so JSON and the store see one type
+        value = value.to_pydatetime()
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return to_utc(value)
+    return from_data_time(value)
+
+
 @dataclass(frozen=True)
 class ScoredPerson:
     person_id: str
-    as_of: datetime
+    as_of: datetime                                # aware UTC (a naive value is read as Beijing data time)
     probability: float | None                      # calibrated, None when no model is loaded
     level: str                                     # one of LEVELS
     categories: tuple[str, ...]
@@ -56,12 +68,20 @@ class ScoredPerson:
     ruleset_version: str
     model_version: str | None
     catalog_version: str
-    snapshot_time: datetime                        # when the data behind the score was read
+    snapshot_time: datetime                        # when the data behind the score was read, aware UTC
     source: str = "batch"                          # batch | event | api
     urgent: bool = False
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Both times are aware UTC once built. A naive value is a data-contract time (Beijing wall
+        # time, what the feature engine works in) and is converted here, so no caller can hand the
+        # store a naive time by mistake.
+        object.__setattr__(self, "as_of", _aware_utc(self.as_of))
+        object.__setattr__(self, "snapshot_time", _aware_utc(self.snapshot_time))
+
     def to_dict(self) -> dict:
+        """JSON-friendly; times as ISO 8601 with their offset (``2025-05-31T16:00:00+00:00``)."""
         d = asdict(self)
         d["as_of"] = self.as_of.isoformat()
         d["snapshot_time"] = self.snapshot_time.isoformat()

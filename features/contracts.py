@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from common.clock import BEIJING
 from features.errors import ContractError
 
 __all__ = [
@@ -342,7 +343,7 @@ def _coerce(col: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         if pd.api.types.is_datetime64_any_dtype(raw):
             out = pd.to_datetime(raw)
             if getattr(out.dt, "tz", None) is not None:
-                out = out.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+                out = out.dt.tz_convert(BEIJING).dt.tz_localize(None)  # data-contract time (common.clock)
             return out.astype("datetime64[ns]"), pd.Series(False, index=raw.index)
         out = pd.to_datetime(raw, errors="coerce", format="mixed")
         return out.astype("datetime64[ns]"), present & out.isna()

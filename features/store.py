@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.clock import to_data_time
 from features.catalog import FEATURE_NAMES
 from features.contracts import QUARANTINE_COLUMNS, TABLES, ValidationResult, read_table, validate
 from features.divisions import AUTONOMOUS_PREFECTURES, prefectures
@@ -41,7 +42,7 @@ def as_timestamp(value) -> pd.Timestamp:
         raise ContractError(f"as-of {value!r} 不是有效日期 / not a date (use YYYY-MM-DD): {exc}") from None
     if ts is pd.NaT:
         raise ContractError(f"as-of {value!r} 不是有效日期 / not a date (use YYYY-MM-DD)")
-    return ts.tz_convert("Asia/Shanghai").tz_localize(None) if ts.tzinfo else ts
+    return pd.Timestamp(to_data_time(ts)) if ts.tzinfo else ts
 
 
 @dataclass

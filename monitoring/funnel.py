@@ -8,9 +8,12 @@ the data directory's persons -> addresses -> grids tables (residence).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
+
+from common.clock import to_utc, utcnow
 
 __all__ = ["Funnel", "alert_funnel", "STAGES"]
 
@@ -52,10 +55,21 @@ def _regions(store) -> pd.DataFrame:
     return out
 
 
+def _bound(engine, ts) -> datetime:
+    """A query bound for the store's times: aware UTC for ``timestamptz`` (PostgreSQL), the UTC wall time on SQLite."""
+    dt = pd.Timestamp(ts).to_pydatetime()
+    return to_utc(dt) if engine.dialect.name == "postgresql" else to_utc(dt).replace(tzinfo=None)
+
+
+def _naive_utc(col: pd.Series) -> pd.Series:
+    """Store times (aware from PostgreSQL, UTC text from SQLite) as naive UTC, the funnel's arithmetic."""
+    return pd.to_datetime(col, utc=True).dt.tz_localize(None)
+
+
 def alert_funnel(engine, store, start, end, stale_days: int = 7, now=None) -> Funnel:
     """Funnel of the alerts created in [start, end)."""
     start, end = pd.Timestamp(start), pd.Timestamp(end)
-    now = pd.Timestamp(now) if now is not None else pd.Timestamp.utcnow().tz_localize(None)
+    now = pd.Timestamp(to_utc(utcnow() if now is None else now)).tz_localize(None)  # naive UTC, as the columns
     import sqlalchemy as sa
 
     def q(sql: str, **params) -> pd.DataFrame:
@@ -64,7 +78,7 @@ def alert_funnel(engine, store, start, end, stale_days: int = 7, now=None) -> Fu
 
     alerts = q("SELECT id, person_id, level, score, categories, urgent, source, state, created_at, reviewed_at, "
                "review_decision FROM alerts WHERE created_at >= :s AND created_at < :e",
-               s=start.to_pydatetime(), e=end.to_pydatetime())
+               s=_bound(engine, start), e=_bound(engine, end))
     if alerts.empty:
         return Funnel(alerts.assign(**{s: pd.Series(dtype=bool) for s, _ in STAGES}), pd.DataFrame(),
                       pd.DataFrame(), pd.DataFrame(columns=["kind_label", "count"]), pd.DataFrame(), pd.DataFrame())
@@ -78,11 +92,11 @@ def alert_funnel(engine, store, start, end, stale_days: int = 7, now=None) -> Fu
     outcomes = outcomes[outcomes["alert_id"].isin(ids)]
 
     for col in ("created_at", "reviewed_at"):
-        alerts[col] = pd.to_datetime(alerts[col])
+        alerts[col] = _naive_utc(alerts[col])
     for df, cols in ((deliveries, ("created_at", "finished_at")),
                      (inbox, ("created_at", "read_at", "acknowledged_at", "reported_at"))):
         for c in cols:
-            df[c] = pd.to_datetime(df[c])
+            df[c] = _naive_utc(df[c])
     delivered_at = inbox.groupby("alert_id")["created_at"].min()
     acked_at = inbox.groupby("alert_id")["acknowledged_at"].min()
     a = alerts.copy()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from common.clock import BEIJING
 from rules._fields import FieldSpec, canon_array, format_value, is_missing
 from rules.condition import All, Condition, Leaf
 from rules.errors import RuleInputError
@@ -143,7 +144,7 @@ def _as_of_array(frame: pd.DataFrame, as_of) -> np.ndarray:
     except (ValueError, TypeError) as exc:
         raise RuleInputError(f"column 'as_of' must hold dates/times: {exc}") from None
     if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+        s = s.dt.tz_convert(BEIJING).dt.tz_localize(None)  # data-contract time (common.clock)
     if s.isna().any():
         raise RuleInputError(f"column 'as_of' has {int(s.isna().sum())} empty values; every row needs a time.")
     return s.to_numpy(dtype="datetime64[ns]")

@@ -12,6 +12,7 @@ from datetime import date
 
 import pandas as pd
 
+from common.clock import to_data_time
 from common.levels import AlertLevel
 from rules._fields import FieldSpec
 from rules.condition import Condition
@@ -25,11 +26,10 @@ Level = AlertLevel
 
 
 def to_timestamp(value) -> pd.Timestamp:
-    """A naive timestamp in local (Asia/Shanghai) time, as the data contracts store them."""
+    """A data-contract time (naive Beijing wall time, :func:`common.clock.to_data_time`) as a pandas
+    Timestamp; a naive value is kept as it is (to the nanosecond), an aware one converted."""
     ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
-    return ts
+    return pd.Timestamp(to_data_time(ts)) if ts.tzinfo is not None else ts
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.clock import from_data_time, to_data_time, utcnow
 from common.records import ScoredPerson
 from features.catalog import CATALOG, CATALOG_VERSION, FEATURE_NAMES
 from serving.scoring.auth import ANONYMOUS_ADMIN, Account, KeyStore, permits, stated_places
-from serving.scoring.clock import local_now
 from serving.scoring.datasource import FeatureSource, normalise_as_of, records_frame
 from serving.scoring.errors import (
     AdminRequiredError,
@@ -94,7 +94,7 @@ class ScoringApp:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._audit_lock = threading.Lock()
-        self.started_at = local_now()
+        self.started_at = utcnow().replace(microsecond=0)
         from serving.scoring.metrics import metrics
 
         self.metrics = metrics()
@@ -180,7 +180,7 @@ class ScoringApp:
             return normalise_as_of(self.settings.default_as_of, "default_as_of")
         if self.source is not None:
             return self.source.default_as_of
-        return pd.Timestamp.now(tz="Asia/Shanghai").tz_localize(None).normalize()
+        return pd.Timestamp(to_data_time(utcnow())).normalize()
 
     def close(self) -> None:
         self._stop.set()
@@ -271,7 +271,7 @@ class ScoringApp:
 
     def refused(self, endpoint: str, account: Account | None, person_id: str | None, code: str, reason: str) -> None:
         self.metrics.refusals.labels(endpoint, code).inc()
-        entry = {"time": local_now().isoformat(), "event": "refused", "endpoint": endpoint,
+        entry = {"time": utcnow().isoformat(timespec="seconds"), "event": "refused", "endpoint": endpoint,
                  "code": code, "key_id": account.key_id if account else None,
                  "account": account.name if account else None, "person_id": person_id, "reason": reason}
         audit_log.warning(json.dumps(entry, ensure_ascii=False))
@@ -436,7 +436,7 @@ class ScoringApp:
             else:
                 features = add_incident({}, incident, t_event.hour)
                 feature_source = "incident_only"
-            snapshot = local_now()
+            snapshot = utcnow().replace(microsecond=0)
             scored, hits = self.scorer.score_event(pid, incident, features, t_event, snapshot_time=snapshot)
             scored = _with_extra(scored, feature_source=feature_source, incident_id=event["incident_id"])
             self.metrics.observe_scores([scored], "event")
@@ -470,7 +470,8 @@ class ScoringApp:
             dates = [d for d in dates if d >= source.start]
             hist_frame = source.history(person_id, dates)
             hist = self.scorer.score_frame(hist_frame, explain="none", source="api", bundle=b)
-            history_rows = [{"as_of": h.as_of.date().isoformat(), "probability": h.probability, "level": h.level,
+            history_rows = [{"as_of": to_data_time(h.as_of).date().isoformat(),  # the data day, as asked for
+                             "probability": h.probability, "level": h.level,
                              "categories": list(h.categories), "rule_ids": h.extra.get("rule_ids", [])} for h in hist]
             return {"person": scored_to_dict(full), "history": history_rows, **self._versions(b)}
 
@@ -529,7 +530,7 @@ def _batch_body(items, bundle: Bundle, app: ScoringApp, ts, sink: str) -> dict:
     body = {"items": items, "counts": counts, "levels": levels, "sink": sink, **app._versions(bundle),
             "thresholds": {k: bundle.thresholds.as_dict()[k] for k in ("red", "orange", "yellow", "mode")}}
     if ts is not None:
-        body["as_of"] = ts.isoformat()
+        body["as_of"] = from_data_time(ts).isoformat()
     return body
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.clock import to_data_time
 from common.records import ScoredPerson
 from serving.scoring.datasource import normalise_as_of
 from serving.scoring.records import explanation_to_dict, scored_to_dict
@@ -39,7 +40,7 @@ def scored_table(scored: Sequence[ScoredPerson]) -> pd.DataFrame:
     for s in scored:
         e = s.explanation
         rows.append({
-            "person_id": s.person_id, "as_of": pd.Timestamp(s.as_of), "probability": s.probability,
+            "person_id": s.person_id, "as_of": pd.Timestamp(to_data_time(s.as_of)), "probability": s.probability,
             "level": s.level, "categories": list(s.categories), "urgent": s.urgent,
             "rule_ids": list(s.extra.get("rule_ids", [])), "model_level": s.extra.get("model_level"),
             "summary": e.summary if e is not None else None,

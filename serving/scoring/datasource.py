@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.clock import to_data_time, utcnow
 from common.places import Place
 from features.catalog import FEATURE_NAMES
 from serving.scoring.errors import ScoringInputError
@@ -31,7 +32,8 @@ __all__ = ["FeatureSource", "normalise_as_of"]
 
 
 def normalise_as_of(value, field: str = "as_of") -> pd.Timestamp:
-    """A naive local timestamp (Asia/Shanghai) from a date or date-time; 4xx naming the field if bad."""
+    """A data-contract time (naive Beijing wall time, :func:`common.clock.to_data_time`) from a date or
+    date-time; an aware value is converted. 4xx naming the field if bad."""
     if isinstance(value, pd.Timestamp):
         ts = value
     else:
@@ -43,7 +45,7 @@ def normalise_as_of(value, field: str = "as_of") -> pd.Timestamp:
     if ts is pd.NaT:
         raise ScoringInputError(f"{value!r} 不是有效日期 / is not a date (use YYYY-MM-DD).", field=field)
     if ts.tzinfo is not None:
-        ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
+        ts = pd.Timestamp(to_data_time(ts))
     return ts
 
 
@@ -107,7 +109,7 @@ class FeatureSource:
     def __init__(self, store, data_dir: Path | None = None, cache_dates: int = 4):
         self.store = store
         self.data_dir = data_dir
-        self.opened_at = pd.Timestamp.now(tz="Asia/Shanghai").tz_localize(None).floor("s")
+        self.opened_at = pd.Timestamp(utcnow()).floor("s")     # aware UTC: the snapshot time of every score
         self._places = _person_places(store)
         self.n_grids = int(len(store.table("grids")))
         self.start, self.end = self._window()

@@ -21,10 +21,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from common.clock import from_data_time, to_utc, utcnow
 from common.levels import LEVELS
 from common.records import Explanation, ScoredPerson
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
-from serving.scoring.clock import local_now
 from serving.scoring.errors import ModelMismatchError, ScoringInputError
 from serving.scoring.explain import build_explanation, factors_from_contributions, hit_views
 from serving.scoring.fusion import FusionPolicy, FusionResult, Thresholds, fuse, model_categories, model_levels
@@ -102,6 +102,13 @@ def check_model(model) -> None:
             f"cannot compute: {missing[:8]}; register a model trained on this catalog.", field="model")
 
 
+def _utc_snapshot(value: datetime | None) -> datetime:
+    """The snapshot time as aware UTC: now when not given; a naive value is a data-contract (Beijing) time."""
+    if value is None:
+        return utcnow().replace(microsecond=0)
+    return from_data_time(value) if value.tzinfo is None else to_utc(value)
+
+
 def build_bundle(model, ruleset, policy: FusionPolicy, thresholds: Thresholds, *, with_engine: bool = True,
                  loaded_at: datetime | None = None) -> Bundle:
     if model is not None:
@@ -112,7 +119,7 @@ def build_bundle(model, ruleset, policy: FusionPolicy, thresholds: Thresholds, *
 
         engine = EventRuleEngine(ruleset)
     version = None if model is None else str(model.metadata.get("model_version") or "unversioned")
-    return Bundle(model, ruleset, policy, thresholds, version, loaded_at or local_now(),
+    return Bundle(model, ruleset, policy, thresholds, version, loaded_at or utcnow().replace(microsecond=0),
                   engine)
 
 
@@ -243,8 +250,11 @@ class Scorer:
         contrib = self.contributions(b, X[idx]) if len(idx) else None
         crow = {int(i): k for k, i in enumerate(idx)}
         names = b.feature_names
-        snapshot = snapshot_time or local_now()
-        as_of = as_ofs
+        # Records leave scoring in aware UTC: the as-of times (data-contract Beijing wall time, what the
+        # rule engine and the feature store work in) and the snapshot time are converted here, once.
+        snapshot = _utc_snapshot(snapshot_time)
+        utc_of: dict = {}
+        as_of = [utc_of[t] if t in utc_of else utc_of.setdefault(t, from_data_time(t)) for t in as_ofs]
         out: list[ScoredPerson] = []
         rs_version, m_version = b.ruleset_version, b.model_version
         for i in range(n):

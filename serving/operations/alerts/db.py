@@ -11,7 +11,6 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,17 +29,11 @@ __all__ = [
     "current_revision",
     "head_revision",
     "require_current",
-    "utcnow",
     "is_postgres",
 ]
 
 #: The Alembic scripts, shipped as package data next to this package.
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
-
-
-def utcnow() -> datetime:
-    """Naive UTC now (every timestamp in the store is naive UTC)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def database_url_from_env(environ: Mapping[str, str] | None = None) -> str:

@@ -25,6 +25,7 @@ from dataclasses import asdict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from common.clock import to_utc
 from common.levels import LEVELS, level_rank
 from common.records import ScoredPerson
 from serving.operations.alerts._transitions import record_event, transition
@@ -57,10 +58,6 @@ def _check(sp: ScoredPerson) -> None:
         raise InvalidInput(f"ScoredPerson {sp.person_id}: source={sp.source!r}; allowed: batch, event, api.")
 
 
-def _naive(ts):
-    return ts.replace(tzinfo=None) if getattr(ts, "tzinfo", None) else ts
-
-
 def _lock_person(session: Session, person_id: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.blake2b(person_id.encode(), digest_size=8).digest(), "big", signed=True)
@@ -74,7 +71,7 @@ def _new_alert(sp: ScoredPerson, key: str, now, policy, supersedes: int | None) 
         categories=list(sp.categories), reason_key=key,
         explanation=asdict(sp.explanation) if sp.explanation is not None else None,
         ruleset_version=sp.ruleset_version, model_version=sp.model_version, catalog_version=sp.catalog_version,
-        as_of=_naive(sp.as_of), snapshot_time=_naive(sp.snapshot_time), source=sp.source, urgent=bool(sp.urgent),
+        as_of=to_utc(sp.as_of), snapshot_time=to_utc(sp.snapshot_time), source=sp.source, urgent=bool(sp.urgent),
         extra=dict(sp.extra or {}), supersedes_id=supersedes, created_at=now, updated_at=now,
         expires_at=now + policy.expiry(sp.level),
     )
@@ -113,7 +110,7 @@ def ingest_one(session: Session, sp: ScoredPerson, *, policy, now) -> IngestResu
         prev.explanation = asdict(sp.explanation) if sp.explanation is not None else prev.explanation
         prev.ruleset_version, prev.model_version = sp.ruleset_version, sp.model_version
         prev.catalog_version = sp.catalog_version
-        prev.snapshot_time, prev.as_of, prev.updated_at = _naive(sp.snapshot_time), _naive(sp.as_of), now
+        prev.snapshot_time, prev.as_of, prev.updated_at = to_utc(sp.snapshot_time), to_utc(sp.as_of), now
         record_event(session, prev.id, action="score_updated", actor=INGEST_ACTOR, now=now,
                      detail={"old_score": old, "new_score": new_score, "source": sp.source})
         return IngestResult(sp.person_id, "updated", prev.id, detail=f"score {old} -> {new_score}")

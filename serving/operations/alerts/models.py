@@ -1,6 +1,6 @@
 """SQLAlchemy 2 models of the alert store (the schema itself is owned by the Alembic migrations).
 
-Tables (all times are naive UTC unless the column says otherwise):
+Tables (every time is aware UTC: a ``timestamptz`` column on PostgreSQL, see :class:`UtcDateTime`):
 
 * ``alerts`` — one row per alert: score, level, categories, explanation (JSON), versions, snapshot
   time, source, lifecycle state, the review decision (who, why, when), expiry and deadline.
@@ -23,13 +23,38 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from common.clock import UTC, to_utc
+
 __all__ = ["Base", "Alert", "AlertEvent", "Delivery", "InboxItem", "AlertOutcome", "InboxToken", "RoutingGap",
-           "VERSION_TABLE"]
+           "VERSION_TABLE", "UtcDateTime"]
 
 #: Alembic's version table for this store (not ``alembic_version``, which MLflow uses in a shared database).
 VERSION_TABLE = "weimeng_alerts_alembic_version"
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """A point in time, aware UTC both ways: ``timestamptz`` on PostgreSQL, the UTC wall time on SQLite.
+
+    Values written are converted to UTC (a naive value is taken to be UTC already, as the store's
+    legacy rows are); values read are aware UTC on every backend, so Python comparisons with
+    :func:`common.clock.utcnow` work the same on SQLite and PostgreSQL.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = to_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -50,21 +75,21 @@ class Alert(Base):
     ruleset_version: Mapped[str] = mapped_column(sa.String(64))
     model_version: Mapped[str | None] = mapped_column(sa.String(64))
     catalog_version: Mapped[str | None] = mapped_column(sa.String(64))
-    as_of: Mapped[datetime] = mapped_column(sa.DateTime)
-    snapshot_time: Mapped[datetime] = mapped_column(sa.DateTime)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+    snapshot_time: Mapped[datetime] = mapped_column(UtcDateTime)
     source: Mapped[str] = mapped_column(sa.String(10))
     urgent: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     extra: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     supersedes_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("alerts.id"))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    expires_at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
-    deadline_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     review_decision: Mapped[str | None] = mapped_column(sa.String(20))
     reviewed_by: Mapped[str | None] = mapped_column(sa.String(100))
     review_reason: Mapped[str | None] = mapped_column(sa.Text)
-    reviewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (sa.Index("ix_alerts_person_reason_created", "person_id", "reason_key", "created_at"),)
 
@@ -74,7 +99,7 @@ class AlertEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("alerts.id"), index=True)
-    at: Mapped[datetime] = mapped_column(sa.DateTime)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
     action: Mapped[str] = mapped_column(sa.String(30))
     from_state: Mapped[str | None] = mapped_column(sa.String(20))
     to_state: Mapped[str | None] = mapped_column(sa.String(20))
@@ -100,14 +125,14 @@ class Delivery(Base):
     payload: Mapped[dict] = mapped_column(sa.JSON)
     status: Mapped[str] = mapped_column(sa.String(20))         # pending|delivered|dead|unsubscribed|cancelled
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_status: Mapped[str | None] = mapped_column(sa.String(20))
     last_detail: Mapped[str | None] = mapped_column(sa.Text)
     dead_reason: Mapped[str | None] = mapped_column(sa.Text)
     external_id: Mapped[str | None] = mapped_column(sa.String(200))
     worker_id: Mapped[str | None] = mapped_column(sa.String(100))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (sa.Index("ix_deliveries_due", "status", "next_attempt_at"),)
 
@@ -122,11 +147,11 @@ class InboxItem(Base):
     staff_id: Mapped[str] = mapped_column(sa.String(40))
     payload: Mapped[dict] = mapped_column(sa.JSON)
     status: Mapped[str] = mapped_column(sa.String(20))         # unread|read|acknowledged|reported|withdrawn|expired
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    read_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
-    reported_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
-    retracted_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retracted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     retract_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     __table_args__ = (sa.UniqueConstraint("inbox_id", "alert_id", name="uq_inbox_items_inbox_alert"),
@@ -144,14 +169,14 @@ class AlertOutcome(Base):
     kind: Mapped[str] = mapped_column(sa.String(20))           # visited|resolved|referred|false_alarm
     kind_label: Mapped[str] = mapped_column(sa.String(20))
     note: Mapped[str | None] = mapped_column(sa.Text)
-    reported_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     alert_level: Mapped[str] = mapped_column(sa.String(10))
     alert_score: Mapped[float | None] = mapped_column(sa.Float)
     alert_categories: Mapped[list] = mapped_column(sa.JSON)
-    alert_as_of: Mapped[datetime] = mapped_column(sa.DateTime)
+    alert_as_of: Mapped[datetime] = mapped_column(UtcDateTime)
     ruleset_version: Mapped[str] = mapped_column(sa.String(64))
     model_version: Mapped[str | None] = mapped_column(sa.String(64))
-    snapshot_time: Mapped[datetime] = mapped_column(sa.DateTime)
+    snapshot_time: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class InboxToken(Base):
@@ -162,9 +187,9 @@ class InboxToken(Base):
     inbox_id: Mapped[str] = mapped_column(sa.String(128), index=True)
     staff_id: Mapped[str | None] = mapped_column(sa.String(40))
     label: Mapped[str | None] = mapped_column(sa.String(100))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
-    last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class RoutingGap(Base):
@@ -177,4 +202,4 @@ class RoutingGap(Base):
     township_code: Mapped[str | None] = mapped_column(sa.String(12))
     kind: Mapped[str] = mapped_column(sa.String(30))           # fallback_used | unreachable | unknown_address
     detail: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 
+from common.clock import format_beijing, to_utc
 from common.levels import LEVEL_LABELS
 from common.places import PLACE_LABELS, Place
 from common.records import plain_reasons
@@ -27,7 +28,6 @@ __all__ = ["Payload", "build_payload", "scrub", "category_labels", "local_time_t
 MAX_REASONS = 3
 _MAX_REASON_CHARS = 40
 _QUOTED = re.compile(r"[“\"「『‘'][^”\"」』’']*[”\"」』’']")
-_CN = timezone(timedelta(hours=8))
 
 
 def scrub(text: str) -> str:
@@ -45,8 +45,8 @@ def category_labels(categories) -> list[str]:
 
 
 def local_time_text(ts: datetime) -> str:
-    """Naive UTC -> ``2026年11月29日 15:01`` in China Standard Time."""
-    return ts.replace(tzinfo=UTC).astimezone(_CN).strftime("%Y年%m月%d日 %H:%M")
+    """A stored time (aware UTC; naive is read as UTC) as a cadre reads it: ``2026年11月29日 15:01`` Beijing time."""
+    return format_beijing(ts, "%Y年%m月%d日 %H:%M")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Payload:
     categories: tuple[str, ...]
     reasons: tuple[str, ...]
     action: str
-    deadline: str               # ISO, naive UTC
+    deadline: str               # ISO 8601, UTC with its offset
     deadline_text: str          # China time, for people
     link: str
     fallback_note: str | None = None
@@ -111,7 +111,7 @@ def build_payload(*, alert, recipient: Recipient, places: tuple[Place, ...], pol
         categories=tuple(category_labels(alert.categories)),
         reasons=_reasons(alert.explanation, alert.categories),
         action=scrub(actions[0]) if actions else policy.default_actions[alert.level],
-        deadline=deadline.isoformat(timespec="seconds"),
+        deadline=to_utc(deadline).isoformat(timespec="seconds"),
         deadline_text=local_time_text(deadline),
         link=policy.link(alert.id),
         fallback_note="本网格暂无可达人员，由乡镇（街道）兜底值班处置" if recipient.fallback else None,

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.clock import utcnow
 from common.records import ScoredPerson
 from serving.operations.alerts import db as _db
 from serving.operations.alerts._transitions import record_event, transition
@@ -70,7 +71,7 @@ class AlertStore:
     """The alert store. Construction is cheap; :meth:`open` checks the schema is migrated."""
 
     def __init__(self, engine: Engine, *, policy: AlertPolicy | None = None, directory: Directory | None = None,
-                 clock: Callable[[], datetime] = _db.utcnow):
+                 clock: Callable[[], datetime] = utcnow):
         self.engine = engine
         self.policy = policy or AlertPolicy()
         self.directory = directory

@@ -15,23 +15,20 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from common.clock import to_utc, utcnow
 from serving.operations.audit.errors import AuditWriteError
 from serving.operations.audit.models import audit_head, audit_log
 
-__all__ = ["record", "entry_hash", "canonical_detail", "AuditEntry", "utcnow"]
+__all__ = ["record", "entry_hash", "canonical_detail", "AuditEntry"]
 
 MAX_ACTOR, MAX_ACTION, MAX_SUBJECT = 120, 60, 200
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,9 @@ def canonical_detail(detail: Mapping[str, Any] | None) -> str:
 
 
 def _ts(at: datetime) -> str:
-    return at.isoformat(timespec="microseconds")
+    """The hashed text of a time: UTC wall time without an offset, to the microsecond (the form the
+    first chains were written in, so they still verify; a naive value is read as UTC)."""
+    return to_utc(at).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def entry_hash(seq: int, at: datetime | str, actor: str, action: str, subject: str, detail: str,
@@ -75,7 +74,7 @@ def _check(actor: str, action: str, subject: str) -> None:
 
 def _append(conn: Connection, actor: str, action: str, subject: str, detail: Mapping | None,
             at: datetime | None) -> AuditEntry:
-    at = (at or utcnow()).replace(tzinfo=None)
+    at = to_utc(at or utcnow())
     # Take the lock first: every appender updates the one head row before reading it.
     locked = conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(updated_at=at)).rowcount
     if locked != 1:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from serving.operations.alerts.models import UtcDateTime
+
 __all__ = ["metadata", "audit_log", "audit_head", "GENESIS_HASH"]
 
 metadata = sa.MetaData()
@@ -22,7 +24,7 @@ GENESIS_HASH = "0" * 64
 audit_log = sa.Table(
     "audit_log", metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=False),
-    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("actor", sa.String(120), nullable=False),
     sa.Column("action", sa.String(60), nullable=False),
     sa.Column("subject", sa.String(200), nullable=False),
@@ -38,5 +40,5 @@ audit_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", BigId, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from serving.operations.alerts.models import UtcDateTime
+
 __all__ = ["metadata", "users", "sessions", "login_throttle"]
 
 metadata = sa.MetaData()
@@ -29,10 +31,10 @@ users = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("is_demo", sa.Boolean, nullable=False, default=False),
     sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
-    sa.Column("locked_until", sa.DateTime, nullable=True),
-    sa.Column("last_login_at", sa.DateTime, nullable=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("locked_until", UtcDateTime, nullable=True),
+    sa.Column("last_login_at", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 sessions = sa.Table(
@@ -41,10 +43,10 @@ sessions = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("user_id", BigId, sa.ForeignKey("console_users.id"), nullable=False, index=True),
     sa.Column("csrf_token", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("last_seen_at", sa.DateTime, nullable=False),
-    sa.Column("expires_at", sa.DateTime, nullable=False),
-    sa.Column("revoked_at", sa.DateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
     sa.Column("client", sa.String(200), nullable=True),
 )
 
@@ -52,6 +54,6 @@ login_throttle = sa.Table(
     "console_login_throttle", metadata,
     sa.Column("key", sa.String(200), primary_key=True),       # "u:<username>|c:<client>" or "c:<client>"
     sa.Column("failures", sa.Integer, nullable=False, default=0),
-    sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("first_failed_at", UtcDateTime(), nullable=True),
+    sa.Column("locked_until", UtcDateTime(), nullable=True),
 )

@@ -46,7 +46,7 @@ def parse_jurisdiction(code: object) -> Jurisdiction:
 
 
 def _now() -> datetime:
-    from serving.operations.audit.chain import utcnow
+    from common.clock import utcnow
 
     return utcnow()
 

@@ -30,23 +30,6 @@ SESSION_COOKIE = "wm_console"
 _HERE = Path(__file__).parent
 
 
-def _timestamp_text(v) -> str:
-    if v is None:
-        return ""
-    return v.strftime("%Y-%m-%d %H:%M") if hasattr(v, "strftime") else str(v)[:16].replace("T", " ")
-
-
-def _china_time_text(v) -> str:
-    """Store timestamps are naive UTC; people read China Standard Time (UTC+8)."""
-    from datetime import datetime, timedelta
-
-    if v is None or v == "":
-        return ""
-    if isinstance(v, str):
-        v = datetime.fromisoformat(v)
-    return (v + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
-
-
 def _observe_versions(engine) -> None:
     """Audit a model or rule-set version that appeared since the last audited one (see serving.operations.audit.versions)."""
     import sqlalchemy as sa
@@ -86,7 +69,7 @@ def create_app(settings=None, *, engine=None, world=None, event_store=None, chec
     from serving.operations.console.case import load_case
     from serving.operations.console.csrf import LOGIN_COOKIE, LoginCsrf
     from serving.operations.console.decide import DECISION_LABELS, decide
-    from serving.operations.console.display import person_text
+    from serving.operations.console.display import person_text, time_text
     from serving.operations.console.errors import ConsoleError
     from serving.operations.console.queue import AGE_CHOICES, LEVEL_CHOICES, STATUS_CHOICES, QueueFilters, list_queue
     from serving.operations.console.reports import REPORT_CSP, list_reports, resolve_report
@@ -109,8 +92,7 @@ def create_app(settings=None, *, engine=None, world=None, event_store=None, chec
                                  RISK_CATEGORIES=RISK_CATEGORIES, ROLE_LABELS=ROLE_LABELS,
                                  DECISION_LABELS=DECISION_LABELS)
     templates.env.filters["pct"] = lambda v: "—" if v is None else f"{float(v):.1%}"
-    templates.env.filters["ts"] = _timestamp_text       # world records: already local time
-    templates.env.filters["cst"] = _china_time_text     # store timestamps: naive UTC -> 北京时间
+    templates.env.filters["beijing"] = time_text        # every time shown: aware UTC -> 北京时间
     css = (_HERE / "static" / "console.css").read_text(encoding="utf-8")
 
     app = FastAPI(title="未萌 审核台 Weimeng review console", version="1", docs_url=None, redoc_url=None,

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.clock import format_beijing, from_data_time
 from common.levels import LEVEL_LABELS
 from common.places import Place
 from serving.operations import audit
@@ -60,7 +61,7 @@ class Case:
                           "created_at": a.created_at.isoformat()},
                 "person": self.person, "places": [p["text"] for p in self.places], "summary": self.summary,
                 "rule_hits": self.rule_hits, "factors": self.factors, "actions": self.actions,
-                "timeline": [{**t, "time": str(t["time"])} for t in self.timeline],
+                "timeline": [{**t, "time": t["time"].isoformat()} for t in self.timeline],
                 "score_history": self.score_history, "past_alerts": self.past_alerts,
                 "looks": [{**x, "at": str(x["at"])} for x in self.looks], "can_decide": self.can_decide}
 
@@ -78,6 +79,13 @@ def load_alert_in_scope(engine: Engine, world: World, user: User, alert_id: int)
                      {"jurisdiction": user.jurisdiction.code, "exists": row is not None})
         raise
     return to_view(AlertView, row), places
+
+
+def _recorded_after(recorded_at, snapshot_time) -> bool:
+    """Was a record (data-contract time, naive Beijing) entered after the score's data snapshot (aware UTC)?"""
+    if recorded_at is None or recorded_at != recorded_at:  # missing, NaT
+        return False
+    return from_data_time(recorded_at) > snapshot_time
 
 
 def decide_permission(user: User, alert: AlertView, policies=None) -> tuple[bool, str]:
@@ -102,7 +110,7 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
     place_rows = [{**asdict(p), "county_code": p.county_code, "kind_label": KIND_LABELS.get(p.kind, p.kind),
                    "text": place_text(asdict(p), pol, world.county_name(p.county_code) if p.county_code else "")}
                   for p in places]
-    timeline = [{"time": t.time, "kind": "调解" if t.kind == "mediation" else "警情",
+    timeline = [{"time": from_data_time(t.time), "kind": "调解" if t.kind == "mediation" else "警情",
                  "record_id": t.record_id if pol.full_identity else "",
                  "role": (_MEDIATORS.get(t.role, t.role) if t.kind == "mediation"
                           else ROLE_IN_INCIDENT.get(t.role, t.role)),
@@ -110,7 +118,7 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
                  "disposition": _RESULTS.get(t.disposition, t.disposition) if t.kind == "mediation"
                  else _disposition(t.disposition),
                  "flags": list(t.flags), "note": t.note,
-                 "new": t.recorded_at is not None and t.recorded_at > alert.snapshot_time}
+                 "new": _recorded_after(t.recorded_at, alert.snapshot_time)}
                 for t in world.timeline(alert.person_id, with_notes=pol.see_notes)]
     with engine.connect() as conn:
         person_alerts = conn.execute(sa.select(Alert.__table__).where(Alert.person_id == alert.person_id)
@@ -151,7 +159,8 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
         rule_hits=list(expl.get("rule_hits") or []), factors=factors, factor_svg=factor_chart(factors),
         summary=expl.get("summary") or "", actions=list(expl.get("actions") or []), timeline=timeline,
         notes_shown=pol.see_notes,
-        score_svg=score_chart([(h["at"].strftime("%m-%d"), h["score"]) for h in history if h["score"] is not None]),
+        score_svg=score_chart([(format_beijing(h["at"], "%m-%d"), h["score"]) for h in history
+                               if h["score"] is not None]),
         score_history=[{**h, "at": h["at"].isoformat(timespec="minutes")} for h in history],
         past_alerts=[{**p, "created_at": p["created_at"].isoformat(timespec="minutes")} for p in past],
         events=events, looks=looks, can_decide=can, decide_note=why)

@@ -9,14 +9,22 @@ Incident notes are shown to police roles only (``RolePolicy.see_notes``).
 '当事人（尾号F8CB）'
 >>> person_text("PC82FF8CB", DEFAULT_POLICIES["reviewer"])
 'PC82FF8CB'
+
+Every time the console shows goes through :func:`time_text` (the template filter ``beijing``): the
+store and the APIs keep aware UTC, a person reads Beijing time.
+
+>>> from datetime import UTC, datetime
+>>> time_text(datetime(2026, 10, 31, 15, 0, tzinfo=UTC))
+'2026-10-31 23:00'
 """
 
 from __future__ import annotations
 
+from common.clock import format_beijing
 from serving.operations.alerts.masking import mask_house_number, person_label
 from serving.operations.auth.roles import RolePolicy
 
-__all__ = ["person_text", "place_text", "KIND_LABELS", "ROLE_IN_INCIDENT"]
+__all__ = ["person_text", "place_text", "time_text", "KIND_LABELS", "ROLE_IN_INCIDENT"]
 
 KIND_LABELS = {"hukou": "户籍地", "residence": "居住地", "unknown": "地址未知"}
 ROLE_IN_INCIDENT = {"caller": "报警人", "party": "当事人", "victim": "受害人", "suspect": "嫌疑人"}
@@ -37,3 +45,12 @@ def place_text(place: dict, policy: RolePolicy, county_name: str = "") -> str:
         return f"{where}（{code}）"
     house = code.split("-", 1)[1] if "-" in code else ""
     return f"{where}{mask_house_number(house)}" if house else where
+
+
+def time_text(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored or API time (aware, or an ISO string with an offset; naive is read as UTC) as Beijing
+    wall time; empty for a missing value. Data-contract times (naive Beijing) are converted with
+    :func:`common.clock.from_data_time` before they reach a template."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    return format_beijing(value, fmt)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from serving.operations.alerts.models import UtcDateTime
+
 __all__ = ["metadata", "person_places"]
 
 metadata = sa.MetaData()
@@ -26,7 +28,7 @@ person_places = sa.Table(
     sa.Column("county_code", sa.String(6), nullable=True),
     sa.Column("prefecture_code", sa.String(6), nullable=True),
     sa.Column("station_id", sa.String(20), nullable=True),
-    sa.Column("synced_at", sa.DateTime, nullable=False),
+    sa.Column("synced_at", UtcDateTime, nullable=False),
     sa.Index("ix_console_person_places_county", "county_code"),
     sa.Index("ix_console_person_places_station", "station_id"),
 )

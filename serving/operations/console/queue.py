@@ -14,12 +14,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.clock import utcnow
 from common.errors import BadInput
 from common.levels import ALERT_LEVELS, LEVEL_LABELS, level_rank
 from common.places import Jurisdiction
 from serving.operations.alerts.lifecycle import OPEN, STATE_LABELS, STATES
 from serving.operations.alerts.models import Alert
-from serving.operations.audit.chain import utcnow
 from serving.operations.console.errors import BadFilter
 from serving.operations.console.models import person_places
 from serving.operations.console.scope import scope_clause, sync_places

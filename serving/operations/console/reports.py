@@ -8,7 +8,7 @@ and can never read the console's cookies or call its API.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from serving.operations.console.errors import ReportNotFound
@@ -37,7 +37,7 @@ def list_reports(folder: Path | None) -> list[Report]:
             continue
         st = rp.stat()
         out.append(Report(p.relative_to(root).as_posix(), p.stem.replace("_", " "), st.st_size,
-                          datetime.fromtimestamp(st.st_mtime)))
+                          datetime.fromtimestamp(st.st_mtime, UTC)))
     return sorted(out, key=lambda r: r.modified, reverse=True)
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.clock import utcnow
 from common.places import Jurisdiction, Place, allows
 from serving.operations.alerts.models import Alert
-from serving.operations.audit.chain import utcnow
 from serving.operations.auth.errors import OutOfScope
 from serving.operations.console.models import person_places
 from serving.operations.console.world import World

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.clock import utcnow
 from serving.operations.alerts._transitions import advance_if
-from serving.operations.alerts.db import utcnow
 from serving.operations.alerts.errors import AuthenticationError, InboxItemNotFound, InvalidInput, ItemClosed
 from serving.operations.alerts.models import Alert, AlertOutcome, InboxItem, InboxToken
 from serving.operations.alerts.store import hash_token

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.operations.alerts.db import utcnow
+from common.clock import utcnow
 from serving.operations.alerts.models import InboxItem
 from serving.operations.push.protocol import Delivery, DeliveryResult
 

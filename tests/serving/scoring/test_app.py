@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -177,4 +178,7 @@ def test_records_with_mixed_time_zones_are_read_as_local_time(app, keys, split_i
             {"person_id": pid, "as_of": AS_OF, "features": {"calls_30d": 2}}]
     status, body = app.score_records(keys["province"], recs)
     assert status == 200
-    assert [it["result"]["as_of"] for it in body["items"]] == ["2024-12-01T00:00:00", "2024-12-01T00:00:00"]
+    # both are Beijing midnight of 2024-12-01; the API answers in UTC with the offset (issue 11, the clock)
+    assert [it["result"]["as_of"] for it in body["items"]] == ["2024-11-30T16:00:00+00:00"] * 2
+    snap = body["items"][0]["result"]["snapshot_time"]
+    assert snap.endswith("+00:00") and abs(datetime.fromisoformat(snap) - datetime.now(UTC)) < timedelta(days=1)

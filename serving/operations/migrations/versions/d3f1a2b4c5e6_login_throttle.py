@@ -1,7 +1,7 @@
 """Login throttle: failed-login counters per (username, client) and per client, for any username.
 
 Revision ID: d3f1a2b4c5e6
-Revises: c7a0d17e5b21
+Revises: e4b9c2a7d310
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "d3f1a2b4c5e6"
-down_revision = "c7a0d17e5b21"
+down_revision = "e4b9c2a7d310"
 branch_labels = None
 depends_on = None
 

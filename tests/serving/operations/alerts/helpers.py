@@ -6,16 +6,17 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from common.clock import to_utc
 from common.records import Explanation, Factor, RuleHitView, ScoredPerson
 
 __all__ = ["Clock", "scored", "person_with_two_places", "person_with_one_place", "count_items", "pump"]
 
 
 class Clock:
-    """A settable clock for the store (naive UTC)."""
+    """A settable clock for the store (aware UTC, like common.clock.utcnow; a naive start is read as UTC)."""
 
     def __init__(self, start: datetime):
-        self.now = start
+        self.now = to_utc(start)
 
     def __call__(self) -> datetime:
         return self.now

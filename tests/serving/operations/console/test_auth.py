@@ -3,7 +3,7 @@ sessions that expire (idle and absolute) and end at logout."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from serving.operations.auth.models import users as users_table
 
 class Clock:
     def __init__(self):
-        self.now = datetime(2026, 11, 29, 8, 0, 0)
+        self.now = datetime(2026, 11, 29, 8, 0, 0, tzinfo=UTC)
 
     def __call__(self):
         return self.now
