@@ -96,7 +96,7 @@ def _seed_old_rows(engine) -> None:
 
 def test_upgrade_turns_naive_rows_into_the_right_utc_instants(old_engine):
     _seed_old_rows(old_engine)
-    assert upgrade(old_engine) == head_revision() == REVISION
+    assert upgrade(old_engine) == head_revision()  # the head includes (comes after) REVISION
 
     with old_engine.connect() as conn:
         a = conn.execute(sa.select(Alert.as_of, Alert.snapshot_time, Alert.created_at, Alert.expires_at,
