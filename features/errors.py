@@ -1,37 +1,34 @@
 """Errors raised by the features package.
 
-Hierarchy::
+Hierarchy (the kind from :mod:`common.errors` in brackets; it sets the HTTP status and the CLI exit code)::
 
-    FeaturesError                 base of everything raised here
-    ├── ContractError             a whole input file is unusable (wrong columns, unreadable, wrong kind)
-    ├── UnknownFeatureError       a feature name that is not in the catalog
-    └── SimulationConfigError     simulate() was asked for something it cannot build
+    FeaturesError                 base of everything raised here [internal]
+    ├── ContractError             a whole input file is unusable (wrong columns, unreadable, wrong kind) [bad input]
+    ├── UnknownFeatureError       a feature name that is not in the catalog [bad input; also a KeyError]
+    └── SimulationConfigError     simulate() was asked for something it cannot build [bad input]
 
 A bad *row* is never an exception: it is quarantined with a reason (see ``features.contracts``).
-Each error carries ``http_status`` so a service can map it without string matching.
 """
 
 from __future__ import annotations
 
+from common.errors import BadInput, WeimengError
+
 __all__ = ["FeaturesError", "ContractError", "UnknownFeatureError", "SimulationConfigError"]
 
 
-class FeaturesError(Exception):
-    http_status = 500
+class FeaturesError(WeimengError):
+    pass
 
 
-class ContractError(FeaturesError):
+class ContractError(FeaturesError, BadInput):
     """A whole file does not meet its data contract (one clear message, never a traceback)."""
 
-    http_status = 422
 
-
-class UnknownFeatureError(FeaturesError, KeyError):
-    http_status = 422
-
+class UnknownFeatureError(FeaturesError, BadInput, KeyError):
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
 
 
-class SimulationConfigError(FeaturesError, ValueError):
-    http_status = 400
+class SimulationConfigError(FeaturesError, BadInput):
+    pass

@@ -1,24 +1,26 @@
 """Errors raised by the monitoring package.
 
-Hierarchy::
+Hierarchy (the kind from :mod:`common.errors` in brackets; it sets the HTTP status and the CLI exit code)::
 
-    MonitoringError            base
-    ├── MonitorConfigError     a bad threshold file or window (HTTP 400)
-    └── MonitorDataError       not enough data in a window to judge (HTTP 422)
+    MonitoringError            base [internal]
+    ├── MonitorConfigError     a bad threshold file or window [bad input]
+    └── MonitorDataError       not enough data in a window to judge [bad input]
 """
 
 from __future__ import annotations
 
+from common.errors import BadInput, WeimengError
+
 __all__ = ["MonitoringError", "MonitorConfigError", "MonitorDataError"]
 
 
-class MonitoringError(Exception):
-    http_status = 500
+class MonitoringError(WeimengError):
+    pass
 
 
-class MonitorConfigError(MonitoringError, ValueError):
-    http_status = 400
+class MonitorConfigError(MonitoringError, BadInput):
+    pass
 
 
-class MonitorDataError(MonitoringError):
-    http_status = 422
+class MonitorDataError(MonitoringError, BadInput):
+    pass

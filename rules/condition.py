@@ -22,7 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from common.errors import BadInput
 from rules._fields import NUMBER_MAX, NUMBER_MIN, FieldSpec, resolve_field
+from rules.errors import RulesError
 
 __all__ = ["OPS", "Leaf", "All", "Any_", "Condition", "parse_condition", "ConditionSyntaxError"]
 
@@ -32,12 +34,12 @@ OPS: dict[str, str | None] = {"==": None, "!=": "$neq", ">": "$gt", ">=": "$gte"
 _ORDER_OPS = {">", ">=", "<", "<="}
 
 
-class ConditionSyntaxError(ValueError):
+class ConditionSyntaxError(RulesError, BadInput):
     """A problem at ``path`` inside a condition (the loader adds file and rule id)."""
 
     def __init__(self, path: str, message: str):
         self.path = path
-        super().__init__(message)
+        super().__init__(message, field=path)
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,25 @@
 """Errors raised by the rules package.
 
-Hierarchy::
+Hierarchy (the kind from :mod:`common.errors` in brackets; it sets the HTTP status and the CLI exit code)::
 
-    RulesError                    base of everything raised here (http 500)
+    RulesError                    base of everything raised here [internal]
     ├── RuleFileError             a rule file is unreadable or invalid; ``.problems`` lists every
-    │                             problem, each naming the file, the rule id and the field (http 422)
+    │                             problem, each naming the file, the rule id and the field [bad input]
     ├── RuleInputError            evaluate inputs are malformed: a frame without person_id/as_of, a
-    │                             value of the wrong type for its field (http 422)
+    │                             value of the wrong type for its field [bad input]
     ├── RuleEngineError           durable-rules failed in a way the adapter could not recover from
-    │                             (http 503: the request may be retried)
-    └── BacktestError             a backtest was asked for something it cannot compute, e.g. no
-                                  snapshot whose outcome horizon fits inside the data (http 400)
-
-Each error carries ``http_status`` so a service maps errors by type, not by string matching.
+    │                             [not ready: the request may be retried]
+    ├── BacktestError             a backtest was asked for something it cannot compute, e.g. no
+    │                             snapshot whose outcome horizon fits inside the data [bad input]
+    ├── ConditionSyntaxError      (rules.condition) a rule condition that cannot be parsed [bad input]
+    └── TemplateSyntaxError       (rules.template) an explanation template that cannot be parsed [bad input]
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from common.errors import BadInput, NotReady, WeimengError
 
 __all__ = [
     "RulesError",
@@ -29,8 +31,8 @@ __all__ = [
 ]
 
 
-class RulesError(Exception):
-    http_status = 500
+class RulesError(WeimengError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,8 @@ class RuleProblem:
         return f"{self.file}: {rule}, 字段 field '{self.field}': {self.message}"
 
 
-class RuleFileError(RulesError, ValueError):
+class RuleFileError(RulesError, BadInput):
     """A rule file cannot be used. The message lists every problem found, one per line."""
-
-    http_status = 422
 
     def __init__(self, problems: list[RuleProblem] | RuleProblem):
         if isinstance(problems, RuleProblem):
@@ -58,16 +58,17 @@ class RuleFileError(RulesError, ValueError):
         self.problems: list[RuleProblem] = list(problems)
         n = len(self.problems)
         head = f"规则文件无效 / invalid rule file ({n} problem{'s' if n != 1 else ''}):"
-        super().__init__("\n".join([head] + [f"  - {p}" for p in self.problems]))
+        field = self.problems[0].field if n == 1 else None
+        super().__init__("\n".join([head] + [f"  - {p}" for p in self.problems]), field=field)
 
 
-class RuleInputError(RulesError, ValueError):
-    http_status = 422
+class RuleInputError(RulesError, BadInput):
+    pass
 
 
-class RuleEngineError(RulesError):
-    http_status = 503
+class RuleEngineError(RulesError, NotReady):
+    pass
 
 
-class BacktestError(RulesError, ValueError):
-    http_status = 400
+class BacktestError(RulesError, BadInput):
+    pass

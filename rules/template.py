@@ -12,15 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from common.errors import BadInput
 from rules._fields import MISSING, FieldSpec, format_value
+from rules.errors import RulesError
 
 __all__ = ["Template", "parse_template", "TemplateSyntaxError"]
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
-class TemplateSyntaxError(ValueError):
-    pass
+class TemplateSyntaxError(RulesError, BadInput):
+    """An explanation template that cannot be parsed (the loader adds file and rule id)."""
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,16 @@ from pathlib import Path
 
 import typer
 
+from weimeng.errors import WeimengGroup
+
 app = typer.Typer(
+    cls=WeimengGroup,
     name="weimeng",
     help="未萌 Weimeng：社区矛盾纠纷风险预警（规则 + 可解释的梯度提升模型）。Early warning for community disputes.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"错误 / error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 def _console():
@@ -43,14 +41,10 @@ def simulate(
     scenario_day: int | None = typer.Option(None, "--scenario-day", help="场景开始日（默认结束前120天）"),
 ) -> None:
     """模拟合成世界 / Generate the synthetic Sichuan world (tables as Parquet + a separate oracle)."""
-    from features.errors import FeaturesError
     from features.simulate import simulate as run
 
-    try:
-        summary = run(people=people, days=days, seed=seed, out=out, start_date=start_date, scenario=scenario,
-                      scenario_day=scenario_day)
-    except FeaturesError as exc:
-        _fail(str(exc))
+    summary = run(people=people, days=days, seed=seed, out=out, start_date=start_date, scenario=scenario,
+                  scenario_day=scenario_day)
     con = _console()
     con.print(f"[bold green]已生成合成世界[/] → {out}  ({summary['seconds']} s)")
     con.print(f"  人员 {summary['people']:,}，涉警人员 {summary['involved_people']:,}，"
@@ -66,15 +60,11 @@ def features(
     out: Path = typer.Option(..., "--out", help="输出 Parquet 文件 / output .parquet"),
 ) -> None:
     """计算时点特征 / Compute point-in-time feature vectors for everyone with records."""
-    from features.errors import FeaturesError
     from features.store import EventStore, as_timestamp
 
-    try:
-        as_timestamp(as_of)  # a bad date fails before the data is read
-        store = EventStore.open(data)
-        frame = store.features(as_of)
-    except FeaturesError as exc:
-        _fail(str(exc))
+    as_timestamp(as_of)  # a bad date fails before the data is read
+    store = EventStore.open(data)
+    frame = store.features(as_of)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)
     con = _console()
@@ -171,8 +161,6 @@ app.command(name="score")(serve_cmd.score_command)
 app.add_typer(serve_cmd.keys_app, name="keys")
 app.command(name="monitor")(monitor_command)
 app.command(name="report")(report_command)
-
-
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from common.clock import from_data_time, to_data_time, utcnow
+from common.errors import error_body, error_response, kind_for_status
 from common.records import ScoredPerson
 from features.catalog import CATALOG, CATALOG_VERSION, FEATURE_NAMES
 from serving.scoring.auth import ANONYMOUS_ADMIN, Account, KeyStore, permits, stated_places
@@ -253,13 +254,12 @@ class ScoringApp:
                 raise AdminRequiredError("此操作需要管理员密钥 / this endpoint needs an admin key.", field="X-API-Key")
             body = fn(account)
         except ScoringError as exc:
-            status, body = exc.http_status, exc.to_body()
+            status, body = error_response(exc)
             if status in (401, 403):
                 self.refused(endpoint, account, None, exc.code, exc.reason)
         except Exception as exc:  # a bug: log it, answer 500 without internals
             log.exception("%s failed", endpoint)
-            status, body = 500, {"error": {"code": "internal_error",
-                                           "reason": f"内部错误 / internal error ({type(exc).__name__}); see the log."}}
+            status, body = error_response(exc)
         self.metrics.requests.labels(endpoint, str(status)).inc()
         self.metrics.latency.labels(endpoint).observe(time.perf_counter() - t0)
         return status, body
@@ -516,7 +516,7 @@ def _probability_policy(policy: FusionPolicy) -> FusionPolicy:
 
 def _item(pid: str, status: str, http_status: int, reason: str) -> dict:
     return {"person_id": pid, "status": status, "http_status": http_status,
-            "error": {"code": status, "field": "person_id", "reason": reason}}
+            **error_body(kind_for_status(http_status), reason, field="person_id")}
 
 
 def _batch_body(items, bundle: Bundle, app: ScoringApp, ts, sink: str) -> dict:

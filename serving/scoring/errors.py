@@ -1,26 +1,40 @@
 """Errors raised by the scoring service.
 
-Hierarchy::
+Hierarchy (the kind from :mod:`common.errors` in brackets; it sets the HTTP status)::
 
-    ScoringError                  base of everything raised here (http 500)
+    ScoringError                  base of everything raised here [internal]
     ├── ScoringInputError         a request field is malformed or out of range; names the field and
-    │                             the reason (http 422)
-    ├── AuthenticationError       no API key, or a key that is unknown or revoked (http 401)
-    ├── ScopeError                the key's jurisdictions do not cover the person (http 403)
-    ├── AdminRequiredError        the endpoint needs an admin key (http 403)
-    ├── UnknownPersonError        the person id is not in the data the service was started on (http 404)
+    │                             the reason [bad input]
+    ├── AuthenticationError       no API key, or a key that is unknown or revoked [unauthenticated]
+    ├── ScopeError                the key's jurisdictions do not cover the person [forbidden]
+    ├── AdminRequiredError        the endpoint needs an admin key [forbidden]
+    ├── UnknownPersonError        the person id is not in the data the service was started on [not found]
     ├── NotReadyError             no model or rule set is loaded yet, or the data has no rows for the
-    │                             asked time (http 503: retry later)
+    │                             asked time [not ready: retry later]
     ├── ServingConfigError        the serving or fusion configuration is invalid; raised at start-up
-    │                             (http 500)
+    │                             [configuration]
     └── ModelMismatchError        the registered model needs features the catalog cannot supply, or
-                                  its catalog version differs (http 409)
+                                  its catalog version differs [conflict]
 
-Each error carries ``http_status`` and, where it concerns one input, ``field``, so the API maps errors
-by type and reports ``{"error": {"code", "field", "reason"}}`` without string matching.
+Each error has a kind and, where it concerns one input, ``field``; the API answers with
+``common.errors.error_body``: ``{"error": {"kind", "message", "field"}}``. ``code`` is a finer, stable
+name kept for the refusal audit log and metrics labels only (e.g. ``out_of_scope``, ``admin_required``).
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from common.errors import (
+    BadInput,
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    NotReady,
+    Unauthenticated,
+    WeimengError,
+)
 
 __all__ = [
     "ScoringError",
@@ -35,59 +49,49 @@ __all__ = [
 ]
 
 
-class ScoringError(Exception):
-    """Base class. ``code`` is a stable machine name; ``field`` names the input concerned, if any."""
+class ScoringError(WeimengError):
+    """Base class. ``reason`` is the message without the field; ``str()`` puts the field in front."""
 
-    http_status = 500
-    code = "internal_error"
+    code: ClassVar[str] = "internal_error"
 
     def __init__(self, reason: str, *, field: str | None = None):
-        self.reason = reason
-        self.field = field
-        super().__init__(f"{field}: {reason}" if field else reason)
+        super().__init__(reason, field=field)
 
-    def to_body(self) -> dict:
-        body = {"code": self.code, "reason": self.reason}
-        if self.field is not None:
-            body["field"] = self.field
-        return {"error": body}
+    @property
+    def reason(self) -> str:
+        return self.message
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
 
 
-class ScoringInputError(ScoringError, ValueError):
-    http_status = 422
+class ScoringInputError(ScoringError, BadInput):
     code = "invalid_input"
 
 
-class AuthenticationError(ScoringError):
-    http_status = 401
+class AuthenticationError(ScoringError, Unauthenticated):
     code = "unauthenticated"
 
 
-class ScopeError(ScoringError):
-    http_status = 403
+class ScopeError(ScoringError, Forbidden):
     code = "out_of_scope"
 
 
-class AdminRequiredError(ScoringError):
-    http_status = 403
+class AdminRequiredError(ScoringError, Forbidden):
     code = "admin_required"
 
 
-class UnknownPersonError(ScoringError, LookupError):
-    http_status = 404
+class UnknownPersonError(ScoringError, NotFound):
     code = "unknown_person"
 
 
-class NotReadyError(ScoringError):
-    http_status = 503
+class NotReadyError(ScoringError, NotReady):
     code = "not_ready"
 
 
-class ServingConfigError(ScoringError, ValueError):
-    http_status = 500
+class ServingConfigError(ScoringError, ConfigurationError):
     code = "config_error"
 
 
-class ModelMismatchError(ScoringError):
-    http_status = 409
+class ModelMismatchError(ScoringError, Conflict):
     code = "model_mismatch"

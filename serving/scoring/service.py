@@ -19,6 +19,11 @@ POST /v1/reload                (admin key) load the current champion and rule se
 GET  /healthz /livez /readyz   BentoML's probes (readyz: a model and rule set are loaded)
 GET  /metrics                  Prometheus metrics (BentoML's plus ``weimeng_*``)
 =============================  =========================================================================
+
+Every error under ``/v1/`` answers with the one body of ``common.errors.error_body``:
+``{"error": {"kind", "message", "field"}}``. The service's own errors carry the status of their kind; a
+request of the wrong shape (BentoML's validation: a missing field, a wrong type) keeps BentoML's 400 and
+is reshaped to ``bad_input`` naming the field (:class:`OneErrorShape`).
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ import bentoml
 from pydantic import Field
 from starlette.responses import Response
 
+from common.errors import INTERNAL_MESSAGE, ErrorKind, error_body, kind_for_status, validation_body
 from serving.scoring.schemas import EXAMPLE_IDS, EXAMPLE_RECORD, PERSON_ID, FeatureRecord, IncidentEvent
 
-__all__ = ["WeimengScoring"]
+__all__ = ["WeimengScoring", "OneErrorShape"]
 
 _OVERRIDABLE = ("home", "data_dir", "tracking_uri", "model_name", "model_alias", "require_model", "ruleset", "fusion",
                 "keys_file", "auth_required", "default_as_of", "max_batch", "history_snapshots", "watch_seconds",
@@ -48,6 +54,64 @@ def _respond(status: int, body: dict, ctx=None) -> Response:
         ctx.response.status_code = status
     return Response(json.dumps(body, ensure_ascii=False, allow_nan=False, default=str).encode("utf-8"),
                     status_code=status, media_type="application/json")
+
+
+def reshape_error(status: int, raw: bytes) -> bytes:
+    """An error body written by BentoML itself (``{"error": "...", "detail": [...]}``) in the one shape;
+    a body that already has it is returned as it is."""
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError:
+        data = raw.decode("utf-8", "replace").strip()
+    if isinstance(data, dict) and isinstance(data.get("error"), dict) and "kind" in data["error"]:
+        return raw
+    if isinstance(data, dict) and isinstance(data.get("detail"), list) and status < 500:
+        body = validation_body(data["detail"])
+    else:
+        kind = kind_for_status(status)
+        if kind is ErrorKind.INTERNAL:
+            message = INTERNAL_MESSAGE.format(name="server")
+        else:
+            fields = data if isinstance(data, dict) else {"error": data}
+            message = str(fields.get("error") or fields.get("detail") or "")
+        body = error_body(kind, message or f"HTTP {status}")
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+class OneErrorShape:
+    """ASGI middleware: any error answer under ``/v1/`` leaves in the one error shape (BentoML's own
+    validation and failure answers included); successful answers and the probes pass untouched."""
+
+    def __init__(self, app, prefix: str = "/v1/") -> None:
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        held: dict | None = None
+        chunks: list[bytes] = []
+
+        async def _send(message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                held = message
+                return
+            if message["type"] == "http.response.body" and held is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = reshape_error(held["status"], b"".join(chunks))
+                headers = [(k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-length",
+                                                                                          b"content-type")]
+                headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send({**held, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                held = None
+                return
+            await send(message)
+
+        await self.app(scope, receive, _send)
 
 
 def _key(ctx) -> str | None:
@@ -88,8 +152,8 @@ class WeimengScoring:
         self,
         person_ids: Annotated[list[PersonId], Field(min_length=1, examples=[EXAMPLE_IDS],
                                                     description="人员编号 person ids (each gets its own status)")],
-        as_of: Annotated[str | None, Field(examples=["2025-06-01"],
-                                              description="时点 as-of date; default: the day after the data ends")] = None,
+        as_of: Annotated[str | None, Field(
+            examples=["2025-06-01"], description="时点 as-of date; default: the day after the data ends")] = None,
         explain: Annotated[ExplainMode, Field(description="flagged: explanations for flagged people; all; none")]
         = "flagged",
         ctx: bentoml.Context = None,
@@ -137,3 +201,6 @@ class WeimengScoring:
                ctx: bentoml.Context = None) -> dict:
         """重新加载 / (admin) Load the champion and the rule set again; swap atomically; other workers follow."""
         return _respond(*self.app.reload(_key(ctx), alias), ctx)
+
+
+WeimengScoring.add_asgi_middleware(OneErrorShape)

@@ -9,7 +9,7 @@ Mount in ``weimeng/cli.py``::
 
 ``python -m weimeng.commands.alerts ...`` runs the same commands stand-alone (tests use it).
 The database URL comes from ``--url``, else ``Settings`` (``WEIMENG_DATABASE_URL``, default SQLite
-under the data home). Bad input prints one message (Chinese first) and exits with code 2.
+under the data home). Bad input prints one message (Chinese first) and exits with code 2 (``weimeng.errors``).
 """
 
 from __future__ import annotations
@@ -21,39 +21,30 @@ from pathlib import Path
 
 import typer
 
+from common.errors import Conflict
+from weimeng.errors import WeimengGroup
+
 __all__ = ["db_app", "alerts_app", "push_worker_command", "app", "main"]
 
-EXIT_BAD_INPUT = 2
-
-db_app = typer.Typer(help="告警库迁移 / alert store migrations (Alembic).", no_args_is_help=True)
-alerts_app = typer.Typer(help="预警运维：过期、缺口、死信、令牌、收件箱 / alert operations.", no_args_is_help=True)
+db_app = typer.Typer(cls=WeimengGroup, help="告警库迁移 / alert store migrations (Alembic).", no_args_is_help=True)
+alerts_app = typer.Typer(cls=WeimengGroup, help="预警运维：过期、缺口、死信、令牌、收件箱 / alert operations.",
+                         no_args_is_help=True)
 
 URL_OPT = typer.Option(None, "--url", help="数据库 URL / database URL (default: WEIMENG_DATABASE_URL or SQLite)")
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"错误 / error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _url(url: str | None) -> str:
     if url:
         return url
-    from common.settings import Settings, SettingsError
+    from common.settings import Settings
 
-    try:
-        return Settings.from_env().resolved_database_url
-    except SettingsError as exc:
-        _fail(str(exc))
+    return Settings.from_env().resolved_database_url
 
 
 def _store(url: str | None):
-    from serving.operations.alerts import AlertsError, AlertStore
+    from serving.operations.alerts import AlertStore
 
-    try:
-        return AlertStore.open(_url(url))
-    except AlertsError as exc:
-        _fail(str(exc))
+    return AlertStore.open(_url(url))
 
 
 # -- db ------------------------------------------------------------------------------------------
@@ -61,14 +52,10 @@ def _store(url: str | None):
 def db_upgrade(url: str | None = URL_OPT,
                revision: str = typer.Option("head", "--revision", help="目标版本 / target revision")) -> None:
     """升级告警库到最新结构 / Apply the alert-store migrations."""
-    from serving.operations.alerts import AlertsError
     from serving.operations.alerts.db import make_engine, upgrade
 
-    try:
-        engine = make_engine(_url(url))
-        rev = upgrade(engine, revision)
-    except AlertsError as exc:
-        _fail(str(exc))
+    engine = make_engine(_url(url))
+    rev = upgrade(engine, revision)
     typer.echo(f"告警库已升级 / alert store at revision {rev} ({engine.url.render_as_string(hide_password=True)})")
 
 
@@ -127,12 +114,7 @@ def alerts_dead_letters(url: str | None = URL_OPT) -> None:
 def alerts_requeue(delivery_id: int = typer.Argument(...), by: str = typer.Option(..., "--by"),
                    reason: str = typer.Option(..., "--reason"), url: str | None = URL_OPT) -> None:
     """重新投递死信 / Put a dead-lettered delivery back in the queue."""
-    from serving.operations.alerts import AlertsError
-
-    try:
-        _store(url).requeue(delivery_id, by=by, reason=reason)
-    except AlertsError as exc:
-        _fail(str(exc))
+    _store(url).requeue(delivery_id, by=by, reason=reason)
     typer.echo(f"已重新排队 / delivery {delivery_id} requeued")
 
 
@@ -158,14 +140,10 @@ def alerts_serve_inbox(host: str = typer.Option("127.0.0.1", "--host"), port: in
     """启动收件箱 API 与手机网页 / Serve the inbox API and the mobile page (uvicorn)."""
     import uvicorn
 
-    from serving.operations.alerts import AlertsError
     from serving.operations.alerts.db import make_engine
     from serving.operations.inbox import create_app
 
-    try:
-        app_ = create_app(make_engine(_url(url)))
-    except AlertsError as exc:
-        _fail(str(exc))
+    app_ = create_app(make_engine(_url(url)))
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
@@ -175,44 +153,43 @@ def _sqlite_single_worker_lock(engine):
     import fcntl
 
     path = Path(engine.url.database or "weimeng.db").resolve()
-    fh = open(f"{path}.push-worker.lock", "w")
+    fh = open(f"{path}.push-worker.lock", "w")  # noqa: SIM115  (held open for the worker's lifetime)
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        _fail(f"SQLite 库 {path} 已有推送进程在运行 / another push worker already runs on this SQLite file; "
-              f"SQLite supports one worker — use PostgreSQL for several.")
+        raise Conflict(f"SQLite 库 {path} 已有推送进程在运行 / another push worker already runs on this SQLite file; "
+                       f"SQLite supports one worker — use PostgreSQL for several.") from None
     return fh
 
 
 def push_worker_command(
     url: str | None = URL_OPT,
-    config: Path | None = typer.Option(None, "--config", help="推送配置 YAML / push config (channels, retry, wechat, webhook)"),
-    channels: str | None = typer.Option(None, "--channels", help="覆盖渠道，逗号分隔 / override channels, e.g. inbox,wechat"),
+    config: Path | None = typer.Option(None, "--config",
+                                       help="推送配置 YAML / push config (channels, retry, wechat, webhook)"),
+    channels: str | None = typer.Option(None, "--channels",
+                                        help="覆盖渠道，逗号分隔 / override channels, e.g. inbox,wechat"),
     batch_size: int = typer.Option(20, "--batch-size", help="每轮认领条数 / rows claimed per round"),
     poll: float = typer.Option(1.0, "--poll", help="空闲轮询间隔秒 / idle poll interval (s)"),
     drain: bool = typer.Option(False, "--drain", help="队列清空即退出 / exit when nothing is pending"),
     max_seconds: float | None = typer.Option(None, "--max-seconds", help="最长运行秒数 / stop after this long"),
     worker_id: str | None = typer.Option(None, "--worker-id"),
-    inbox_separate_commit: bool = typer.Option(False, "--inbox-separate-commit", hidden=True,
-                                               help="write inbox items in their own transaction (tests the idempotency guard)"),
+    inbox_separate_commit: bool = typer.Option(
+        False, "--inbox-separate-commit", hidden=True,
+        help="write inbox items in their own transaction (tests the idempotency guard)"),
     pause_ms: float = typer.Option(0.0, "--pause-ms", help="每条之间暂停毫秒 / pause between deliveries (throttle)"),
     log_level: str = typer.Option("WARNING", "--log-level"),
 ) -> None:
     """推送进程：投递待发预警（重试、退避、死信）/ Deliver the outbox to the push channels."""
-    from serving.operations.alerts import AlertsError
     from serving.operations.alerts.db import is_postgres, make_engine, require_current
     from serving.operations.push import PushConfig, PushWorker, build_adapters
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        cfg = PushConfig.from_file(config) if config else PushConfig()
-        if channels:
-            cfg = PushConfig(channels=tuple(c.strip() for c in channels.split(",") if c.strip()), retry=cfg.retry,
-                             wechat=cfg.wechat, webhook=cfg.webhook)
-        engine = make_engine(_url(url))
-        require_current(engine)
-    except AlertsError as exc:
-        _fail(str(exc))
+    cfg = PushConfig.from_file(config) if config else PushConfig()
+    if channels:
+        cfg = PushConfig(channels=tuple(c.strip() for c in channels.split(",") if c.strip()), retry=cfg.retry,
+                         wechat=cfg.wechat, webhook=cfg.webhook)
+    engine = make_engine(_url(url))
+    require_current(engine)
     lock = None if is_postgres(engine) else _sqlite_single_worker_lock(engine)
     worker = PushWorker(engine, build_adapters(engine, cfg), retry=cfg.retry, batch_size=batch_size,
                         worker_id=worker_id, inbox_in_transaction=not inbox_separate_commit,
@@ -228,7 +205,7 @@ def push_worker_command(
 
 
 # -- stand-alone ---------------------------------------------------------------------------------
-app = typer.Typer(help="未萌 预警与推送 / alerts and push (stand-alone entry).", no_args_is_help=True,
+app = typer.Typer(cls=WeimengGroup, help="未萌 预警与推送 / alerts and push (stand-alone entry).", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(db_app, name="db")
 app.add_typer(alerts_app, name="alerts")

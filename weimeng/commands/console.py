@@ -10,7 +10,7 @@ Mount in ``weimeng/cli.py``::
 
 ``python -m weimeng.commands.console ...`` runs the same commands stand-alone (tests use it).
 The database URL comes from ``--url``, else ``Settings`` (``WEIMENG_DATABASE_URL``, default SQLite
-under the data home). Bad input prints one message (Chinese first) and exits with code 2;
+under the data home). Bad input prints one message (Chinese first) and exits with code 2 (``weimeng.errors``);
 ``weimeng audit verify`` exits with code 1 when the log was tampered with.
 """
 
@@ -20,44 +20,33 @@ from pathlib import Path
 
 import typer
 
+from weimeng.errors import WeimengGroup
+
 __all__ = ["console_command", "users_app", "audit_app", "app", "main"]
 
-EXIT_BAD_INPUT = 2
 EXIT_TAMPERED = 1
 
-users_app = typer.Typer(help="审核台账号 / console accounts: add, list, passwd, disable, seed-demo.", no_args_is_help=True,
-                        add_completion=False)
-audit_app = typer.Typer(help="审计日志 / the hash-chained audit log: verify, head, show.", no_args_is_help=True,
-                        add_completion=False)
+users_app = typer.Typer(cls=WeimengGroup, help="审核台账号 / console accounts: add, list, passwd, disable, seed-demo.",
+                        no_args_is_help=True, add_completion=False)
+audit_app = typer.Typer(cls=WeimengGroup, help="审计日志 / the hash-chained audit log: verify, head, show.",
+                        no_args_is_help=True, add_completion=False)
 
 URL_OPT = typer.Option(None, "--url", help="数据库 URL / database URL (default: WEIMENG_DATABASE_URL or SQLite)")
 
 
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    typer.secho(f"错误 / error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
 def _settings():
-    from common.settings import Settings, SettingsError
+    from common.settings import Settings
 
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        _fail(str(exc))
+    return Settings.from_env()
 
 
 def _engine(url: str | None, *, check: bool = True):
-    from serving.operations.alerts import AlertsError
     from serving.operations.alerts.db import make_engine, require_current
 
-    try:
-        engine = make_engine(url or _settings().resolved_database_url)
-        if check:
-            require_current(engine)
-        return engine
-    except AlertsError as exc:
-        _fail(str(exc))
+    engine = make_engine(url or _settings().resolved_database_url)
+    if check:
+        require_current(engine)
+    return engine
 
 
 # -- console ---------------------------------------------------------------------------------------
@@ -73,17 +62,14 @@ def console_command(
     """启动审核台 / Run the review console (FastAPI + uvicorn)."""
     import uvicorn
 
-    from serving.operations.console import ConsoleError, ConsoleSettings, create_app, seed_demo_accounts
+    from serving.operations.console import ConsoleSettings, create_app, seed_demo_accounts
 
     s = _settings()
     engine = _engine(url)
-    try:
-        settings = ConsoleSettings.from_mapping({
-            "database_url": url or s.resolved_database_url, "data_dir": data or s.world_dir,
-            "reports_dir": reports or (s.home / "reports"), "cookie_secure": secure_cookie})
-        app = create_app(settings, engine=engine)
-    except ConsoleError as exc:
-        _fail(str(exc))
+    settings = ConsoleSettings.from_mapping({
+        "database_url": url or s.resolved_database_url, "data_dir": data or s.world_dir,
+        "reports_dir": reports or (s.home / "reports"), "cookie_secure": secure_cookie})
+    app = create_app(settings, engine=engine)
     if seed_demo:
         for acct in seed_demo_accounts(engine, world=app.state.world):
             typer.echo("  " + acct.line())
@@ -98,22 +84,21 @@ def users_add(
     display_name: str = typer.Option(..., "--name", help="姓名与单位 / display name"),
     role: str = typer.Option(..., "--role", help="reviewer | analyst | leadership | admin"),
     jurisdiction: str = typer.Option(..., "--jurisdiction", help="510000 | 510100 | 510107 | S510107001"),
-    password: str | None = typer.Option(None, "--password", help="密码（不给则交互输入）/ password (prompted if omitted)"),
+    password: str | None = typer.Option(None, "--password",
+                                        help="密码（不给则交互输入）/ password (prompted if omitted)"),
     url: str | None = URL_OPT,
 ) -> None:
     """新增账号 / Add a console user (password hashed with argon2id)."""
     from serving.operations import audit
-    from serving.operations.auth import AuthError, UserStore
+    from serving.operations.auth import UserStore
 
     engine = _engine(url)
     pw = password or typer.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
-    try:
-        user = UserStore(engine).add(username, display_name, role=role, jurisdiction=jurisdiction, password=pw)
-    except AuthError as exc:
-        _fail(str(exc))
+    user = UserStore(engine).add(username, display_name, role=role, jurisdiction=jurisdiction, password=pw)
     audit.record(engine, "cli:users", "users.add", f"user:{user.username}",
                  {"role": user.role, "jurisdiction": user.jurisdiction.code})
-    typer.echo(f"已创建 / created {user.username}（{user.display_name}，{user.role_label}，辖区 {user.jurisdiction.code}）")
+    typer.echo(f"已创建 / created {user.username}（{user.display_name}，{user.role_label}，"
+               f"辖区 {user.jurisdiction.code}）")
 
 
 @users_app.command("list")
@@ -132,14 +117,11 @@ def users_passwd(username: str = typer.Argument(...),
                  url: str | None = URL_OPT) -> None:
     """重置密码 / Set a user's password (ends a lock-out and every session of the user)."""
     from serving.operations import audit
-    from serving.operations.auth import AuthError, UserStore
+    from serving.operations.auth import UserStore
 
     engine = _engine(url)
     pw = password or typer.prompt("新密码 / new password", hide_input=True, confirmation_prompt=True)
-    try:
-        ended = UserStore(engine).set_password(username, pw)
-    except AuthError as exc:
-        _fail(str(exc))
+    ended = UserStore(engine).set_password(username, pw)
     audit.record(engine, "cli:users", "users.passwd", f"user:{username}", {"sessions_ended": ended})
     typer.echo(f"已重置密码，并结束其 {ended} 个会话 / password set for {username}; {ended} session(s) ended")
 
@@ -148,22 +130,20 @@ def users_passwd(username: str = typer.Argument(...),
 def users_disable(username: str = typer.Argument(...), url: str | None = URL_OPT) -> None:
     """停用账号并结束其会话 / Disable a user and end their sessions."""
     from serving.operations import audit
-    from serving.operations.auth import AuthError, SessionStore, UserStore
+    from serving.operations.auth import SessionStore, UserStore
 
     engine = _engine(url)
     users = UserStore(engine)
-    try:
-        users.set_active(username, False)
-        n = SessionStore(engine).revoke_user(users.by_username(username).id)
-    except AuthError as exc:
-        _fail(str(exc))
+    users.set_active(username, False)
+    n = SessionStore(engine).revoke_user(users.by_username(username).id)
     audit.record(engine, "cli:users", "users.disable", f"user:{username}", {"sessions_ended": n})
     typer.echo(f"已停用 / disabled {username}; ended {n} session(s)")
 
 
 @users_app.command("seed-demo")
 def users_seed_demo(url: str | None = URL_OPT,
-                    county: str | None = typer.Option(None, "--county", help="区县演示账号的辖区 / county code")) -> None:
+                    county: str | None = typer.Option(None, "--county",
+                                                      help="区县演示账号的辖区 / county code")) -> None:
     """创建演示账号并打印密码 / Create (or reset) the clearly labelled demo accounts."""
     from serving.operations.console import seed_demo_accounts
 
@@ -225,7 +205,7 @@ def audit_show(url: str | None = URL_OPT, action: str | None = typer.Option(None
         typer.echo(f"{e.seq}\t{e.at:%Y-%m-%d %H:%M:%S}\t{e.actor}\t{e.action}\t{e.subject}\t{e.hash[:12]}")
 
 
-app = typer.Typer(add_completion=False, no_args_is_help=True)
+app = typer.Typer(cls=WeimengGroup, add_completion=False, no_args_is_help=True)
 app.command(name="console")(console_command)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")

@@ -25,17 +25,12 @@ def monitor_command(
     from rich.console import Console
     from rich.table import Table
 
-    from features.errors import FeaturesError
-    from monitoring.errors import MonitoringError
     from monitoring.run import run_monitor
 
     con = Console()
-    try:
-        s = run_monitor(data, start, end, out, reference_start=reference_from, reference_end=reference_to,
-                        config=config, tracking_uri=tracking_uri, use_model=not no_model)
-    except (MonitoringError, FeaturesError) as exc:
-        typer.secho(f"错误 / error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
+    # our errors (a bad window, too little data, an unreadable world) end in weimeng.errors: one line, exit 2
+    s = run_monitor(data, start, end, out, reference_start=reference_from, reference_end=reference_to,
+                    config=config, tracking_uri=tracking_uri, use_model=not no_model)
     con.print(f"参照窗口 reference {s.reference[0].date()}..{s.reference[1].date()}，"
               f"当前窗口 current {s.current[0].date()}..{s.current[1].date()}")
     for note in s.notes:
@@ -63,7 +58,8 @@ def report_command(
     data: Path = typer.Option(..., "--data", help="数据目录 / data folder"),
     period: str = typer.Option("monthly", "--period", help="weekly | monthly"),
     end: str | None = typer.Option(None, "--end", help="报告期末（不含）/ period end, exclusive (default: tomorrow)"),
-    db: str | None = typer.Option(None, "--db", help="预警库 URL / alert store URL (default: WEIMENG_DATABASE_URL or SQLite)"),
+    db: str | None = typer.Option(None, "--db",
+                                  help="预警库 URL / alert store URL (default: WEIMENG_DATABASE_URL or SQLite)"),
     monitor: Path | None = typer.Option(None, "--monitor", help="weimeng monitor 的 summary.json"),
     out: Path = typer.Option(Path("weimeng-data/reports"), "--out", help="输出目录 / output folder"),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="同时导出 PDF（需要 Chromium）"),
@@ -72,21 +68,16 @@ def report_command(
     import pandas as pd
     from rich.console import Console
 
-    from features.errors import FeaturesError
     from features.store import EventStore
-    from monitoring.errors import MonitoringError
     from monitoring.report import build_leadership_report
     from serving.operations.alerts import database_url_from_env, make_engine
 
     con = Console()
-    try:
-        store = EventStore.open(data)
-        engine = make_engine(db or database_url_from_env())
-        res = build_leadership_report(out, period=period, store=store, engine=engine, monitor_summary=monitor,
-                                      end=end or (pd.Timestamp.now().normalize() + pd.Timedelta(days=1)), pdf=pdf)
-    except (MonitoringError, FeaturesError) as exc:
-        typer.secho(f"错误 / error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
+    store = EventStore.open(data)
+    engine = make_engine(db or database_url_from_env())
+    res = build_leadership_report(out, period=period, store=store, engine=engine, monitor_summary=monitor,
+                                  end=end or (pd.Timestamp.now().normalize() + pd.Timedelta(days=1)), pdf=pdf)
     for line in res.summary_lines:
         con.print(f"· {line}")
-    con.print(f"[bold green]报告已生成[/] {res.html}" + (f"，PDF {res.pdf}" if res.pdf else "（未生成 PDF：未安装 Chromium）"))
+    con.print(f"[bold green]报告已生成[/] {res.html}"
+              + (f"，PDF {res.pdf}" if res.pdf else "（未生成 PDF：未安装 Chromium）"))

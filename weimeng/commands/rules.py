@@ -11,14 +11,11 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="规则集：校验、回测、解释 / rule sets: check, backtest, explain.", no_args_is_help=True)
+from common.errors import BadInput, NotFound
+from weimeng.errors import WeimengGroup
 
-EXIT_BAD_INPUT = 2
-
-
-def _fail(message: str) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+app = typer.Typer(cls=WeimengGroup, help="规则集：校验、回测、解释 / rule sets: check, backtest, explain.",
+                  no_args_is_help=True)
 
 
 def _date(value: str, option: str):
@@ -29,32 +26,28 @@ def _date(value: str, option: str):
     except (ValueError, TypeError):
         ts = None
     if ts is None or ts is pd.NaT:
-        _fail(f"日期无效 / invalid date for {option}: {value!r}; 请写成 YYYY-MM-DD, e.g. 2025-06-01.")
+        raise BadInput(f"日期无效 / invalid date for {option}: {value!r}; 请写成 YYYY-MM-DD, e.g. 2025-06-01.",
+                       field=option)
     return ts
 
 
 def _load(ruleset: Path | None):
-    from rules import RuleFileError, load_ruleset
+    from rules import load_ruleset
 
-    try:
-        return load_ruleset(ruleset)
-    except RuleFileError as exc:
-        _fail(str(exc))
+    return load_ruleset(ruleset)  # a RuleFileError lists every problem
 
 
 def _open_store(data: Path):
     if not data.is_dir():
-        _fail(f"数据目录不存在 / data directory not found: {data}. 先运行 `weimeng simulate --out DIR`.")
-    try:
-        from features.store import EventStore
-    except ImportError as exc:  # pragma: no cover - the store ships with features
-        _fail(f"特征库不可用 / the feature store is not available: {exc}")
+        raise BadInput(f"数据目录不存在 / data directory not found: {data}. 先运行 `weimeng simulate --out DIR`.",
+                       field="--data")
     from features.errors import FeaturesError
+    from features.store import EventStore
 
     try:
         return EventStore.open(str(data))
-    except (FeaturesError, FileNotFoundError, OSError) as exc:
-        _fail(f"无法打开数据目录 / cannot open the data directory {data}: {exc}")
+    except (FeaturesError, OSError) as exc:
+        raise BadInput(f"无法打开数据目录 / cannot open the data directory {data}: {exc}", field="--data") from exc
 
 
 @app.command("check")
@@ -103,7 +96,7 @@ def backtest_cmd(
     try:
         result = backtest(store, rs, start, end, horizon_days=horizon, latest=latest)
     except RulesError as exc:
-        _fail(f"回测失败 / backtest failed: {exc}")
+        raise BadInput(f"回测失败 / backtest failed: {exc}") from exc
     result.print()
     if out is not None:
         for p in result.write(out):
@@ -133,13 +126,13 @@ def explain(
     store = _open_store(data)
     persons = store.table("persons")
     if person not in set(persons["person_id"]):
-        _fail(f"未找到人员 / unknown person {person!r} in {data}.")
+        raise NotFound(f"未找到人员 / unknown person {person!r} in {data}.", field="--person")
     try:
         vector = dict(store.online_vector(person, ts))
         frame = pd.DataFrame([{"person_id": person, "as_of": ts, **vector}])
         hits = evaluate_batch(rs, frame, strict=False)
     except (RulesError, KeyError, ValueError) as exc:
-        _fail(f"无法计算 / cannot evaluate: {exc}")
+        raise BadInput(f"无法计算 / cannot evaluate: {exc}") from exc
 
     console = Console()
     console.print(f"[bold]{escape(person)}[/bold] @ {ts.date()} — 规则集 {escape(rs.name)} v{escape(rs.version)}",

@@ -1,7 +1,8 @@
 """`weimeng train` and `weimeng model promote|rollback|list`: thin wrappers over the training package.
 
 Heavy libraries (lightgbm, mlflow, pandas) load inside the command bodies so `weimeng --help` stays
-fast. Expected failures print one clear Chinese-first message and exit with code 2 (no traceback).
+fast. Expected failures (our errors, a missing file) print one clear Chinese-first message and exit with
+the error kind's code, 2 for bad input (no traceback; see ``weimeng.errors``).
 """
 
 from __future__ import annotations
@@ -12,47 +13,24 @@ from pathlib import Path
 
 import typer
 
+from common.errors import BadInput
+from weimeng.errors import WeimengGroup, cli_errors
+
 __all__ = ["train_command", "model_app"]
 
-model_app = typer.Typer(help="模型注册表 Model registry: promote / rollback / list.", no_args_is_help=True,
-                        add_completion=False)
-
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[bold red]错误 / error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from common.settings import SettingsError
-    from training.errors import TrainingError
-
-    errs: list[type[BaseException]] = [TrainingError, SettingsError]
-    with contextlib.suppress(ImportError):
-        from features.errors import FeaturesError
-
-        errs.append(FeaturesError)
-    with contextlib.suppress(ImportError, AttributeError):
-        import rules.errors as rerr
-
-        errs.extend(v for v in vars(rerr).values() if isinstance(v, type) and issubclass(v, Exception)
-                    and v.__module__ == rerr.__name__)
-    return tuple(errs)
+model_app = typer.Typer(cls=WeimengGroup, help="模型注册表 Model registry: promote / rollback / list.",
+                        no_args_is_help=True, add_completion=False)
 
 
 @contextlib.contextmanager
 def _clean_errors() -> Iterator[None]:
-    errs = _expected_errors()
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except errs as exc:  # type: ignore[misc]
-        _fail(str(exc))
-    except FileNotFoundError as exc:
-        _fail(f"文件不存在 / file not found: {exc}")
+    """Our errors end as one line and the kind's exit code even when a command is mounted on a plain
+    ``typer.Typer``; a missing file (a table, spec or config named on the command line) is bad input."""
+    with cli_errors():
+        try:
+            yield
+        except FileNotFoundError as exc:
+            raise BadInput(f"文件不存在 / file not found: {exc}") from exc
 
 
 def _tracking_uri(given: str | None) -> str:
@@ -133,7 +111,8 @@ def _print_result(result) -> None:
 
 
 def train_command(
-    data: Path | None = typer.Option(None, "--data", help="世界/数据目录 world directory (default: $WEIMENG_HOME/world)"),
+    data: Path | None = typer.Option(None, "--data",
+                                     help="世界/数据目录 world directory (default: $WEIMENG_HOME/world)"),
     table: Path | None = typer.Option(None, "--table", help="自带数据表 BYOD table (Parquet/CSV); needs --spec"),
     spec: Path | None = typer.Option(None, "--spec", help="BYOD 规格 YAML spec (see docs/byod.md)"),
     config: Path | None = typer.Option(None, "--config", help="训练配置 YAML (overrides the packaged default)"),
@@ -143,9 +122,11 @@ def train_command(
     """训练、评估并登记模型 Train, evaluate and register an escalation model (alias: challenger)."""
     with _clean_errors():
         if (table is None) != (spec is None):
-            _fail("--table 与 --spec 须同时给出 / --table and --spec go together (BYOD); see docs/byod.md.")
+            raise BadInput("--table 与 --spec 须同时给出 / --table and --spec go together (BYOD); see docs/byod.md.",
+                           field="--spec" if spec is None else "--table")
         if table is not None and data is not None:
-            _fail("--data 与 --table 只能二选一 / give either --data (a world) or --table/--spec (BYOD), not both.")
+            raise BadInput("--data 与 --table 只能二选一 / give either --data (a world) or --table/--spec (BYOD), "
+                           "not both.", field="--data")
         uri = _tracking_uri(tracking_uri)
         _quiet_mlflow()
         from datetime import datetime
@@ -185,13 +166,9 @@ def promote_command(
     with _clean_errors():
         uri = _tracking_uri(tracking_uri)
         _quiet_mlflow()
-        from training.errors import PromotionRefused
         from training.promotion import promote
 
-        try:
-            rep = promote(version, tracking_uri=uri, force=force, reason=reason, by=by, config=config)
-        except PromotionRefused as exc:
-            _fail(str(exc))
+        rep = promote(version, tracking_uri=uri, force=force, reason=reason, by=by, config=config)
         con = Console()
         if rep.forced:
             con.print(f"[yellow]已强制晋升[/] forced: v{rep.challenger} is champion (gate said: "

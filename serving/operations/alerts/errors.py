@@ -1,25 +1,34 @@
 """Errors raised by the alert store, the push side and the inbox API.
 
-Hierarchy (``http_status`` in brackets; the inbox API maps errors by type, never by message)::
+Hierarchy (the kind from :mod:`common.errors` in brackets; it sets the HTTP status, so the inbox API maps
+errors by kind, never by message)::
 
-    AlertsError [500]                  base of everything raised here
-    ├── ConfigurationError [500]       a policy / push / database setting is missing or wrong (start-up)
-    ├── DatabaseNotMigrated [503]      the alert tables are missing or behind: run `weimeng db upgrade`
-    ├── InvalidInput [422]             a ScoredPerson, outcome kind or note that cannot be accepted
-    │   └── ReasonRequired [422]       a review / withdrawal / close decision without a reason
-    ├── NotFound [404]
-    │   ├── AlertNotFound [404]
-    │   ├── DeliveryNotFound [404]
-    │   └── InboxItemNotFound [404]    also used for an item that belongs to another inbox (no leak)
-    ├── InvalidTransition [409]        the lifecycle does not allow this step from the current state
-    │   └── ItemClosed [409]           the inbox item was withdrawn or expired
-    ├── RoutingError [422]             no directory to route with, or a person unknown to it
-    ├── AuthenticationError [401]      missing, unknown or revoked inbox token
-    ├── PayloadError [422]             a push payload cannot be rendered within a channel's limits
-    └── SignatureError [401]           a webhook signature is missing, wrong or outside the replay window
+    AlertsError [internal]                  base of everything raised here
+    ├── ConfigurationError [configuration]  a policy / push / database setting is missing or wrong (start-up)
+    ├── DatabaseNotMigrated [configuration] the alert tables are missing or behind: run `weimeng db upgrade`
+    │                                       (a setup step, not a wait: retrying does not help until then)
+    ├── InvalidInput [bad input]            a ScoredPerson, outcome kind or note that cannot be accepted
+    │   └── ReasonRequired [bad input]      a review / withdrawal / close decision without a reason
+    ├── NotFound [not found]
+    │   ├── AlertNotFound
+    │   ├── DeliveryNotFound
+    │   └── InboxItemNotFound               also used for an item that belongs to another inbox (no leak)
+    ├── InvalidTransition [conflict]        the lifecycle does not allow this step from the current state
+    │   └── ItemClosed                      the inbox item was withdrawn or expired
+    ├── RoutingError [bad input]            no directory to route with, or a person unknown to it
+    ├── AuthenticationError [unauthenticated]  missing, unknown or revoked inbox token
+    ├── PayloadError [bad input]            a push payload cannot be rendered within a channel's limits
+    ├── SignatureError [unauthenticated]    a webhook signature is missing, wrong or outside the replay window
+    └── TokenError [not ready]              (push.wechat.token) the WeChat token endpoint failed; retried later
+
+``code`` is a finer, stable machine name kept for audit entries; API bodies carry the kind.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from common import errors as _common
 
 __all__ = [
     "AlertsError",
@@ -40,35 +49,29 @@ __all__ = [
 ]
 
 
-class AlertsError(Exception):
-    """Base class; ``code`` is a stable machine-readable name used in API error bodies."""
+class AlertsError(_common.WeimengError):
+    """Base class; ``code`` is a stable machine-readable name (audit entries, logs)."""
 
-    http_status = 500
-    code = "alerts_error"
+    code: ClassVar[str] = "alerts_error"
 
 
-class ConfigurationError(AlertsError, ValueError):
-    http_status = 500
+class ConfigurationError(AlertsError, _common.ConfigurationError):
     code = "configuration_error"
 
 
-class DatabaseNotMigrated(AlertsError):
-    http_status = 503
+class DatabaseNotMigrated(AlertsError, _common.ConfigurationError):
     code = "database_not_migrated"
 
 
-class InvalidInput(AlertsError, ValueError):
-    http_status = 422
+class InvalidInput(AlertsError, _common.BadInput):
     code = "invalid_input"
 
 
 class ReasonRequired(InvalidInput):
-    http_status = 422
     code = "reason_required"
 
 
-class NotFound(AlertsError, LookupError):
-    http_status = 404
+class NotFound(AlertsError, _common.NotFound):
     code = "not_found"
 
 
@@ -84,10 +87,9 @@ class InboxItemNotFound(NotFound):
     code = "inbox_item_not_found"
 
 
-class InvalidTransition(AlertsError):
+class InvalidTransition(AlertsError, _common.Conflict):
     """Carries ``alert_id``, ``current``, ``target`` and ``allowed`` for callers that want them."""
 
-    http_status = 409
     code = "invalid_transition"
 
     def __init__(self, message: str, *, alert_id=None, current=None, target=None, allowed=()):
@@ -99,21 +101,17 @@ class ItemClosed(InvalidTransition):
     code = "item_closed"
 
 
-class RoutingError(AlertsError):
-    http_status = 422
+class RoutingError(AlertsError, _common.BadInput):
     code = "routing_error"
 
 
-class AuthenticationError(AlertsError):
-    http_status = 401
+class AuthenticationError(AlertsError, _common.Unauthenticated):
     code = "authentication_failed"
 
 
-class PayloadError(AlertsError, ValueError):
-    http_status = 422
+class PayloadError(AlertsError, _common.BadInput):
     code = "payload_error"
 
 
-class SignatureError(AlertsError):
-    http_status = 401
+class SignatureError(AlertsError, _common.Unauthenticated):
     code = "signature_invalid"

@@ -1,29 +1,30 @@
 """Errors of the audit log.
 
-Hierarchy (``http_status`` in brackets)::
+Hierarchy (the kind from :mod:`common.errors` in brackets; it sets the HTTP status)::
 
-    AuditError [500]                 base
-    ├── AuditWriteError [503]        an entry could not be appended (the caller's action must fail too)
-    └── AuditTampered [500]          ``verify(..., strict=True)`` found an edited, inserted or deleted entry
+    AuditError [internal]            base
+    ├── AuditWriteError [not ready]  an entry could not be appended (the caller's action must fail too)
+    └── AuditTampered [internal]     ``verify(..., strict=True)`` found an edited, inserted or deleted entry
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from common import errors as _common
+
 __all__ = ["AuditError", "AuditWriteError", "AuditTampered"]
 
 
-class AuditError(Exception):
-    http_status = 500
-    code = "audit_error"
+class AuditError(_common.WeimengError):
+    code: ClassVar[str] = "audit_error"
 
 
-class AuditWriteError(AuditError):
-    http_status = 503
+class AuditWriteError(AuditError, _common.NotReady):
     code = "audit_write_failed"
 
 
 class AuditTampered(AuditError):
-    http_status = 500
     code = "audit_tampered"
 
     def __init__(self, message: str, problems=()):

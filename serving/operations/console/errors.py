@@ -1,36 +1,36 @@
 """Errors of the review console.
 
-Hierarchy (``http_status`` in brackets)::
+Hierarchy (the kind from :mod:`common.errors` in brackets; it sets the HTTP status)::
 
-    ConsoleError [500]
-    ├── ConsoleConfigError [500]     a console setting is missing or wrong (start-up)
-    ├── BadFilter [422]              a queue filter value that is not allowed
-    └── ReportNotFound [404]         no such report file (or a path outside the reports folder)
+    ConsoleError [internal]
+    ├── ConsoleConfigError [configuration]  a console setting is missing or wrong (start-up)
+    ├── BadFilter [bad input]               a queue filter value that is not allowed
+    └── ReportNotFound [not found]          no such report file (or a path outside the reports folder)
 
-The console also maps by type the errors of the packages it calls: ``serving.operations.auth`` (401/403/404/
-409/422/429), ``serving.operations.alerts`` (404/409/422/503) and ``serving.operations.audit`` (500/503).
+The console also answers, by kind, the errors of the packages it calls: ``serving.operations.auth``,
+``serving.operations.alerts`` and ``serving.operations.audit`` (see ``serving.operations.http_errors``).
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from common import errors as _common
+
 __all__ = ["ConsoleError", "ConsoleConfigError", "BadFilter", "ReportNotFound"]
 
 
-class ConsoleError(Exception):
-    http_status = 500
-    code = "console_error"
+class ConsoleError(_common.WeimengError):
+    code: ClassVar[str] = "console_error"
 
 
-class ConsoleConfigError(ConsoleError, ValueError):
-    http_status = 500
+class ConsoleConfigError(ConsoleError, _common.ConfigurationError):
     code = "console_config_error"
 
 
-class BadFilter(ConsoleError, ValueError):
-    http_status = 422
+class BadFilter(ConsoleError, _common.BadInput):
     code = "bad_filter"
 
 
-class ReportNotFound(ConsoleError, LookupError):
-    http_status = 404
+class ReportNotFound(ConsoleError, _common.NotFound):
     code = "report_not_found"

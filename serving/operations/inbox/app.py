@@ -8,11 +8,12 @@ Routes (every ``/api`` route needs ``Authorization: Bearer <token>``; tokens com
     GET  /api/items?status=open|all|...      the inbox, newest first
     GET  /api/items/{alert_id}               one item in full (marks it read)
     POST /api/items/{alert_id}/ack           acknowledge (签收), idempotent
-    POST /api/items/{alert_id}/outcome       {"kind": "visited|resolved|referred|false_alarm" or 已走访/已化解/已转交/误报,
-                                              "note": "..."}
+    POST /api/items/{alert_id}/outcome       {"kind": "visited|resolved|referred|false_alarm"
+                                                      or 已走访/已化解/已转交/误报, "note": "..."}
 
-Errors are JSON ``{"error": code, "message": ...}`` with the status of the error type
-(:mod:`serving.operations.alerts.errors`). Mount into the BentoML service::
+Errors are JSON ``{"error": {"kind", "message", "field"}}`` (``common.errors.error_body``) with the status
+of the error's kind; a malformed request is ``bad_input`` (422) naming the field, an unknown route
+``not_found`` (404). Mount into the BentoML service::
 
     from serving.operations.inbox import create_app
     @bentoml.asgi_app(create_app(), path="/inbox")
@@ -24,7 +25,7 @@ Errors are JSON ``{"error": code, "message": ...}`` with the status of the error
 
 from pathlib import Path
 
-from serving.operations.alerts.errors import AlertsError
+from serving.operations.http_errors import install_error_handlers
 
 __all__ = ["create_app"]
 
@@ -35,8 +36,8 @@ def _page() -> str:
 
 def create_app(engine=None, *, url: str | None = None, check_schema: bool = True):
     """Build the ASGI app. ``engine`` or ``url``; by default the URL comes from ``WEIMENG_DATABASE_URL``."""
-    from fastapi import Depends, FastAPI, Header, Request
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi import Depends, FastAPI, Header
+    from fastapi.responses import HTMLResponse
     from pydantic import BaseModel, Field
 
     from serving.operations.alerts import db as _db
@@ -52,9 +53,7 @@ def create_app(engine=None, *, url: str | None = None, check_schema: bool = True
     app = FastAPI(title="未萌 收件箱 Weimeng inbox", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.inbox = service
 
-    @app.exception_handler(AlertsError)
-    async def _alerts_error(_request: Request, exc: AlertsError):
-        return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.http_status)
+    install_error_handlers(app)
 
     def identity(authorization: str | None = Header(default=None)) -> Identity:
         token = None

@@ -48,15 +48,15 @@ def test_missing_or_wrong_keys_are_refused(app, split_ids, key, code):
 def test_bad_input_names_the_field_and_the_reason(app, keys, split_ids):
     pid = split_ids[0][0]
     status, body = app.score_ids(keys["province"], [pid], "2024-13-45")
-    assert status == 422 and body["error"]["field"] == "as_of" and "不是有效日期" in body["error"]["reason"]
+    assert status == 422 and body["error"]["field"] == "as_of" and "不是有效日期" in body["error"]["message"]
     status, body = app.score_ids(keys["province"], [pid], "2031-01-01")
-    assert status == 422 and "data window" in body["error"]["reason"]
+    assert status == 422 and "data window" in body["error"]["message"]
     status, body = app.score_ids(keys["province"], [], AS_OF)
     assert status == 422 and body["error"]["field"] == "person_ids"
     rec = {"person_id": pid, "as_of": AS_OF, "features": {"calls_30dd": 3}}
     status, body = app.score_records(keys["province"], [rec])
     assert status == 422 and body["error"]["field"] == "records[0].features.calls_30dd"
-    assert "calls_30d" in body["error"]["reason"]  # did-you-mean
+    assert "calls_30d" in body["error"]["message"]  # did-you-mean
 
 
 def test_supplied_records_are_scored_and_scoped(app, keys, split_ids):
@@ -86,12 +86,26 @@ def test_an_urgent_event_returns_an_alert_at_once_and_reaches_the_sink(app, keys
     assert len(sink_calls) == n + 1 and sink_calls[-1].person_id == pid and body["sink"] == "ok"
 
 
+def test_errors_have_the_one_json_shape(app, keys, split_ids):
+    status, body = app.explain_person(keys["province"], "NOBODY", AS_OF)
+    assert status == 404
+    assert body == {"error": {"kind": "not_found", "message": "数据中没有此人 / not in the service's data.",
+                              "field": "person_id"}}
+    status, body = app.score_ids(keys["province"], split_ids[0][:1], "2024-13-45")
+    assert status == 422 and set(body) == {"error"} and set(body["error"]) == {"kind", "message", "field"}
+    assert body["error"]["kind"] == "bad_input" and body["error"]["field"] == "as_of"
+    status, body = app.score_ids(keys["chengdu"], ["NOBODY-1", split_ids[1][0]], AS_OF)
+    assert status == 200
+    assert [it["error"]["kind"] for it in body["items"]] == ["not_found", "forbidden"]
+    assert all(it["error"]["field"] == "person_id" and it["error"]["message"] for it in body["items"])
+
+
 def test_an_out_of_scope_event_or_explain_is_refused_whole(app, keys, split_ids):
     pid = split_ids[1][0]
     event = {"incident_id": "I-T-2", "person_id": pid, "role": "party", "event_time": "2024-11-30T10:00:00",
              "category": "debt", "features": None}
     status, body = app.ingest_event(keys["chengdu"], event)
-    assert status == 403 and body["error"]["code"] == "out_of_scope"
+    assert status == 403 and body["error"]["kind"] == "forbidden" and "管辖范围" in body["error"]["message"]
     status, body = app.explain_person(keys["chengdu"], pid, AS_OF)
     assert status == 403
 
@@ -113,7 +127,7 @@ def test_reload_needs_admin_and_swaps_atomically_without_dropping_requests(app, 
     from tests.serving.scoring.modelkit import register_model
 
     status, body = app.reload(keys["province"])
-    assert status == 403 and body["error"]["code"] == "admin_required"
+    assert status == 403 and body["error"]["kind"] == "forbidden" and "管理员" in body["error"]["message"]
     before = app.scorer.bundle.model_version
     register_model(small_store, tracking_uri, ["2024-10-01", "2024-12-01"], rounds=30, seed=7, version_note="v2")
     ids = population["person_id"].head(50).tolist()

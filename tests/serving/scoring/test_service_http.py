@@ -110,9 +110,9 @@ def test_unauthenticated_and_out_of_scope_requests_are_refused(server, keys, spl
     assert r.status_code == 401, (r.request.headers, r.text[:300])
     assert r.json()["error"]["field"] == "X-API-Key"
     r = _post(server, "/v1/explain", {"person_id": split_ids[1][0], "as_of": AS_OF}, keys["chengdu"])
-    assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope"
+    assert r.status_code == 403 and r.json()["error"]["kind"] == "forbidden" and "管辖范围" in r.text
     r = _post(server, "/v1/reload", {}, keys["chengdu"])
-    assert r.status_code == 403 and r.json()["error"]["code"] == "admin_required"
+    assert r.status_code == 403 and r.json()["error"]["kind"] == "forbidden" and "管理员" in r.text
 
 
 @pytest.mark.parametrize("path, body, status, field", [
@@ -131,11 +131,22 @@ def test_unauthenticated_and_out_of_scope_requests_are_refused(server, keys, spl
 def test_malformed_input_gets_a_4xx_naming_the_field(server, keys, path, body, status, field):
     r = _post(server, path, body, keys["province"])
     assert r.status_code == status, r.text
-    d = r.json()
-    if status == 400:  # shape errors: BentoML/pydantic, detail[].loc names the field
-        assert d["detail"][0]["loc"][0] == field and d["detail"][0]["msg"]
+    err = r.json()["error"]  # one shape for both: {"error": {"kind", "message", "field"}}
+    assert err["kind"] == "bad_input" and err["message"]
+    if status == 400:  # shape errors: BentoML/pydantic validation, reshaped; field = the first bad value's path
+        assert err["field"].split("[")[0].split(".")[0] == field, err
     else:
-        assert d["error"]["field"] == field and d["error"]["reason"]
+        assert err["field"] == field
+
+
+def test_a_404_and_a_422_over_http_have_the_one_body(server, keys):
+    r = _post(server, "/v1/explain", {"person_id": "NOBODY", "as_of": AS_OF}, keys["province"])
+    assert r.status_code == 404
+    assert r.json() == {"error": {"kind": "not_found", "message": "数据中没有此人 / not in the service's data.",
+                                  "field": "person_id"}}
+    r = _post(server, "/v1/score", {"person_ids": ["P1"], "as_of": "2024-13-45"}, keys["province"])
+    assert r.status_code == 422 and set(r.json()["error"]) == {"kind", "message", "field"}
+    assert r.json()["error"]["kind"] == "bad_input" and "不是有效日期" in r.json()["error"]["message"]
 
 
 def test_event_and_metrics_over_http(server, keys, split_ids):

@@ -17,11 +17,16 @@ from collections.abc import Callable
 
 import httpx
 
+from common.errors import NotReady
+from serving.operations.alerts.errors import AlertsError
+
 __all__ = ["StableTokenProvider", "TokenError"]
 
 
-class TokenError(RuntimeError):
+class TokenError(AlertsError, NotReady, RuntimeError):
     """The token endpoint failed (network, HTTP or errcode); the send is retried later."""
+
+    code = "wechat_token_failed"
 
 
 class StableTokenProvider:

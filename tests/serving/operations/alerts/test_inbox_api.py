@@ -37,7 +37,7 @@ def _token(store, alert_id):
 def test_tokens_are_required_and_stored_hashed(client, store, delivered, engine):
     assert client.get("/api/items").status_code == 401
     r = client.get("/api/items", headers={"Authorization": "Bearer wm_nope"})
-    assert r.status_code == 401 and r.json()["error"] == "authentication_failed"
+    assert r.status_code == 401 and r.json()["error"]["kind"] == "unauthenticated" and "令牌无效" in r.text
     inbox_id, h = _token(store, delivered[0])
     token = h["Authorization"][7:]
     with engine.connect() as conn:
@@ -60,7 +60,7 @@ def test_list_read_ack_and_report(client, store, delivered, engine):
     assert client.post(f"/api/items/{alert_id}/ack", headers=h).status_code == 200        # idempotent
     assert store.get(alert_id).state == "acknowledged"
     bad = client.post(f"/api/items/{alert_id}/outcome", headers=h, json={"kind": "搞定了"})
-    assert bad.status_code == 422 and "已走访" in bad.json()["message"], bad.json()
+    assert bad.status_code == 422 and "已走访" in bad.json()["error"]["message"], bad.json()
     ok = client.post(f"/api/items/{alert_id}/outcome", headers=h, json={"kind": "已化解", "note": "双方达成调解协议"})
     assert ok.status_code == 200 and ok.json()["status"] == "reported"
     assert store.get(alert_id).state == "outcome_reported"
@@ -84,7 +84,7 @@ def test_report_without_ack_acknowledges_first(client, store, delivered):
 def test_another_inboxs_item_is_not_found(client, store, delivered):
     _, h = _token(store, delivered[0])
     r = client.get(f"/api/items/{delivered[1]}", headers=h)
-    assert r.status_code == 404 and r.json()["error"] == "inbox_item_not_found"
+    assert r.status_code == 404 and r.json()["error"]["kind"] == "not_found" and "收件箱中没有" in r.text
     assert client.post(f"/api/items/{delivered[1]}/ack", headers=h).status_code == 404
 
 
@@ -97,7 +97,7 @@ def test_withdrawn_items_show_a_notice_and_refuse_actions(client, store, deliver
     assert item["status"] == "withdrawn" and item["notice"] == "该预警已撤回，无需处置"
     assert "person" not in item and "address" not in item
     r = client.post(f"/api/items/{alert_id}/ack", headers=h)
-    assert r.status_code == 409 and r.json()["error"] == "item_closed"
+    assert r.status_code == 409 and r.json()["error"]["kind"] == "conflict" and "已撤回" in r.text
 
 
 def test_two_places_two_inboxes_each_report(client, store, engine, world_tables, directory, clock):
@@ -123,6 +123,25 @@ def test_the_mobile_page_is_chinese_and_uses_relative_api_paths(client):
     for text in ("预警收件箱", "签收", "已走访", "已化解", "已转交", "误报", 'lang="zh-CN"'):
         assert text in html
     assert 'base + "api/' in html
+
+
+def test_errors_have_the_one_json_shape(client, store, delivered):
+    alert_id = delivered[0]
+    _, h = _token(store, alert_id)
+    r = client.get("/api/items/999999", headers=h)                              # ours: InboxItemNotFound
+    assert r.status_code == 404
+    assert r.json() == {"error": {"kind": "not_found",
+                                  "message": "收件箱中没有该预警 / no item for alert 999999 in this inbox."}}
+    r = client.get("/api/nowhere", headers=h)                                   # the framework's: no route
+    assert r.status_code == 404 and r.json()["error"]["kind"] == "not_found" and set(r.json()) == {"error"}
+    r = client.post(f"/api/items/{alert_id}/outcome", headers=h, json={"kind": "已走访", "note": "长" * 501})
+    assert r.status_code == 422, r.text                                         # request validation
+    err = r.json()["error"]
+    assert err["kind"] == "bad_input" and err["field"] == "note" and "请求格式无效" in err["message"]
+    r = client.post(f"/api/items/{alert_id}/outcome", headers=h, json={"kind": "搞定了"})      # ours: InvalidInput
+    assert r.status_code == 422 and r.json()["error"]["kind"] == "bad_input" and "已走访" in r.text
+    r = client.get("/api/items/abc", headers=h)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "alert_id"
 
 
 def test_unmigrated_database_fails_at_start(tmp_path):
