@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.operations.alerts._transitions import advance_many_if
+from serving.operations.alerts.transitions import advance_many_if
 from serving.operations.alerts.db import utcnow
 from serving.operations.alerts.errors import ConfigurationError
 from serving.operations.alerts.lifecycle import PUSHED
