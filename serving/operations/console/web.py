@@ -15,7 +15,7 @@ Each router takes what it needs as a dependency::
 
 # no `from __future__ import annotations`: FastAPI reads the dependencies' annotations at runtime
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,7 +53,6 @@ class ConsoleContext:
     templates: Jinja2Templates
     alert_policy: Any = None
     role_policies: Any = None
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
