@@ -151,3 +151,25 @@ def test_mounts_into_a_bentoml_service(tmp_path):
     with TestClient(InboxMountCheck.to_asgi()) as c:
         assert "预警收件箱" in c.get("/inbox/").text
         assert c.get("/inbox/api/items").status_code == 401
+
+
+def test_inbox_tokens_are_issued_verified_and_revoked_by_the_inbox(engine, clock):
+    from sqlalchemy.orm import Session
+
+    from serving.operations.alerts.errors import AuthenticationError
+    from serving.operations.alerts.models import InboxToken
+    from serving.operations.inbox.tokens import verify_inbox_token
+
+    token = issue_inbox_token(engine, "openid-1", staff_id="W1", label="甲", clock=clock)
+    assert token.startswith("wm_") and len(token) > 40
+    clock.advance(minutes=5)
+    with Session(engine) as s, s.begin():
+        who = verify_inbox_token(s, token, now=clock.now)
+    assert (who.inbox_id, who.staff_id, who.label) == ("openid-1", "W1", "甲")
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(InboxToken.token_hash, InboxToken.last_used_at)).one()
+    assert row.token_hash == hash_token(token) and row.last_used_at == clock.now
+    assert revoke_inbox_tokens(engine, "openid-1") == 1 and revoke_inbox_tokens(engine, "openid-1") == 0
+    for bad in (token, "wm_unknown", None):
+        with Session(engine) as s, s.begin(), pytest.raises(AuthenticationError):
+            verify_inbox_token(s, bad, now=clock.now)
