@@ -23,12 +23,14 @@ Inbox tokens belong to the inbox (:mod:`serving.operations.inbox.tokens`).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.records import ScoredPerson
@@ -116,7 +118,7 @@ class AlertStore:
         with self.sessions() as s:
             return [to_view(AlertView, a) for a in s.scalars(q.order_by(Alert.id).limit(limit))]
 
-    def review_queue(self, limit: int = 200) -> list[AlertView]:
+    def review_queue(self, limit: int = 200) -> builtins.list[AlertView]:
         """Alerts waiting for a decision: urgent first, then red > orange > yellow, oldest first."""
         rank = sa.case({"red": 3, "orange": 2, "yellow": 1}, value=Alert.level)
         q = (sa.select(Alert).where(Alert.state.in_(["created", "escalated"]))
@@ -124,7 +126,7 @@ class AlertStore:
         with self.sessions() as s:
             return [to_view(AlertView, a) for a in s.scalars(q)]
 
-    def history(self, alert_id: int) -> list[dict]:
+    def history(self, alert_id: int) -> builtins.list[dict]:
         with self.sessions() as s:
             _load(s, alert_id, lock=False)
             rows = s.scalars(sa.select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id))
@@ -132,7 +134,7 @@ class AlertStore:
                      "reason": e.reason, "detail": e.detail} for e in rows]
 
     def deliveries(self, alert_id: int | None = None, *, status: str | Sequence[str] | None = None,
-                   kind: str | None = None) -> list[DeliveryView]:
+                   kind: str | None = None) -> builtins.list[DeliveryView]:
         q = sa.select(Delivery)
         if alert_id is not None:
             q = q.where(Delivery.alert_id == alert_id)
@@ -143,10 +145,10 @@ class AlertStore:
         with self.sessions() as s:
             return [to_view(DeliveryView, d) for d in s.scalars(q.order_by(Delivery.id))]
 
-    def dead_letters(self) -> list[DeliveryView]:
+    def dead_letters(self) -> builtins.list[DeliveryView]:
         return self.deliveries(status="dead")
 
-    def routing_gaps(self, since: datetime | None = None) -> list[GapView]:
+    def routing_gaps(self, since: datetime | None = None) -> builtins.list[GapView]:
         q = sa.select(RoutingGap).order_by(RoutingGap.id)
         if since is not None:
             q = q.where(RoutingGap.created_at >= since)
@@ -344,11 +346,11 @@ class UnitOfWork:
         s, now = self.session, self.now
         # Deliveries first, alert second: the worker locks deliveries then the alert, so taking the
         # alert row first here could deadlock against it on PostgreSQL.
-        cancelled = s.execute(
+        cancelled = cast(CursorResult, s.execute(
             sa.update(Delivery).where(Delivery.alert_id == alert_id, Delivery.kind == "send",
                                       Delivery.status == "pending")
             .values(status="cancelled", finished_at=now, last_detail=f"{target}: {reason}")
-        ).rowcount
+        )).rowcount
         alert = _load(s, alert_id)
         transition(s, alert, target, actor=by, now=now, reason=reason,
                    action="withdraw" if target == "withdrawn" else "expire")
