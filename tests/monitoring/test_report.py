@@ -105,3 +105,16 @@ def test_the_funnel_reads_the_store_through_its_read_model(alert_db, small_store
                          + pd.Timedelta(days=8))
     assert len(later.stale) > 0 and set(later.stale["alert_id"]) <= set(f.alerts["id"][f.alerts["delivered"]])
     assert alert_funnel(alert_db, small_store, end, end + pd.Timedelta(days=7)).totals()["created"] == 0
+
+
+def test_monitoring_reads_the_alert_store_without_sql_strings():
+    """Raw SQL over the alert tables breaks silently when a column is renamed: monitoring uses the read model."""
+    import re
+    from pathlib import Path
+
+    import monitoring
+
+    for path in Path(monitoring.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "sa.text(" not in text and "read_sql_query" not in text, path.name
+        assert not re.search(r"\bSELECT\b.+\bFROM\b", text), path.name
