@@ -1,24 +1,23 @@
 """The alert funnel: created -> reviewed -> approved -> delivered -> acknowledged -> outcome reported,
 with the time each step took, by prefecture/county and category; stale and dead-lettered items.
 
-Reads the alert store's tables with plain SQL (any SQLAlchemy URL), and places each person through
-the data directory's persons -> addresses -> grids tables (residence).
+Reads the alert store through its read model (:mod:`serving.operations.alerts.readmodel`: typed
+queries on the ORM, any SQLAlchemy URL), and places each person through the data directory's
+persons -> addresses -> grids tables (residence).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-import numpy as np
 import pandas as pd
 
 from common.clock import to_utc, utcnow
+from serving.operations.alerts.readmodel import STAGES as _STAGES
 
 __all__ = ["Funnel", "alert_funnel", "STAGES"]
 
-STAGES = [("created", "生成"), ("reviewed", "已审核"), ("approved", "审核通过"), ("delivered", "已送达"),
-          ("acknowledged", "已签收"), ("outcome", "已反馈结果")]
+STAGES = list(_STAGES)
 
 
 @dataclass
@@ -55,79 +54,45 @@ def _regions(store) -> pd.DataFrame:
     return out
 
 
-def _bound(engine, ts) -> datetime:
-    """A query bound for the store's times: aware UTC for ``timestamptz`` (PostgreSQL), the UTC wall time on SQLite."""
-    dt = pd.Timestamp(ts).to_pydatetime()
-    return to_utc(dt) if engine.dialect.name == "postgresql" else to_utc(dt).replace(tzinfo=None)
-
-
-def _naive_utc(col: pd.Series) -> pd.Series:
-    """Store times (aware from PostgreSQL, UTC text from SQLite) as naive UTC, the funnel's arithmetic."""
-    return pd.to_datetime(col, utc=True).dt.tz_localize(None)
-
-
 def alert_funnel(engine, store, start, end, stale_days: int = 7, now=None) -> Funnel:
     """Funnel of the alerts created in [start, end)."""
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    now = pd.Timestamp(to_utc(utcnow() if now is None else now)).tz_localize(None)  # naive UTC, as the columns
-    import sqlalchemy as sa
+    from serving.operations.alerts.readmodel import AlertReadModel, count_stages
 
-    def q(sql: str, **params) -> pd.DataFrame:
-        with engine.connect() as con:
-            return pd.read_sql_query(sa.text(sql), con, params=params or None)
-
-    alerts = q("SELECT id, person_id, level, score, categories, urgent, source, state, created_at, reviewed_at, "
-               "review_decision FROM alerts WHERE created_at >= :s AND created_at < :e",
-               s=_bound(engine, start), e=_bound(engine, end))
-    if alerts.empty:
-        return Funnel(alerts.assign(**{s: pd.Series(dtype=bool) for s, _ in STAGES}), pd.DataFrame(),
+    s, e = to_utc(start), to_utc(end)          # naive bounds are UTC, as the store's times
+    now = pd.Timestamp(to_utc(utcnow() if now is None else now))
+    rm = AlertReadModel(engine)
+    rows = rm.funnel_alerts(s, e)
+    stages = [st for st, _ in STAGES]
+    if not rows:
+        empty = pd.DataFrame(columns=list(_ALERT_COLUMNS))
+        return Funnel(empty.assign(**{st: pd.Series(dtype=bool) for st in stages}), pd.DataFrame(),
                       pd.DataFrame(), pd.DataFrame(columns=["kind_label", "count"]), pd.DataFrame(), pd.DataFrame())
-    ids = tuple(int(i) for i in alerts["id"])
-    deliveries = q("SELECT alert_id, status, created_at, finished_at, dead_reason, role, inbox_id FROM deliveries "
-                   "WHERE kind = 'send'")
-    deliveries = deliveries[deliveries["alert_id"].isin(ids)]
-    inbox = q("SELECT alert_id, status, created_at, read_at, acknowledged_at, reported_at FROM inbox_items")
-    inbox = inbox[inbox["alert_id"].isin(ids)]
-    outcomes = q("SELECT alert_id, kind, kind_label, reported_at FROM alert_outcomes")
-    outcomes = outcomes[outcomes["alert_id"].isin(ids)]
-
+    a = pd.DataFrame([{**{c: getattr(r, c) for c in _ALERT_COLUMNS}, **r.stages, "review_hours": r.review_hours,
+                       "ack_hours": r.ack_hours, "category": r.category} for r in rows])
     for col in ("created_at", "reviewed_at"):
-        alerts[col] = _naive_utc(alerts[col])
-    for df, cols in ((deliveries, ("created_at", "finished_at")),
-                     (inbox, ("created_at", "read_at", "acknowledged_at", "reported_at"))):
-        for c in cols:
-            df[c] = _naive_utc(df[c])
-    delivered_at = inbox.groupby("alert_id")["created_at"].min()
-    acked_at = inbox.groupby("alert_id")["acknowledged_at"].min()
-    a = alerts.copy()
-    a["created"] = True
-    a["reviewed"] = a["reviewed_at"].notna()
-    a["approved"] = a["review_decision"].eq("approve")  # the store records approve | dismiss | escalate
-    a["delivered"] = a["id"].isin(delivered_at.index)
-    a["acknowledged"] = a["id"].map(acked_at).notna()
-    a["outcome"] = a["id"].isin(outcomes["alert_id"])
-    a["review_hours"] = (a["reviewed_at"] - a["created_at"]).dt.total_seconds() / 3600
-    a["ack_hours"] = (a["id"].map(acked_at) - a["id"].map(delivered_at)).dt.total_seconds() / 3600
-    a["category"] = a["categories"].map(_first_category)
-    a = a.merge(_regions(store), on="person_id", how="left")
-    stages = [s for s, _ in STAGES]
-    by_region = a.groupby(["prefecture", "county"])[stages].sum().astype(int).reset_index()
-    by_category = a.groupby("category")[stages].sum().astype(int).reset_index()
-    outc = outcomes.groupby("kind_label").size().rename("count").reset_index()
-    open_items = inbox[inbox["acknowledged_at"].isna() & inbox["status"].isin(["unread", "read"])]
-    stale = open_items[(now - open_items["created_at"]) > pd.Timedelta(days=stale_days)]
-    dead = deliveries[deliveries["status"].eq("dead")]
+        a[col] = pd.to_datetime(a[col], utc=True)
+    for col in ("review_hours", "ack_hours"):
+        a[col] = a[col].astype(float)
+    regions = _regions(store)
+    a = a.merge(regions, on="person_id", how="left")
+    place = {pid: (p, c) for pid, p, c in regions[["person_id", "prefecture", "county"]].itertuples(index=False)}
+    by_region = pd.DataFrame([{"prefecture": p, "county": c, **n.as_dict()}
+                              for (p, c), n in count_stages(rows, key=lambda r: place.get(r.person_id)).items()],
+                             columns=["prefecture", "county", *stages])
+    by_category = pd.DataFrame([{"category": k, **n.as_dict()}
+                                for k, n in count_stages(rows, key=lambda r: r.category).items()],
+                               columns=["category", *stages])
+    outc = pd.DataFrame([{"kind_label": o.kind_label, "count": o.count} for o in rm.outcome_counts(s, e)],
+                        columns=["kind_label", "count"])
+    outc = outc.groupby("kind_label", as_index=False)["count"].sum() if len(outc) else outc
+    stale = pd.DataFrame([vars(i) for i in rm.stale_items(s, e, now=now.to_pydatetime(),
+                                                          older_than=pd.Timedelta(days=stale_days).to_pytimedelta())],
+                         columns=["alert_id", "inbox_id", "staff_id", "status", "created_at", "read_at"])
+    dead = pd.DataFrame([vars(d) for d in rm.dead_letters(s, e)],
+                        columns=["id", "alert_id", "channel", "role", "inbox_id", "attempts", "dead_reason",
+                                 "created_at", "finished_at"])
     return Funnel(a, by_region, by_category, outc, stale, dead)
 
 
-def _first_category(value) -> str:
-    if isinstance(value, str):
-        import json
-
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return value
-    if isinstance(value, (list, tuple, np.ndarray)) and len(value):
-        return str(value[0])
-    return "unknown"
+_ALERT_COLUMNS = ("id", "person_id", "level", "score", "categories", "urgent", "source", "state", "created_at",
+                  "reviewed_at", "review_decision")

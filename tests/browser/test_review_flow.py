@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from serving.operations import audit
 from serving.operations.alerts import AlertStore
 from serving.operations.alerts.models import Delivery
+from serving.operations.inbox.tokens import issue_inbox_token
 from serving.operations.push import LocalInboxAdapter, PushWorker
 from tests.serving.operations.console.kit import PASSWORD
 
@@ -83,7 +84,7 @@ def test_review_approve_push_and_inbox(site, browser):
         inbox_id = conn.scalar(sa.select(Delivery.inbox_id).where(Delivery.alert_id == target,
                                                                   Delivery.status == "delivered").limit(1))
     assert inbox_id, "the approved alert was not delivered"
-    token = AlertStore(engine).issue_inbox_token(inbox_id, label="browser test")
+    token = issue_inbox_token(engine, inbox_id, label="browser test")
     d.set_window_size(420, 860)
     d.get(f"{base}/inbox/#token={token}")
     card = _wait(d, f'#list .card[data-id="{target}"]')

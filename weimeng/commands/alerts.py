@@ -123,14 +123,18 @@ def alerts_issue_token(inbox_id: str = typer.Option(..., "--inbox-id", help="收
                        staff_id: str | None = typer.Option(None, "--staff-id"),
                        label: str | None = typer.Option(None, "--label"), url: str | None = URL_OPT) -> None:
     """发放收件箱令牌（只显示一次）/ Issue an inbox bearer token (shown once; stored hashed)."""
-    token = _store(url).issue_inbox_token(inbox_id, staff_id=staff_id, label=label)
+    from serving.operations.inbox.tokens import issue_inbox_token
+
+    token = issue_inbox_token(_store(url).engine, inbox_id, staff_id=staff_id, label=label)
     typer.echo(token)
 
 
 @alerts_app.command("revoke-tokens")
 def alerts_revoke_tokens(inbox_id: str = typer.Option(..., "--inbox-id"), url: str | None = URL_OPT) -> None:
     """吊销某收件箱的全部令牌 / Revoke every token of one inbox."""
-    n = _store(url).revoke_inbox_tokens(inbox_id)
+    from serving.operations.inbox.tokens import revoke_inbox_tokens
+
+    n = revoke_inbox_tokens(_store(url).engine, inbox_id)
     typer.echo(f"已吊销 revoked: {n}")
 
 

@@ -1,24 +1,19 @@
 """Review decisions from the console: scope and role checked, reason required, audited atomically.
 
-The alert store's own ``approve`` writes the outbox rows in the approval's transaction. To put the
-audit entry in that same transaction without touching the store, :func:`decide` hands the store a
-session factory with a ``before_commit`` hook (an adapter, not a copy of the store's logic): when the
-transaction being committed contains this decision's ``alert_events`` row, the hook appends the
-``case.decide`` audit entry to it. The decision, its outbox rows and its audit entry commit together
-or not at all.
+The decision is taken in one of the alert store's units of work and the ``case.decide`` audit entry
+is written through that unit's session: the decision, its event row, its outbox rows and its audit
+entry commit together or not at all. A decision that fails is audited as ``case.decide_failed`` on
+its own.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from serving.operations import audit
 from serving.operations.alerts import AlertStore
 from serving.operations.alerts.errors import ReasonRequired
 from serving.operations.alerts.lifecycle import REVIEW_DECISIONS
-from serving.operations.alerts.models import AlertEvent
 from serving.operations.alerts.policy import AlertPolicy
 from serving.operations.alerts.views import AlertView
 from serving.operations.auth.errors import Forbidden
@@ -48,25 +43,15 @@ def decide(engine: Engine, world: World, user: User, alert_id: int, decision: st
         audit.record(engine, user.actor, "case.decide_refused", subject(alert_id), {"decision": decision, "why": why})
         raise Forbidden(f"{why} / {user.username} may not {decision} alert {alert_id} now.")
     store = AlertStore(engine, policy=policy, directory=world.directory())
-    with engine.connect() as conn:
-        before = conn.scalar(sa.select(sa.func.max(AlertEvent.id))) or 0
     detail = {"decision": decision, "decision_label": DECISION_LABELS[decision], "reason": reason,
               "person_id": alert.person_id, "level": alert.level, "from_state": alert.state,
               "jurisdiction": user.jurisdiction.code}
-
-    def _audit_in_transaction(session):
-        session.flush()
-        mine = session.execute(sa.select(AlertEvent.id).where(
-            AlertEvent.alert_id == alert_id, AlertEvent.action == decision, AlertEvent.actor == user.actor,
-            AlertEvent.id > before)).first()
-        if mine is not None and not session.info.get("weimeng_audited"):
-            session.info["weimeng_audited"] = True
-            audit.record(session, user.actor, "case.decide", subject(alert_id), detail)
-
-    event.listen(store.sessions, "before_commit", _audit_in_transaction)
     try:
-        return store.review(alert_id, decision, by=user.actor, reason=reason)
+        with store.unit_of_work() as uow:
+            view = uow.review(alert_id, decision, by=user.actor, reason=reason)
+            audit.record(uow.session, user.actor, "case.decide", subject(alert_id), detail)
     except Exception as exc:
         audit.record(engine, user.actor, "case.decide_failed", subject(alert_id),
                      {**detail, "error": type(exc).__name__, "message": str(exc)[:300]})
         raise
+    return view

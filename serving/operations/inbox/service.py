@@ -1,15 +1,15 @@
 """Inbox operations for one authenticated cadre: list, read, acknowledge, report an outcome.
 
-Tokens are checked against their SHA-256 hash; an item is addressed by its alert id within the
-caller's inbox (one item per alert and inbox identity), and another inbox's item is "not found".
-Acknowledging is idempotent. Reporting an outcome acknowledges first if needed, stores an
-``alert_outcomes`` row (the label table) and moves the alert to ``outcome_reported`` on the first report.
+Tokens are checked against their SHA-256 hash (:mod:`serving.operations.inbox.tokens`); an item is
+addressed by its alert id within the caller's inbox (one item per alert and inbox identity), and
+another inbox's item is "not found". Acknowledging is idempotent. Reporting an outcome acknowledges
+first if needed, stores an ``alert_outcomes`` row (the label table) and moves the alert to
+``outcome_reported`` on the first report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -17,10 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.clock import utcnow
-from serving.operations.alerts._transitions import advance_if
-from serving.operations.alerts.errors import AuthenticationError, InboxItemNotFound, InvalidInput, ItemClosed
-from serving.operations.alerts.models import Alert, AlertOutcome, InboxItem, InboxToken
-from serving.operations.alerts.store import hash_token
+from serving.operations.alerts.errors import InboxItemNotFound, InvalidInput, ItemClosed
+from serving.operations.alerts.models import Alert, AlertOutcome, InboxItem
+from serving.operations.alerts.transitions import advance_if
+from serving.operations.inbox.tokens import Identity, verify_inbox_token
 
 __all__ = ["InboxService", "Identity", "OUTCOME_KINDS", "ITEM_STATUS_LABELS", "MAX_NOTE_CHARS", "outcome_kind"]
 
@@ -41,13 +41,6 @@ def outcome_kind(kind: str) -> str:
         return by_label[k]
     allowed = ", ".join(f"{c}（{label}）" for c, label in OUTCOME_KINDS.items())
     raise InvalidInput(f"反馈类型无效 / outcome kind {kind!r} is not allowed; use one of: {allowed}.")
-
-
-@dataclass(frozen=True)
-class Identity:
-    inbox_id: str
-    staff_id: str | None
-    label: str | None
 
 
 def item_view(item: InboxItem, full: bool) -> dict:
@@ -74,14 +67,9 @@ class InboxService:
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     def authenticate(self, token: str | None) -> Identity:
-        if not token:
-            raise AuthenticationError("缺少令牌 / missing bearer token (Authorization: Bearer <token>).")
+        """See :func:`serving.operations.inbox.tokens.verify_inbox_token`."""
         with self.sessions.begin() as s:
-            row = s.scalar(sa.select(InboxToken).where(InboxToken.token_hash == hash_token(token)))
-            if row is None or row.revoked_at is not None:
-                raise AuthenticationError("令牌无效或已吊销 / unknown or revoked token; ask for a new one.")
-            row.last_used_at = self.clock()
-            return Identity(row.inbox_id, row.staff_id, row.label)
+            return verify_inbox_token(s, token, now=self.clock())
 
     def list(self, who: Identity, *, status: str = "open", limit: int = 100) -> list[dict]:
         """``status``: ``open`` (not reported, not retracted), ``all``, or one item status."""

@@ -33,10 +33,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.clock import utcnow
-from serving.operations.alerts._transitions import advance_many_if
 from serving.operations.alerts.errors import ConfigurationError
 from serving.operations.alerts.lifecycle import PUSHED
 from serving.operations.alerts.models import Alert, Delivery
+from serving.operations.alerts.transitions import advance_many_if
 from serving.operations.push.config import PushConfig, RetryPolicy
 from serving.operations.push.protocol import Delivery as DeliveryMsg
 from serving.operations.push.protocol import DeliveryResult, PushAdapter

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from serving.operations.alerts.store import hash_token
 from serving.operations.inbox import create_app
+from serving.operations.inbox.tokens import hash_token, issue_inbox_token, revoke_inbox_tokens
 
 from .helpers import person_with_one_place, person_with_two_places, pump, scored
 
@@ -31,7 +31,8 @@ def client(engine):
 
 def _token(store, alert_id):
     d = store.deliveries(alert_id)[0]
-    return d.inbox_id, {"Authorization": "Bearer " + store.issue_inbox_token(d.inbox_id, staff_id=d.staff_id, label="测试")}
+    token = issue_inbox_token(store.engine, d.inbox_id, staff_id=d.staff_id, label="测试")
+    return d.inbox_id, {"Authorization": "Bearer " + token}
 
 
 def test_tokens_are_required_and_stored_hashed(client, store, delivered, engine):
@@ -44,7 +45,7 @@ def test_tokens_are_required_and_stored_hashed(client, store, delivered, engine)
         stored = conn.execute(sa.text("SELECT token_hash FROM inbox_tokens")).scalar_one()
     assert stored == hash_token(token) and token not in stored
     assert client.get("/api/me", headers=h).json()["inbox_id"] == inbox_id
-    store.revoke_inbox_tokens(inbox_id)
+    revoke_inbox_tokens(store.engine, inbox_id)
     assert client.get("/api/me", headers=h).status_code == 401
 
 
@@ -108,7 +109,7 @@ def test_two_places_two_inboxes_each_report(client, store, engine, world_tables,
     hukou = next(d for d in sends if d.places == ["hukou"])
     res = next(d for d in sends if d.places == ["residence"])
     for d, kind in ((hukou, "已走访"), (res, "已转交")):
-        h = {"Authorization": "Bearer " + store.issue_inbox_token(d.inbox_id, staff_id=d.staff_id)}
+        h = {"Authorization": "Bearer " + issue_inbox_token(store.engine, d.inbox_id, staff_id=d.staff_id)}
         item = client.get(f"/api/items/{r.alert_id}", headers=h).json()
         assert item["places"] == (["户籍地"] if d is hukou else ["居住地"])
         assert client.post(f"/api/items/{r.alert_id}/outcome", headers=h, json={"kind": kind}).status_code == 200
@@ -169,3 +170,25 @@ def test_mounts_into_a_bentoml_service(tmp_path):
     with TestClient(InboxMountCheck.to_asgi()) as c:
         assert "预警收件箱" in c.get("/inbox/").text
         assert c.get("/inbox/api/items").status_code == 401
+
+
+def test_inbox_tokens_are_issued_verified_and_revoked_by_the_inbox(engine, clock):
+    from sqlalchemy.orm import Session
+
+    from serving.operations.alerts.errors import AuthenticationError
+    from serving.operations.alerts.models import InboxToken
+    from serving.operations.inbox.tokens import verify_inbox_token
+
+    token = issue_inbox_token(engine, "openid-1", staff_id="W1", label="甲", clock=clock)
+    assert token.startswith("wm_") and len(token) > 40
+    clock.advance(minutes=5)
+    with Session(engine) as s, s.begin():
+        who = verify_inbox_token(s, token, now=clock.now)
+    assert (who.inbox_id, who.staff_id, who.label) == ("openid-1", "W1", "甲")
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(InboxToken.token_hash, InboxToken.last_used_at)).one()
+    assert row.token_hash == hash_token(token) and row.last_used_at == clock.now
+    assert revoke_inbox_tokens(engine, "openid-1") == 1 and revoke_inbox_tokens(engine, "openid-1") == 0
+    for bad in (token, "wm_unknown", None):
+        with Session(engine) as s, s.begin(), pytest.raises(AuthenticationError):
+            verify_inbox_token(s, bad, now=clock.now)

@@ -7,6 +7,7 @@ import pytest
 from serving.operations.alerts import STATES, TRANSITIONS, InvalidTransition, ReasonRequired, check_transition
 from serving.operations.alerts.lifecycle import OPEN, TERMINAL
 from serving.operations.inbox import InboxService
+from serving.operations.inbox.tokens import issue_inbox_token
 
 from .helpers import person_with_one_place, pump, scored
 
@@ -49,7 +50,7 @@ def test_full_lifecycle_records_who_and_why(store, engine, world_tables, directo
     assert store.get(res.alert_id).state == "delivered"
 
     inbox = InboxService(engine, clock=clock)
-    token = store.issue_inbox_token(sends[0].inbox_id, staff_id=sends[0].staff_id)
+    token = issue_inbox_token(engine, sends[0].inbox_id, staff_id=sends[0].staff_id)
     who = inbox.authenticate(token)
     inbox.acknowledge(who, res.alert_id)
     assert store.get(res.alert_id).state == "acknowledged"

@@ -90,7 +90,8 @@ def test_queue_filters(client, seeded, counties):
     assert client.get("/api/queue?age=1").json()["total"] == 8
     assert client.get("/api/queue?status=queued").json()["total"] == 0
     r = client.get("/api/queue?level=purple")
-    assert r.status_code == 422 and "allowed: red, orange, yellow" in r.json()["message"]
+    assert r.status_code == 422 and "allowed: red, orange, yellow" in r.json()["error"]["message"]
+    assert r.json()["error"]["kind"] == "bad_input"
 
 
 def test_a_county_reviewer_lists_only_their_county(client, seeded, counties):
@@ -102,7 +103,7 @@ def test_a_county_reviewer_lists_only_their_county(client, seeded, counties):
     html = client.get("/queue").text
     assert not any(f"/cases/{i}\"" in html for i in alerts[b])
     r = client.get(f"/api/queue?region={b}")  # asking for the other county by filter is refused too
-    assert r.status_code == 422 and "outside your jurisdiction" in r.json()["message"]
+    assert r.status_code == 422 and "outside your jurisdiction" in r.json()["error"]["message"]
 
 
 # -- jurisdiction: open and decide -----------------------------------------------------------------------
@@ -237,7 +238,8 @@ def test_escalated_alerts_are_decided_above_county_level(client, seeded, countie
     assert r.status_code == 200 and r.json()["state"] == "escalated"
     r = client.post(f"/api/cases/{target}/decision", json={"decision": "approve", "reason": "县级不能终审"},
                     headers={"X-CSRF-Token": csrf})
-    assert r.status_code == 403 and "市州或省级" in r.json()["message"]
+    assert r.status_code == 403 and "市州或省级" in r.json()["error"]["message"]
+    assert r.json()["error"]["kind"] == "forbidden"
     client.cookies.clear()
     r = login(client, "reviewer-pref")
     r = client.post(f"/api/cases/{target}/decision", json={"decision": "dismiss", "reason": "市局研判后驳回"},
@@ -254,7 +256,7 @@ def test_deciding_twice_is_a_conflict(client, seeded, counties):
     assert client.post(f"/api/cases/{target}/decision", json={"decision": "dismiss", "reason": "证据不足，驳回"},
                        headers=h).status_code == 200
     r = client.post(f"/api/cases/{target}/decision", json={"decision": "approve", "reason": "再次批准"}, headers=h)
-    assert r.status_code == 403 and "无需审核" in r.json()["message"]
+    assert r.status_code == 403 and "无需审核" in r.json()["error"]["message"]
 
 
 # -- reports and audit pages ---------------------------------------------------------------------------------
@@ -346,3 +348,75 @@ def test_a_township_or_village_reviewer_sees_only_their_cases(client, seeded, co
     assert client.get(f"/api/queue?region={a}").status_code == 422  # the county is not inside their scope
     r = client.get(f"/api/queue?status=all&region={home.village_code}")  # a village inside it is a valid filter
     assert r.status_code == 200 and alerts[a][0] in {i["alert_id"] for i in r.json()["items"]}
+
+
+# -- the app's shape: routers, one error body, the decision's transaction ----------------------------------
+def test_the_app_serves_the_same_urls_from_its_routers(client):
+    from serving.operations.console.routers import ROUTERS
+
+    routed = {(r.path, m) for router in ROUTERS for r in router.routes for m in r.methods}
+    expected = {("/", "GET"), ("/healthz", "GET"), ("/login", "GET"), ("/login", "POST"), ("/logout", "POST"),
+                ("/api/me", "GET"), ("/queue", "GET"), ("/api/queue", "GET"), ("/cases/{alert_id}", "GET"),
+                ("/api/cases/{alert_id}", "GET"), ("/cases/{alert_id}/decision", "POST"),
+                ("/api/cases/{alert_id}/decision", "POST"), ("/reports", "GET"), ("/reports/{relpath:path}", "GET"),
+                ("/audit", "GET")}
+    assert routed == expected
+    for path, method in sorted(routed):  # every one is mounted: login, CSRF or a redirect answers, never 404/405
+        r = client.request(method, path.replace("{alert_id}", "1").replace("{relpath:path}", "x.html"),
+                           follow_redirects=False)
+        assert r.status_code in (200, 303, 401, 403), (method, path, r.status_code)
+    css = client.get("/static/console.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.headers["cache-control"] == "max-age=3600"
+    assert "default-src 'self'" in css.headers["content-security-policy"]
+
+
+def test_json_errors_have_one_shape_with_the_kinds_status(client, seeded, counties):
+    _, _, alerts = seeded
+    a, _ = counties
+    r = client.get("/api/queue")
+    assert r.status_code == 401 and r.json()["error"]["kind"] == "unauthenticated"
+    assert "请先登录" in r.json()["error"]["message"]
+    login(client, "reviewer-b")
+    r = client.get(f"/api/cases/{alerts[a][0]}")
+    assert r.status_code == 404 and set(r.json()) == {"error"} and set(r.json()["error"]) == {"kind", "message"}
+    assert r.json()["error"]["kind"] == "not_found" and "不在您的辖区" in r.json()["error"]["message"]
+    r = client.get("/api/cases/not-a-number")
+    assert r.status_code == 422 and r.json()["error"]["kind"] == "bad_input"
+    assert r.json()["error"]["field"] == "alert_id"
+    r = client.post(f"/api/cases/{alerts[a][0]}/decision", json={"decision": "approve", "reason": "无 CSRF 令牌"})
+    assert r.status_code == 403 and r.json()["error"]["kind"] == "forbidden"
+    page = client.get("/cases/not-a-number")                    # pages answer with the error page
+    assert page.status_code == 422 and "输入有误" in page.text
+
+
+def test_a_failure_after_the_decision_rolls_back_the_decision_and_its_audit_entry(client, seeded, counties,
+                                                                                   monkeypatch):
+    """The audit entry is written in the decision's transaction: if writing it fails, nothing is decided."""
+    engine, _, alerts = seeded
+    a, _ = counties
+    target = alerts[a][1]
+    real_record = audit.record
+
+    class AuditDown(RuntimeError):
+        pass
+
+    def record(target_, actor, action, *args, **kw):
+        if action == "case.decide":
+            real_record(target_, actor, action, *args, **kw)   # written, then the transaction fails
+            raise AuditDown("audit store failed after the decision")
+        return real_record(target_, actor, action, *args, **kw)
+
+    monkeypatch.setattr(audit, "record", record)
+    r = login(client, "reviewer-a")
+    with pytest.raises(AuditDown):
+        client.post(f"/cases/{target}/decision", data={"decision": "approve", "reason": "批准但审计写入失败",
+                                                         "csrf_token": csrf_from(r.text)})
+    view = AlertStore(engine).get(target)
+    assert view.state == "created" and view.review_decision is None
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Delivery).where(Delivery.alert_id == target)) == 0
+    assert [h["action"] for h in AlertStore(engine).history(target)] == ["created"]
+    assert not _audit_actions(engine, "case.decide")
+    assert _audit_actions(engine, "case.decide_failed")[0].detail["error"] == "AuditDown"
+    assert audit.verify(engine).ok

@@ -1,4 +1,8 @@
-"""The one place that changes an alert's state: checks the lifecycle and writes an event row."""
+"""The one place that changes an alert's state: checks the lifecycle and writes an event row.
+
+Public for every path that moves alerts inside its own transaction: the store (review, approval,
+retirement), the push worker (``queued -> delivered``) and the inbox (acknowledgement, outcome).
+"""
 
 from __future__ import annotations
 
