@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from common.errors import HTTP_STATUS, ErrorKind, WeimengError, error_body
-from serving.operations.auth.jurisdiction import Jurisdiction
+from common.places import Jurisdiction
 from serving.operations.auth.roles import RolePolicy
 from serving.operations.auth.sessions import ActiveSession, SessionStore
 from serving.operations.auth.users import User, UserStore
