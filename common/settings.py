@@ -24,7 +24,7 @@ import re
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union, cast, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -153,16 +153,18 @@ class ConfigModel(BaseModel):
     #: Keys accepted besides the fields (consumed by a ``mode="before"`` validator, e.g. ``secret_env``).
     extra_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise config_error(exc, type(self).__name__, model=type(self),
-                               error=type(self).config_error_class) from None
+    if not TYPE_CHECKING:  # type checkers keep the field-by-field signature pydantic gives them
 
-    # Only a direct call goes through the wrapper above: pydantic validates nested sections (and
-    # ``model_validate``) without calling ``__init__`` when it is marked as the base one.
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+        def __init__(self, **data: Any) -> None:
+            try:
+                super().__init__(**data)
+            except ValidationError as exc:
+                raise config_error(exc, type(self).__name__, model=type(self),
+                                   error=type(self).config_error_class) from None
+
+        # Only a direct call goes through the wrapper above: pydantic validates nested sections (and
+        # ``model_validate``) without calling ``__init__`` when it is marked as the base one.
+        __init__.__pydantic_base_init__ = True
 
     @model_validator(mode="before")
     @classmethod
@@ -269,7 +271,7 @@ def _shown(key: str, value: Any) -> str:
 
 def _make_error(error: type[Exception], message: str, field: str | None) -> Exception:
     try:
-        return error(message, field=field)
+        return error(message, field=field)  # type: ignore[call-arg]  # our errors take field=
     except TypeError:
         exc = error(message)
         with contextlib.suppress(AttributeError):
@@ -341,7 +343,8 @@ def load_config(model: type[M], source: str | Path | Mapping[str, Any] | None, *
     """
     import yaml
 
-    error_cls: type[Exception] = error or getattr(model, "config_error_class", ConfigurationError)
+    error_cls: type[Exception] = error or cast(type[Exception], getattr(model, "config_error_class",
+                                                                         ConfigurationError))
     if isinstance(source, Mapping):
         data: Any = dict(source)
         where = label or f"{what} <mapping>"

@@ -30,27 +30,27 @@ class _Section(ConfigModel):
 
 class DriftConfig(_Section):
     #: Dataset drift alarm: share of model features whose drift test fails.
-    feature_share: float = Field(0.25, ge=0, le=1)
+    feature_share: float = Field(default=0.25, ge=0, le=1)
     watched_features: tuple[str, ...] = ()
-    max_rows: int = Field(20000, ge=1)
+    max_rows: int = Field(default=20000, ge=1)
     prediction: bool = True
 
 
 class QualityConfig(_Section):
-    missing_share_rise: float = Field(0.15, ge=0, le=1)
-    min_incidents_per_region: int = Field(200, ge=0)
-    late_share_rise: float = Field(0.10, ge=0, le=1)
-    quarantine_per_1k_rise: float = Field(5.0, ge=0)
+    missing_share_rise: float = Field(default=0.15, ge=0, le=1)
+    min_incidents_per_region: int = Field(default=200, ge=0)
+    late_share_rise: float = Field(default=0.10, ge=0, le=1)
+    quarantine_per_1k_rise: float = Field(default=5.0, ge=0)
 
 
 class RulesConfig(_Section):
-    hit_rate_ratio: float = Field(2.0, gt=1)
-    min_hits: int = Field(20, ge=0)
+    hit_rate_ratio: float = Field(default=2.0, gt=1)
+    min_hits: int = Field(default=20, ge=0)
 
 
 class PerformanceConfig(_Section):
-    horizon_days: int = Field(90, ge=1)
-    alerts_per_grid_per_week: float = Field(0.5, gt=0)
+    horizon_days: int = Field(default=90, ge=1)
+    alerts_per_grid_per_week: float = Field(default=0.5, gt=0)
 
 
 class MonitorConfig(_Section):

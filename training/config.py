@@ -50,12 +50,12 @@ class _Section(ConfigModel):
 
 
 class SnapshotConfig(_Section):
-    frequency_days: int = Field(30, ge=1)
-    horizon_days: int = Field(90, ge=1)
-    lookback_days: int = Field(365, ge=1)
-    warmup_days: int = Field(180, ge=0)
+    frequency_days: int = Field(default=30, ge=1)
+    horizon_days: int = Field(default=90, ge=1)
+    lookback_days: int = Field(default=365, ge=1)
+    warmup_days: int = Field(default=180, ge=0)
     #: 0 keeps everyone.
-    exclude_recent_outcome_days: int = Field(30, ge=0)
+    exclude_recent_outcome_days: int = Field(default=30, ge=0)
     first: str | None = None
     last: str | None = None
 
@@ -67,16 +67,16 @@ class SnapshotConfig(_Section):
 
 
 class SplitConfig(_Section):
-    test_snapshots: int = Field(3, ge=1)
-    validation_snapshots: int = Field(3, ge=1)
+    test_snapshots: int = Field(default=3, ge=1)
+    validation_snapshots: int = Field(default=3, ge=1)
     gap_days: int | None = None
-    calibration_fraction: float = Field(0.5, gt=0, lt=1)
+    calibration_fraction: float = Field(default=0.5, gt=0, lt=1)
 
 
 class ModelConfig(_Section):
     seed: int = 20261129
-    num_boost_round: int = Field(2000, ge=1)
-    early_stopping_rounds: int = Field(100, ge=1)
+    num_boost_round: int = Field(default=2000, ge=1)
+    early_stopping_rounds: int = Field(default=100, ge=1)
     imbalance: Literal["none", "scale_pos_weight"] = "none"
     #: LightGBM parameters, passed through (checked: ``objective`` binary, ``max_depth`` capped).
     params: dict[str, Any] = Field(default_factory=dict)
@@ -84,19 +84,19 @@ class ModelConfig(_Section):
 
 class CalibrationConfig(_Section):
     method: Literal["auto", "isotonic", "sigmoid"] = "auto"
-    min_positives_isotonic: int = Field(200, ge=1)
+    min_positives_isotonic: int = Field(default=200, ge=1)
 
 
 class EvaluationConfig(_Section):
-    capacity_per_grid_per_week: float = Field(0.05, gt=0)
-    calibration_bins: int = Field(10, ge=2)
+    capacity_per_grid_per_week: float = Field(default=0.05, gt=0)
+    calibration_bins: int = Field(default=10, ge=2)
 
 
 class FairnessConfig(_Section):
     bounds: tuple[float, float] = (0.8, 1.25)
-    min_rows: int = Field(300, ge=1)
-    min_expected_events: int = Field(20, ge=0)
-    alpha: float = Field(0.05, gt=0, le=1)
+    min_rows: int = Field(default=300, ge=1)
+    min_expected_events: int = Field(default=20, ge=0)
+    alpha: float = Field(default=0.05, gt=0, le=1)
 
     @field_validator("bounds")
     @classmethod
@@ -107,8 +107,8 @@ class FairnessConfig(_Section):
 
 
 class PromotionConfig(_Section):
-    auc_tolerance: float = Field(0.005, ge=0)
-    precision_tolerance: float = Field(0.01, ge=0)
+    auc_tolerance: float = Field(default=0.005, ge=0)
+    precision_tolerance: float = Field(default=0.01, ge=0)
     allow_new_fairness_flags: bool = False
 
 

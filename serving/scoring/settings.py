@@ -53,10 +53,10 @@ class ServingSettings(ConfigModel):
     keys_file: str | None = None
     auth_required: bool = True
     default_as_of: str | None = None
-    max_batch: int = Field(1000, ge=1, le=100_000)
-    history_snapshots: int = Field(6, ge=1, le=36)
-    watch_seconds: float = Field(2.0, gt=0)
-    registry_poll_seconds: float = Field(60.0, ge=0)
+    max_batch: int = Field(default=1000, ge=1, le=100_000)
+    history_snapshots: int = Field(default=6, ge=1, le=36)
+    watch_seconds: float = Field(default=2.0, gt=0)
+    registry_poll_seconds: float = Field(default=60.0, ge=0)
     alert_sink: str | None = None
     sink_on_score: bool = False
 

@@ -105,7 +105,7 @@ def test_weimeng_chromium_no_longer_breaks_the_commands(tmp_path):
 
 class _Inner(ConfigModel):
     mode: Literal["fast", "slow"] = "fast"
-    size: int = Field(3, ge=1, le=10)
+    size: int = Field(default=3, ge=1, le=10)
     secret: str = "0123456789abcdef"
 
 

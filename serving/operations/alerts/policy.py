@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from common.levels import AlertLevel
+from common.levels import ALERT_LEVELS
 from common.settings import ConfigModel, load_config
 from serving.operations.alerts.errors import ConfigurationError
 
@@ -41,19 +41,28 @@ class AlertPolicy(ConfigModel):
     config_error_class: ClassVar[type[Exception]] = ConfigurationError
 
     #: Same person + same reasons within this many days: no new alert unless the level rises.
-    cooldown_days: float = Field(14.0, ge=0)
+    cooldown_days: float = Field(default=14.0, ge=0)
     #: An alert not yet answered with an outcome expires this many days after it was created.
-    expiry_days: dict[AlertLevel, float] = Field(default_factory=lambda: _per_level(5, 10, 20))
+    expiry_days: dict[str, float] = Field(default_factory=lambda: _per_level(5, 10, 20))
     #: The cadre's response deadline, counted from approval.
-    deadline_hours: dict[AlertLevel, float] = Field(default_factory=lambda: _per_level(24, 72, 168))
+    deadline_hours: dict[str, float] = Field(default_factory=lambda: _per_level(24, 72, 168))
     #: ``sweep`` closes alerts this many days after their outcome was reported.
     close_after_outcome_days: float = 7.0
     #: Suggested action per level when the explanation has none.
-    default_actions: dict[AlertLevel, str] = Field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    default_actions: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ACTIONS))
     #: Push channels an approval writes outbox rows for (each must have an adapter in the worker).
-    channels: tuple[str, ...] = Field(("inbox",), min_length=1)
+    channels: tuple[str, ...] = Field(default=("inbox",), min_length=1)
     #: Mini-program page (or web path) of one inbox item; ``{alert_id}`` is filled in.
     link_template: str = "pages/inbox/detail?alert={alert_id}"
+
+    @field_validator("expiry_days", "deadline_hours", "default_actions")
+    @classmethod
+    def _alert_levels_only(cls, per_level: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(per_level) - set(ALERT_LEVELS))
+        if unknown:
+            raise ValueError(f"取值无效 / level(s) {unknown} are not allowed; possible values are "
+                             f"{list(ALERT_LEVELS)}.")
+        return per_level
 
     @model_validator(mode="after")
     def _complete(self) -> AlertPolicy:

@@ -37,12 +37,12 @@ class ConsoleSettings(ConfigModel):
     #: Folder of leadership reports (HTML) served at ``/reports``.
     reports_dir: Path | None = None
     #: A session ends after this many idle minutes, and at the latest after ``session_max_hours``.
-    session_idle_minutes: float = Field(30.0, gt=0)
-    session_max_hours: float = Field(12.0, gt=0)
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
     #: Set the cookie's Secure flag (behind HTTPS in production).
     cookie_secure: bool = False
     #: Rows per queue page.
-    queue_limit: int = Field(200, ge=1, le=5000)
+    queue_limit: int = Field(default=200, ge=1, le=5000)
     #: Where the cadre inbox page is mounted (a link in the console's header), or None.
     inbox_url: str | None = None
 

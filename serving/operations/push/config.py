@@ -73,9 +73,9 @@ class _WithSecret(_Section):
 class RetryPolicy(_Section):
     """Exponential backoff with "equal jitter": wait in [d/2, d], d = min(cap, base * 2**(attempt-1))."""
 
-    max_attempts: int = Field(8, ge=1)
-    base_seconds: float = Field(2.0, ge=0)
-    cap_seconds: float = Field(900.0, ge=0)
+    max_attempts: int = Field(default=8, ge=1)
+    base_seconds: float = Field(default=2.0, ge=0)
+    cap_seconds: float = Field(default=900.0, ge=0)
     jitter: bool = True
 
     @model_validator(mode="after")
@@ -109,7 +109,7 @@ class WeChatConfig(_WithSecret):
     page_template: str = "pages/inbox/detail?alert={alert_id}"
     miniprogram_state: Literal["developer", "trial", "formal"] = "formal"
     lang: str = "zh_CN"
-    timeout_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("base_url")
     @classmethod
@@ -136,7 +136,7 @@ class WebhookConfig(_WithSecret):
     url: str
     secret: str = Field(repr=False)
     key_id: str = "v1"
-    timeout_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("url")
     @classmethod

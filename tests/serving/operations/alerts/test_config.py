@@ -72,8 +72,8 @@ def test_alert_policy_keys_levels_and_ranges():
     with pytest.raises(ConfigurationError, match=r"alert policy: .*unknown key\(s\) \['cooldown'\]; allowed keys: "
                                                  r"channels, close_after_outcome_days, cooldown_days,"):
         AlertPolicy.from_mapping({"cooldown": 7})
-    with pytest.raises(ConfigurationError, match=r"expiry_days.rde='rde' is not allowed; possible values are "
-                                                 r"\['yellow', 'orange', 'red'\]"):
+    with pytest.raises(ConfigurationError, match=r"expiry_days: 取值无效 / level\(s\) \['rde'\] are not allowed; "
+                                                 r"possible values are \['red', 'orange', 'yellow'\]"):
         AlertPolicy.from_mapping({"expiry_days": {"rde": 1}})
     with pytest.raises(ConfigurationError, match="cooldown_days = -1: Input should be greater than or equal to 0"):
         AlertPolicy.from_mapping({"cooldown_days": -1})
