@@ -24,7 +24,19 @@ import re
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union, cast, get_args, get_origin
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+    overload,
+)
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +48,7 @@ __all__ = ["Settings", "SettingsError", "ENV_PREFIX", "ConfigModel", "load_confi
 
 ENV_PREFIX = "WEIMENG_"
 M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=Exception)
 
 
 class SettingsError(ConfigurationError):
@@ -269,7 +282,7 @@ def _shown(key: str, value: Any) -> str:
     return repr(value) if not isinstance(value, dict | list) else type(value).__name__
 
 
-def _make_error(error: type[Exception], message: str, field: str | None) -> Exception:
+def _make_error(error: type[E], message: str, field: str | None) -> E:
     try:
         return error(message, field=field)  # type: ignore[call-arg]  # our errors take field=
     except TypeError:
@@ -279,6 +292,12 @@ def _make_error(error: type[Exception], message: str, field: str | None) -> Exce
         return exc
 
 
+@overload
+def config_error(exc: ValidationError, source: str, *, model: type[BaseModel] | None = ..., prefix: str = ...,
+                 error: None = ...) -> ConfigurationError: ...
+@overload
+def config_error(exc: ValidationError, source: str, *, model: type[BaseModel] | None = ..., prefix: str = ...,
+                 error: type[E]) -> E: ...
 def config_error(exc: ValidationError, source: str, *, model: type[BaseModel] | None = None,
                  prefix: str = "", error: type[Exception] | None = None) -> Exception:
     """One clear error (``error``, default :class:`ConfigurationError`) from pydantic's errors.
