@@ -325,7 +325,8 @@ def config_error(exc: ValidationError, source: str, *, model: type[BaseModel] | 
             lines.append(f"{key}: 缺少必填项 / required key is missing.")
         elif kind in ("literal_error", "enum"):
             allowed = _allowed_values(model, loc, err)
-            lines.append(f"取值无效 / {key}={value!r} is not allowed; possible values are {allowed}.")
+            lines.append(f"{key} = {value!r}: {err.get('msg')}. 取值无效 / {key}={value!r} is not allowed; "
+                         f"possible values are {allowed}.")
         elif kind in ("value_error", "assertion_error"):
             msg = str(err.get("msg", ""))
             for lead in ("Value error, ", "Assertion failed, "):
@@ -340,11 +341,14 @@ def config_error(exc: ValidationError, source: str, *, model: type[BaseModel] | 
         sections = model is not None and _is_sections(model, full)
         noun, zh = ("section", "配置节") if sections else ("key", "配置项")
         where = f" in section {'.'.join(str(p) for p in parent)!r}" if parent else ""
-        close = [c for n in names for c in difflib.get_close_matches(n, allowed, n=1)]
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        text = (f"未知的{zh} / unknown {noun}(s) {names}{where}; allowed {noun}s: {', '.join(allowed)}.{hint}"
-                if allowed else f"未知的{zh} / unknown {noun}(s) {names}{where}.")
-        texts[parent] = text
+        parts = [f"未知的{zh} / unknown {noun}(s) {names}{where}."]
+        for name in names:  # each with what is allowed there and the likeliest intended key
+            dotted = ".".join(str(p) for p in (*parent, name))
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            parts.append(f"{dotted}: unknown {noun}; allowed: {', '.join(allowed)}.{hint}" if allowed
+                         else f"{dotted}: unknown {noun}.")
+        texts[parent] = " ".join(parts)
     message = " ".join(texts[line] if isinstance(line, tuple) else line for line in lines)
     return _make_error(error or ConfigurationError, f"{source}: {message}", first_field)
 

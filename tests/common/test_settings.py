@@ -128,13 +128,14 @@ def test_unknown_key_names_file_key_allowed_keys_and_a_guess(tmp_path):
     msg = str(info.value)
     assert msg.startswith(str(p))
     assert "unknown key(s) ['sise'] in section 'inner'" in msg
-    assert "allowed keys: mode, secret, size" in msg
+    assert "inner.sise: unknown key; allowed: mode, secret, size." in msg
     assert "Did you mean 'size'?" in msg
     assert info.value.field == "inner.sise"
 
 
 def test_unknown_top_level_section_is_called_a_section():
-    with pytest.raises(ConfigurationError, match=r"unknown section\(s\) \['three'\]; allowed sections: one, two"):
+    with pytest.raises(ConfigurationError,
+                       match=r"unknown section\(s\) \['three'\]\. three: unknown section; allowed: one, two\."):
         load_config(_Sections, {"three": {}})
 
 

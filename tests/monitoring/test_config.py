@@ -30,8 +30,10 @@ def test_unknown_section_and_key_name_file_and_allowed(tmp_path):
         load_monitor_config(p)
     msg = str(info.value)
     assert msg.startswith(f"{p}: ")
-    assert "unknown key(s) ['feature_shar'] in section 'drift'; allowed keys: feature_share, max_rows," in msg
-    assert "unknown section(s) ['qualty']; allowed sections: drift, performance, quality, rules" in msg
+    assert "unknown key(s) ['feature_shar'] in section 'drift'." in msg
+    assert "drift.feature_shar: unknown key; allowed: feature_share, max_rows, prediction, watched_features." in msg
+    assert "unknown section(s) ['qualty']." in msg
+    assert "qualty: unknown section; allowed: drift, performance, quality, rules. Did you mean 'quality'?" in msg
 
 
 @pytest.mark.parametrize("text, match", [

@@ -47,7 +47,7 @@ def test_unknown_key_in_a_file_names_file_key_and_allowed_keys(tmp_path):
         load_config(p)
     msg = str(info.value)
     assert msg.startswith(f"{p}: ") and "unknown key(s) ['metod'] in section 'calibration'" in msg
-    assert "allowed keys: method, min_positives_isotonic" in msg and "Did you mean 'method'?" in msg
+    assert "calibration.metod: unknown key; allowed: method, min_positives_isotonic. Did you mean 'method'?" in msg
 
 
 def test_bad_enum_value_in_a_file_names_value_and_allowed_values(tmp_path):

@@ -23,13 +23,14 @@ def test_push_file_unknown_key_names_file_section_and_allowed_keys(tmp_path):
         PushConfig.from_file(p)
     msg = str(info.value)
     assert msg.startswith(f"{p}: ")
-    assert "unknown key(s) ['max_attempt'] in section 'retry'; allowed keys: base_seconds, cap_seconds, jitter, " \
-           "max_attempts." in msg and "Did you mean 'max_attempts'?" in msg
+    assert "unknown key(s) ['max_attempt'] in section 'retry'." in msg
+    assert "retry.max_attempt: unknown key; allowed: base_seconds, cap_seconds, jitter, max_attempts. " \
+           "Did you mean 'max_attempts'?" in msg
 
 
 def test_push_file_unknown_key_in_a_secret_section_lists_secret_env(tmp_path):
     p = _file(tmp_path, "webhook: {url: 'http://127.0.0.1:9/h', secret_env: HOOK_SECRET, keyid: v2}\n")
-    with pytest.raises(ConfigurationError, match=r"allowed keys: key_id, secret, secret_env, timeout_seconds, url"):
+    with pytest.raises(ConfigurationError, match=r"allowed: key_id, secret, secret_env, timeout_seconds, url"):
         PushConfig.from_file(p, environ={"HOOK_SECRET": SECRET})
 
 
@@ -69,8 +70,9 @@ def test_push_models_are_frozen_and_checked_when_built_directly():
 
 
 def test_alert_policy_keys_levels_and_ranges():
-    with pytest.raises(ConfigurationError, match=r"alert policy: .*unknown key\(s\) \['cooldown'\]; allowed keys: "
-                                                 r"channels, close_after_outcome_days, cooldown_days,"):
+    with pytest.raises(ConfigurationError, match=r"alert policy: .*unknown key\(s\) \['cooldown'\]\. cooldown: "
+                                                 r"unknown key; allowed: channels, close_after_outcome_days, "
+                                                 r"cooldown_days,"):
         AlertPolicy.from_mapping({"cooldown": 7})
     with pytest.raises(ConfigurationError, match=r"expiry_days: 取值无效 / level\(s\) \['rde'\] are not allowed; "
                                                  r"possible values are \['red', 'orange', 'yellow'\]"):

@@ -20,8 +20,8 @@ def test_from_env_takes_paths_from_the_settings(tmp_path):
 
 
 def test_unknown_key_and_ranges(tmp_path):
-    with pytest.raises(ConsoleConfigError, match=r"unknown key\(s\) \['idle'\]; allowed keys: cookie_secure, "
-                                                 r"data_dir, database_url, inbox_url, queue_limit,"):
+    with pytest.raises(ConsoleConfigError, match=r"unknown key\(s\) \['idle'\]\. idle: unknown key; allowed: "
+                                                 r"cookie_secure, data_dir, database_url, inbox_url, queue_limit,"):
         ConsoleSettings.from_mapping({"idle": 10})
     with pytest.raises(ConsoleConfigError, match="queue_limit = 5001: Input should be less than or equal to 5000"):
         ConsoleSettings.from_mapping({"queue_limit": 5001})
