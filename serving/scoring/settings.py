@@ -56,9 +56,16 @@ class ServingSettings(ConfigModel):
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     history_snapshots: int = Field(default=6, ge=1, le=36)
     watch_seconds: float = Field(default=2.0, gt=0)
-    registry_poll_seconds: float = Field(default=60.0, ge=0)
+    registry_poll_seconds: float = 60.0
     alert_sink: str | None = None
     sink_on_score: bool = False
+
+    @field_validator("registry_poll_seconds")
+    @classmethod
+    def _not_negative(cls, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError(f"{seconds}: must be >= 0 (0 = never poll the registry).")
+        return seconds
 
     @field_validator("default_as_of", mode="before")
     @classmethod

@@ -70,3 +70,9 @@ def test_resolve_fills_paths_under_home_and_checks_files(tmp_path, monkeypatch):
 def test_missing_settings_file(tmp_path):
     with pytest.raises(ServingConfigError, match="not found"):
         ServingSettings.load(tmp_path / "nope.yaml")
+
+
+def test_registry_poll_may_be_zero_but_not_negative():
+    assert ServingSettings.load(None, {"registry_poll_seconds": 0}).registry_poll_seconds == 0
+    with pytest.raises(ServingConfigError, match=r"registry_poll_seconds: -1.0: must be >= 0"):
+        ServingSettings.load(None, {"registry_poll_seconds": -1})
