@@ -1,82 +1,69 @@
-"""Typed monitoring thresholds, loaded from YAML (package default or a file); unknown keys rejected."""
+"""Typed monitoring thresholds, loaded from YAML (package default or a file) into pydantic models.
+
+Unknown sections and keys are errors that name the file, the key and the allowed keys; values out of
+range are errors that name the value and the range (:func:`common.settings.load_config`).
+
+>>> load_monitor_config(None).rules.hit_rate_ratio
+2.0
+>>> MonitorConfig.model_validate({"drift": {"max_rows": 500}}).drift.max_rows
+500
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
-import yaml
+from pydantic import Field
 
+from common.settings import ConfigModel, load_config
 from monitoring.errors import MonitorConfigError
 
-__all__ = ["MonitorConfig", "load_monitor_config"]
+__all__ = ["MonitorConfig", "DriftConfig", "QualityConfig", "RulesConfig", "PerformanceConfig",
+           "load_monitor_config", "default_monitor_config_path"]
 
 
-@dataclass(frozen=True)
-class DriftConfig:
-    feature_share: float = 0.25
+class _Section(ConfigModel):
+    config_error_class: ClassVar[type[Exception]] = MonitorConfigError
+
+
+class DriftConfig(_Section):
+    #: Dataset drift alarm: share of model features whose drift test fails.
+    feature_share: float = Field(default=0.25, ge=0, le=1)
     watched_features: tuple[str, ...] = ()
-    max_rows: int = 20000
+    max_rows: int = Field(default=20000, ge=1)
     prediction: bool = True
 
 
-@dataclass(frozen=True)
-class QualityConfig:
-    missing_share_rise: float = 0.15
-    min_incidents_per_region: int = 200
-    late_share_rise: float = 0.10
-    quarantine_per_1k_rise: float = 5.0
+class QualityConfig(_Section):
+    missing_share_rise: float = Field(default=0.15, ge=0, le=1)
+    min_incidents_per_region: int = Field(default=200, ge=0)
+    late_share_rise: float = Field(default=0.10, ge=0, le=1)
+    quarantine_per_1k_rise: float = Field(default=5.0, ge=0)
 
 
-@dataclass(frozen=True)
-class RulesConfig:
-    hit_rate_ratio: float = 2.0
-    min_hits: int = 20
+class RulesConfig(_Section):
+    hit_rate_ratio: float = Field(default=2.0, gt=1)
+    min_hits: int = Field(default=20, ge=0)
 
 
-@dataclass(frozen=True)
-class PerformanceConfig:
-    horizon_days: int = 90
-    alerts_per_grid_per_week: float = 0.5
+class PerformanceConfig(_Section):
+    horizon_days: int = Field(default=90, ge=1)
+    alerts_per_grid_per_week: float = Field(default=0.5, gt=0)
 
 
-@dataclass(frozen=True)
-class MonitorConfig:
-    drift: DriftConfig = field(default_factory=DriftConfig)
-    quality: QualityConfig = field(default_factory=QualityConfig)
-    rules: RulesConfig = field(default_factory=RulesConfig)
-    performance: PerformanceConfig = field(default_factory=PerformanceConfig)
+class MonitorConfig(_Section):
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
 
 
-def _build(cls, data: dict, where: str):
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(data) - set(known)
-    if unknown:
-        raise MonitorConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(known)}")
-    kwargs = {}
-    for name, value in data.items():
-        if isinstance(value, list):
-            value = tuple(value)
-        kwargs[name] = value
-    return cls(**kwargs)
+def default_monitor_config_path() -> Path:
+    return Path(str(resources.files("monitoring").joinpath("config/default.yaml")))
 
 
 def load_monitor_config(path: str | Path | None = None) -> MonitorConfig:
-    if path is None:
-        text = resources.files("monitoring").joinpath("config/default.yaml").read_text(encoding="utf-8")
-        where = "monitoring/config/default.yaml"
-    else:
-        p = Path(path)
-        if not p.exists():
-            raise MonitorConfigError(f"{p}: 监控配置文件不存在 / monitoring config not found")
-        text, where = p.read_text(encoding="utf-8"), str(p)
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise MonitorConfigError(f"{where}: not valid YAML: {exc}") from None
-    sections = {"drift": DriftConfig, "quality": QualityConfig, "rules": RulesConfig, "performance": PerformanceConfig}
-    unknown = set(raw) - set(sections)
-    if unknown:
-        raise MonitorConfigError(f"{where}: unknown section(s) {sorted(unknown)}; allowed: {sorted(sections)}")
-    return MonitorConfig(**{k: _build(cls, raw.get(k) or {}, f"{where}:{k}") for k, cls in sections.items()})
+    """The packaged thresholds (``path`` None) or a file's; keys a file leaves out take the defaults above."""
+    return load_config(MonitorConfig, path, default=default_monitor_config_path(), what="monitoring config")

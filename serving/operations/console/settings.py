@@ -1,75 +1,64 @@
-"""ConsoleSettings: one typed settings object for the console process.
+"""ConsoleSettings: one typed settings object for the console process (a frozen pydantic model).
 
-Cheap to construct, no I/O; unknown keys are rejected. ``from_env`` reads the environment in one
-place with the same names as the rest of the project (``WEIMENG_DATABASE_URL``, ``WEIMENG_HOME``):
-the world is ``$WEIMENG_HOME/world`` and leadership reports ``$WEIMENG_HOME/reports``.
+Cheap to construct, no I/O; unknown keys and values out of range are
+:class:`~serving.operations.console.errors.ConsoleConfigError` naming the key and what is allowed.
+``from_env`` takes every path and URL from :class:`common.settings.Settings` (``WEIMENG_DATABASE_URL``,
+``WEIMENG_HOME``): the world is ``<home>/world`` and leadership reports ``<home>/reports``.
 
 >>> ConsoleSettings.from_mapping({"session_idle_minutes": 10}).session_idle_minutes
 10.0
 >>> ConsoleSettings.from_mapping({"idle": 10})
 Traceback (most recent call last):
 ...
-serving.operations.console.errors.ConsoleConfigError: unknown console setting(s) ['idle']; known: ...
+serving.operations.console.errors.ConsoleConfigError: console settings: 未知的配置项 / unknown key(s) ['idle']. ...
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from pydantic import Field
+
+from common.settings import ConfigModel, Settings, load_config
 from serving.operations.console.errors import ConsoleConfigError
 
 __all__ = ["ConsoleSettings"]
 
 
-@dataclass(frozen=True)
-class ConsoleSettings:
-    #: Operational store (alerts, accounts, audit). None: ``serving.operations.alerts.database_url_from_env()``.
+class ConsoleSettings(ConfigModel):
+    config_error_class: ClassVar[type[Exception]] = ConsoleConfigError
+
+    #: Operational store (alerts, accounts, audit). None: ``Settings().resolved_database_url``.
     database_url: str | None = None
     #: The world (EventStore directory) for the incident timeline and jurisdiction of people.
     data_dir: Path | None = None
     #: Folder of leadership reports (HTML) served at ``/reports``.
     reports_dir: Path | None = None
     #: A session ends after this many idle minutes, and at the latest after ``session_max_hours``.
-    session_idle_minutes: float = 30.0
-    session_max_hours: float = 12.0
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
     #: Set the cookie's Secure flag (behind HTTPS in production).
     cookie_secure: bool = False
     #: Rows per queue page.
-    queue_limit: int = 200
+    queue_limit: int = Field(default=200, ge=1, le=5000)
     #: Where the cadre inbox page is mounted (a link in the console's header), or None.
     inbox_url: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.session_idle_minutes <= 0 or self.session_max_hours <= 0:
-            raise ConsoleConfigError(f"session_idle_minutes={self.session_idle_minutes} and session_max_hours="
-                                     f"{self.session_max_hours} must both be > 0.")
-        if not 1 <= self.queue_limit <= 5000:
-            raise ConsoleConfigError(f"queue_limit={self.queue_limit}; use 1..5000.")
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None, *, source: str = "console settings") -> ConsoleSettings:
+        return load_config(cls, dict(values or {}), label=source)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> ConsoleSettings:
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConsoleConfigError(f"unknown console setting(s) {unknown}; known: {sorted(known)}.")
-        for key in ("data_dir", "reports_dir"):
-            if values.get(key) is not None:
-                values[key] = Path(values[key])
-        for key in ("session_idle_minutes", "session_max_hours"):
-            if key in values:
-                values[key] = float(values[key])
-        return replace(cls(), **values)
+    def from_file(cls, path: str | Path) -> ConsoleSettings:
+        """A YAML file of console settings (the keys above)."""
+        return load_config(cls, Path(path), what="console settings")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> ConsoleSettings:
-        from common.settings import Settings
-
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ConsoleSettings:
         settings = Settings.from_env(environ)
-        base = {"database_url": settings.resolved_database_url, "data_dir": settings.world_dir,
-                "reports_dir": settings.reports_dir}
+        base: dict[str, Any] = {"database_url": settings.resolved_database_url, "data_dir": settings.world_dir,
+                                "reports_dir": settings.reports_dir}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_mapping(base)

@@ -1,7 +1,9 @@
 """Push configuration: one typed object per worker, loaded (and checked) at start-up.
 
-Loaded from a YAML/JSON mapping (``weimeng push-worker --config push.yaml``). Unknown keys are
-rejected. Secrets are never written in the file: give ``secret_env: NAME`` and the secret is read
+Loaded from a YAML/JSON mapping (``weimeng push-worker --config push.yaml``) into frozen pydantic
+models through :func:`common.settings.load_config`: an unknown key, a channel or ``miniprogram_state``
+outside the allowed values, or a number out of range is a ConfigurationError naming the file, the key,
+the value and what is allowed. Secrets are never written in the file: give ``secret_env: NAME`` and the secret is read
 from the environment variable ``NAME`` at load time. The WeChat API host has **no default**: it must
 be configured (``wechat.base_url``), so tests and staging can point at a fake.
 
@@ -25,47 +27,63 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from common.settings import ENV_PREFIX, ConfigModel, load_config
 from serving.operations.alerts.errors import ConfigurationError
 
-__all__ = ["RetryPolicy", "WeChatConfig", "WebhookConfig", "PushConfig", "CHANNELS"]
+__all__ = ["RetryPolicy", "WeChatConfig", "WebhookConfig", "PushConfig", "CHANNELS", "Channel"]
 
-CHANNELS = ("inbox", "wechat", "webhook")
-
-
-def _strict(cls, values: Mapping[str, Any], where: str) -> dict:
-    known = {f.name for f in fields(cls)} | ({"secret_env"} if "secret" in {f.name for f in fields(cls)} else set())
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigurationError(f"unknown key(s) {unknown} in {where}; known keys: {sorted(known)}.")
-    return dict(values)
+Channel = Literal["inbox", "wechat", "webhook"]
+CHANNELS: tuple[str, ...] = ("inbox", "wechat", "webhook")
 
 
-def _secret(values: dict, where: str, environ: Mapping[str, str]) -> dict:
-    name = values.pop("secret_env", None)
-    if name:
-        if name not in environ or not environ[name]:
-            raise ConfigurationError(f"{where}.secret_env names ${name}, which is not set; export it before "
-                                     f"starting the worker.")
-        values["secret"] = environ[name]
-    return values
+class _Section(ConfigModel):
+    config_error_class: ClassVar[type[Exception]] = ConfigurationError
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class _WithSecret(_Section):
+    """A section whose ``secret`` is read from the environment variable named by ``secret_env``."""
+
+    extra_keys: ClassVar[tuple[str, ...]] = ("secret_env",)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_from_env(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping) or "secret_env" not in data:
+            return data
+        values = dict(data)
+        name = values.pop("secret_env")
+        if name:
+            name = str(name)
+            if name.startswith(ENV_PREFIX):
+                raise ValueError(f"secret_env names ${name}: {ENV_PREFIX}* variables are the settings; use "
+                                 f"another name for a secret.")
+            environ: Mapping[str, str] = (info.context or {}).get("environ") or os.environ
+            if not environ.get(name):
+                raise ValueError(f"secret_env names ${name}, which is not set; export it before starting the "
+                                 f"worker.")
+            values["secret"] = environ[name]
+        return values
+
+
+class RetryPolicy(_Section):
     """Exponential backoff with "equal jitter": wait in [d/2, d], d = min(cap, base * 2**(attempt-1))."""
 
-    max_attempts: int = 8
-    base_seconds: float = 2.0
-    cap_seconds: float = 900.0
+    max_attempts: int = Field(default=8, ge=1)
+    base_seconds: float = Field(default=2.0, ge=0)
+    cap_seconds: float = Field(default=900.0, ge=0)
     jitter: bool = True
 
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.base_seconds < 0 or self.cap_seconds < self.base_seconds:
-            raise ConfigurationError(f"retry policy {self}: need max_attempts >= 1 and 0 <= base <= cap.")
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> RetryPolicy:
+        if self.cap_seconds < self.base_seconds:
+            raise ValueError(f"retry cap_seconds={self.cap_seconds} is below base_seconds={self.base_seconds}; "
+                             f"need 0 <= base <= cap.")
+        return self
 
     def delay(self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
         d = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
@@ -74,88 +92,84 @@ class RetryPolicy:
         return max(d, retry_after or 0.0)
 
 
-@dataclass(frozen=True)
-class WeChatConfig:
+def _http_url(url: str, what: str) -> str:
+    if not url or not url.startswith(("http://", "https://")):
+        raise ValueError(f"{url!r}: {what}")
+    return url
+
+
+class WeChatConfig(_WithSecret):
     base_url: str
     appid: str
-    secret: str = field(repr=False)
+    secret: str = Field(repr=False)
     template_id: str
-    fields: Mapping[str, str] = field(default_factory=lambda: {
+    fields: dict[str, str] = Field(default_factory=lambda: {
         "thing1": "person", "thing2": "address", "phrase3": "level", "thing4": "reasons", "time5": "deadline"})
     #: mini-program page opened from the message; ``{alert_id}`` is filled in
     page_template: str = "pages/inbox/detail?alert={alert_id}"
-    miniprogram_state: str = "formal"
+    miniprogram_state: Literal["developer", "trial", "formal"] = "formal"
     lang: str = "zh_CN"
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = Field(default=10.0, gt=0)
 
-    def __post_init__(self) -> None:
-        if not self.base_url or not self.base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"wechat.base_url={self.base_url!r}: configure the WeChat API host URL "
-                                     f"(http(s)://...); there is no default.")
-        if self.miniprogram_state not in ("developer", "trial", "formal"):
-            raise ConfigurationError(f"wechat.miniprogram_state={self.miniprogram_state!r}; allowed: developer, "
-                                     f"trial, formal.")
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, url: str) -> str:
+        return _http_url(url, "configure the WeChat API host URL (http(s)://...); there is no default.")
+
+    @field_validator("fields")
+    @classmethod
+    def _template_fields(cls, mapping: dict[str, str]) -> dict[str, str]:
+        from serving.operations.alerts.errors import PayloadError
         from serving.operations.push.wechat.fields import PAYLOAD_SOURCES, field_type
 
-        for key, src in self.fields.items():
-            field_type(key)
+        for key, src in mapping.items():
+            try:
+                field_type(key)
+            except PayloadError as exc:
+                raise ValueError(str(exc)) from None
             if src not in PAYLOAD_SOURCES:
-                raise ConfigurationError(f"wechat.fields[{key!r}]={src!r}; allowed sources: {PAYLOAD_SOURCES}.")
+                raise ValueError(f"[{key!r}]={src!r}; allowed sources: {', '.join(PAYLOAD_SOURCES)}.")
+        return mapping
 
 
-@dataclass(frozen=True)
-class WebhookConfig:
+class WebhookConfig(_WithSecret):
     url: str
-    secret: str = field(repr=False)
+    secret: str = Field(repr=False)
     key_id: str = "v1"
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = Field(default=10.0, gt=0)
 
-    def __post_init__(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"webhook.url={self.url!r} must be an http(s) URL.")
-        if len(self.secret) < 16:
-            raise ConfigurationError("webhook secret is shorter than 16 characters; use a long random secret.")
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _http_url(url, "must be an http(s) URL.")
+
+    @field_validator("secret")
+    @classmethod
+    def _long_secret(cls, secret: str) -> str:
+        if len(secret) < 16:
+            raise ValueError("webhook secret is shorter than 16 characters; use a long random secret.")
+        return secret
 
 
-@dataclass(frozen=True)
-class PushConfig:
-    channels: tuple[str, ...] = ("inbox",)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+class PushConfig(_Section):
+    channels: tuple[Channel, ...] = ("inbox",)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
     wechat: WeChatConfig | None = None
     webhook: WebhookConfig | None = None
 
-    def __post_init__(self) -> None:
-        bad = [c for c in self.channels if c not in CHANNELS]
-        if bad:
-            raise ConfigurationError(f"unknown channel(s) {bad}; known channels: {CHANNELS}.")
+    @model_validator(mode="after")
+    def _sections_for_channels(self) -> PushConfig:
         if "wechat" in self.channels and self.wechat is None:
-            raise ConfigurationError("channel 'wechat' is enabled but there is no 'wechat:' section.")
+            raise ValueError("channel 'wechat' is enabled but there is no 'wechat:' section.")
         if "webhook" in self.channels and self.webhook is None:
-            raise ConfigurationError("channel 'webhook' is enabled but there is no 'webhook:' section.")
+            raise ValueError("channel 'webhook' is enabled but there is no 'webhook:' section.")
+        return self
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> PushConfig:
-        env = os.environ if environ is None else environ
-        values = _strict(cls, values or {}, "push config")
-        try:
-            if "channels" in values:
-                values["channels"] = tuple(values["channels"])
-            if "retry" in values:
-                values["retry"] = RetryPolicy(**_strict(RetryPolicy, values["retry"], "retry"))
-            if values.get("wechat") is not None:
-                values["wechat"] = WeChatConfig(**_secret(_strict(WeChatConfig, values["wechat"], "wechat"), "wechat", env))
-            if values.get("webhook") is not None:
-                values["webhook"] = WebhookConfig(**_secret(_strict(WebhookConfig, values["webhook"], "webhook"),
-                                                            "webhook", env))
-        except TypeError as exc:  # a missing required key
-            raise ConfigurationError(f"push config: {exc}") from None
-        return cls(**values)
+        """``environ``: where ``secret_env`` names are looked up (default ``os.environ``)."""
+        return load_config(cls, dict(values or {}), label="push config", context={"environ": environ})
 
     @classmethod
     def from_file(cls, path: str | Path, environ: Mapping[str, str] | None = None) -> PushConfig:
-        import yaml
-
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigurationError(f"push config file {path} not found.")
-        return cls.from_mapping(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, environ)
+        return load_config(cls, Path(path), what="push config", context={"environ": environ})
