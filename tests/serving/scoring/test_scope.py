@@ -49,7 +49,7 @@ def test_a_key_scoped_below_the_county_scores_and_explains_only_its_people(app, 
     status, body = app.explain_person(key, inside, AS_OF, 2)
     assert status == 200 and body["person"]["person_id"] == inside
     status, body = app.explain_person(key, outside, AS_OF, 2)
-    assert status == 403 and body["error"]["code"] == "out_of_scope"
+    assert status == 403 and body["error"]["kind"] == "forbidden"
 
 
 def test_an_event_address_in_scope_does_not_open_a_person_outside_it(app, keys, split_ids):
@@ -60,7 +60,7 @@ def test_an_event_address_in_scope_does_not_open_a_person_outside_it(app, keys, 
              "event_time": "2024-11-30T10:00:00", "category": "debt", "address_code": "510104001001-0001",
              "features": None}
     status, body = app.ingest_event(keys["chengdu"], event)
-    assert status == 403 and body["error"]["code"] == "out_of_scope", body
+    assert status == 403 and body["error"]["kind"] == "forbidden", body
     status, body = app.ingest_event(keys["province"], event)
     assert status == 200 and body["person_id"] == outside
 
