@@ -49,7 +49,7 @@ class ServingSettings:
     history_snapshots: int = 6
     watch_seconds: float = 2.0
     registry_poll_seconds: float = 60.0
-    alert_sink: str | None = None
+    alert_sink: str | None = "serving.operations.sink:AlertStoreSink"
     sink_on_score: bool = False
 
     # -- construction -----------------------------------------------------------------------------
