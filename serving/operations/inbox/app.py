@@ -12,12 +12,8 @@ Routes (every ``/api`` route needs ``Authorization: Bearer <token>``; tokens com
                                               "note": "..."}
 
 Errors are JSON ``{"error": code, "message": ...}`` with the status of the error type
-(:mod:`serving.operations.alerts.errors`). Mount into the BentoML service::
-
-    from serving.operations.inbox import create_app
-    @bentoml.asgi_app(create_app(), path="/inbox")
-    @bentoml.service
-    class Scoring: ...
+(:mod:`serving.operations.alerts.errors`). A separate app: ``weimeng alerts serve-inbox`` (the
+scoring service does not mount it).
 """
 
 # no `from __future__ import annotations`: FastAPI must see the local request models as real types
