@@ -81,9 +81,9 @@ def test_one_bad_record_is_counted_failed_and_never_costs_the_others(store_url, 
 
 
 def test_an_unmigrated_store_is_refused_with_a_clear_not_ready_error(tmp_path):
-    from serving.operations.sink import AlertStoreSink, StoreNotReady
-
     import sqlite3
+
+    from serving.operations.sink import AlertStoreSink, StoreNotReady
 
     missing = tmp_path / "missing.db"
     with pytest.raises(StoreNotReady) as err:
@@ -110,7 +110,23 @@ def test_the_default_url_comes_from_the_settings(store_url, monkeypatch):
 
 
 def test_the_sink_is_safe_from_many_threads(store_url):
-    sink = _sink(store_url)
+    _hand_over_from_threads(_sink(store_url))
+
+
+@pytest.mark.service
+def test_the_sink_is_safe_from_many_threads_on_postgresql():
+    from serving.operations.alerts.db import upgrade
+    from tests._postgres import temporary_database
+
+    with temporary_database("wm_sink") as url:
+        upgrade(url)
+        sink = _sink(url)
+        assert sink.store.engine.dialect.name == "postgresql" and not sink._serial  # no process lock here
+        _hand_over_from_threads(sink)
+        sink.store.engine.dispose()
+
+
+def _hand_over_from_threads(sink) -> None:
     reports, errors = [], []
 
     def hand_over(i: int) -> None:
