@@ -11,8 +11,18 @@ Jurisdiction refusals (documented in docs/serving.md):
 * batch scoring: per item. An out-of-scope person gets ``status: out_of_scope`` (``http_status: 403``)
   and no score; the other items are scored; the request returns 200.
 * one-person calls (explain, event): the whole request is refused with 403.
-* every refusal is logged (logger ``weimeng.serving.operations.audit`` and ``<home>/serving/operations/audit.jsonl``) with
-  the key id, the endpoint and the person id, and counted in ``weimeng_refusals_total``.
+* every refusal is logged (logger ``weimeng.serving.operations.audit`` and
+  ``<home>/serving/operations/audit.jsonl``) with the key id, the endpoint and the person id, and
+  counted in ``weimeng_refusals_total``.
+
+Alerts leave through the alert sink (:class:`common.records.AlertSink`) that ``alert_sink`` in the
+settings names as ``"module:attribute"``; it is imported by name at start-up (scoring never imports
+the operations wing) and opened on first use, or at start-up with ``open_sink=True`` (the service).
+The default files alerts in the alert store's review queue (``serving.operations.sink:AlertStoreSink``);
+``null`` means no sink (rules-only experiments). Every flagged person of the event path, of the score
+APIs when ``sink_on_score`` is on, and of ``weimeng score --send-alerts`` (:meth:`ScoringApp.send_alerts`)
+takes that one road. A sink that cannot be opened or fails is logged and reported in the answer
+(``"sink": "failed"``), never fatal; opening is retried on a later hand-over.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ import pandas as pd
 
 from common.clock import from_data_time, to_data_time, utcnow
 from common.errors import error_body, error_response, kind_for_status
-from common.records import ScoredPerson
+from common.records import AlertSink, ScoredPerson, SinkReport, sink_details
 from features.catalog import CATALOG, CATALOG_VERSION, FEATURE_NAMES
 from serving.scoring.auth import ANONYMOUS_ADMIN, Account, KeyStore, permits, stated_places
 from serving.scoring.datasource import FeatureSource, normalise_as_of, records_frame
@@ -51,45 +61,58 @@ from serving.scoring.records import scored_to_dict
 from serving.scoring.scorer import Bundle, Scorer, build_bundle
 from serving.scoring.settings import ServingSettings
 
-__all__ = ["ScoringApp", "AlertSink"]
+__all__ = ["ScoringApp", "AlertSink", "SinkFactory", "import_sink"]
 
 log = logging.getLogger("weimeng.serving")
 audit_log = logging.getLogger("weimeng.serving.operations.audit")
 
-#: ``sink(scored)``: called with each flagged ScoredPerson to make it durable (the alerts issue wires
-#: it to the alert store). Must be thread-safe; an exception is logged and reported, never fatal.
-AlertSink = Callable[[ScoredPerson], None]
+#: Builds the sink on first use (a class named by ``alert_sink``, called without arguments).
+SinkFactory = Callable[[], AlertSink]
+
+#: After a sink failed to open, hand-overs within this many seconds fail at once instead of retrying.
+SINK_RETRY_SECONDS = 5.0
 
 
-def _noop_sink(scored: ScoredPerson) -> None:
-    return None
+def import_sink(spec: str | None) -> SinkFactory | None:
+    """Resolve ``alert_sink`` (``"package.module:attribute"``) to a factory; ``None``/empty: no sink.
 
-
-def _import_sink(spec: str | None) -> AlertSink:
+    The attribute is a class (an :class:`AlertSink` built without arguments on first use, e.g.
+    ``serving.operations.sink:AlertStoreSink``) or a ready sink (a function or object taking a
+    sequence of ScoredPerson and returning a SinkReport). Import errors are configuration errors.
+    """
     if not spec:
-        return _noop_sink
-    module, _, name = spec.partition(":")
+        return None
+    module, sep, name = str(spec).partition(":")
+    if not sep or not module or not name:
+        raise ServingConfigError(f"alert_sink {spec!r} is not 'package.module:attribute'.", field="alert_sink")
     try:
-        fn = getattr(importlib.import_module(module), name)
+        obj = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise ServingConfigError(f"alert_sink {spec!r} cannot be imported ({exc}); write 'package.module:function'.",
-                                 field="alert_sink") from None
-    if not callable(fn):
+        raise ServingConfigError(f"alert_sink {spec!r} cannot be imported ({exc}); write "
+                                 "'package.module:attribute'.", field="alert_sink") from None
+    if not callable(obj):
         raise ServingConfigError(f"alert_sink {spec!r} is not callable.", field="alert_sink")
-    return fn
+    if isinstance(obj, type):
+        return obj
+    return lambda: obj
 
 
 class ScoringApp:
     """See the module docstring. Build with :meth:`start`; construction itself does no I/O."""
 
     def __init__(self, settings: ServingSettings, *, policy: FusionPolicy, scorer: Scorer,
-                 source: FeatureSource | None, keys: KeyStore | None, sink: AlertSink):
+                 source: FeatureSource | None, keys: KeyStore | None, sink: AlertSink | None = None,
+                 sink_factory: SinkFactory | None = None):
         self.settings = settings
         self.policy = policy
         self.scorer = scorer
         self.source = source
         self.keys = keys
-        self.sink = sink
+        self.sink: AlertSink | None = sink
+        self._sink_factory = sink_factory
+        self._sink_lock = threading.Lock()
+        self._sink_error: str | None = None
+        self._sink_failed_at: float | None = None
         self._reload_lock = threading.Lock()
         self._token_seen: str | None = None
         self._stop = threading.Event()
@@ -103,8 +126,12 @@ class ScoringApp:
     # -- start-up ----------------------------------------------------------------------------------
     @classmethod
     def start(cls, settings: ServingSettings | None = None, *, sink: AlertSink | None = None,
-              watch: bool = True) -> ScoringApp:
-        """Load everything; raise a ScoringError subclass (never a half-started app) if anything is wrong."""
+              watch: bool = True, open_sink: bool = False) -> ScoringApp:
+        """Load everything; raise a ScoringError subclass (never a half-started app) if anything is wrong.
+
+        ``sink`` replaces the configured ``alert_sink``. The configured sink is imported here (a bad
+        name fails start-up) and opened on first use; ``open_sink=True`` opens it now and logs why
+        if it cannot (the service: an unmigrated alert store must not stop scoring)."""
         s = (settings or ServingSettings.load(None)).resolve()
         policy = load_policy(s.fusion)
         source = FeatureSource.open(s.data_dir) if Path(s.data_dir).is_dir() else None
@@ -113,7 +140,7 @@ class ScoringApp:
                         s.data_dir)
         keys = KeyStore(s.keys_file) if s.auth_required else None
         app = cls(s, policy=policy, scorer=Scorer.__new__(Scorer), source=source, keys=keys,
-                  sink=sink or _import_sink(s.alert_sink))
+                  sink=sink, sink_factory=None if sink is not None else import_sink(s.alert_sink))
         app.scorer = Scorer(app._build_bundle(s.model_alias))
         app._token_seen = app._read_token()
         # Everything loaded so far (the data tables: millions of objects) lives as long as the process;
@@ -122,6 +149,8 @@ class ScoringApp:
         # never collected, e.g. a replaced bundle's; reloads are rare.
         gc.collect()
         gc.freeze()
+        if open_sink:
+            app.open_sink()
         if watch:
             app._watcher = threading.Thread(target=app._watch, name="weimeng-reload-watcher", daemon=True)
             app._watcher.start()
@@ -307,18 +336,67 @@ class ScoringApp:
             raise ScoringInputError(f"{n} items exceed max_batch={self.settings.max_batch}; split the request.",
                                     field=field)
 
-    def _sink_all(self, scored: Sequence[ScoredPerson]) -> str:
-        state = "none"
-        for s in scored:
-            if s.level == "none":
-                continue
+    # -- alert sink --------------------------------------------------------------------------------
+    @property
+    def sink_configured(self) -> bool:
+        return self.sink is not None or self._sink_factory is not None
+
+    def open_sink(self, *, raise_errors: bool = False) -> AlertSink | None:
+        """The sink, built now if it is not yet; ``None`` when none is configured or it cannot be opened
+        (the reason is logged and kept for :meth:`status`; ``raise_errors`` raises it instead)."""
+        if self.sink is not None or self._sink_factory is None:
+            return self.sink
+        with self._sink_lock:
+            if self.sink is not None:
+                return self.sink
+            if (not raise_errors and self._sink_failed_at is not None
+                    and time.monotonic() - self._sink_failed_at < SINK_RETRY_SECONDS):
+                return None
             try:
-                self.sink(s)
-                state = "ok" if state != "failed" else state
-            except Exception:
-                log.exception("alert sink failed for %s", s.person_id)
-                state = "failed"
-        return state
+                self.sink = self._sink_factory()
+            except Exception as exc:
+                self._sink_failed_at = time.monotonic()
+                self._sink_error = str(getattr(exc, "message", "") or exc) or type(exc).__name__
+                log.error("alert sink %s cannot be opened (%s): %s; flagged people are not filed until it can",
+                          self.settings.alert_sink, type(exc).__name__, self._sink_error)
+                if raise_errors:
+                    raise
+                return None
+            self._sink_error = self._sink_failed_at = None
+            log.info("alert sink %s opened: %r", self.settings.alert_sink, self.sink)
+            return self.sink
+
+    def send_alerts(self, scored: Sequence[ScoredPerson]) -> SinkReport:
+        """Hand the flagged people of ``scored`` to the alert sink; never raises.
+
+        Returns the sink's :class:`SinkReport` (an empty one when nobody is flagged or no sink is
+        configured). A sink that cannot be opened, raises, or answers something else than a SinkReport
+        counts every flagged person as failed (logged without personal data).
+        """
+        flagged = [s for s in scored if s.level != "none"]
+        if not flagged or not self.sink_configured:
+            return SinkReport()
+        sink = self.open_sink()
+        if sink is None:
+            return SinkReport(failed=len(flagged))
+        try:
+            report = sink(flagged)
+        except Exception as exc:
+            log.error("alert sink failed for a hand-over of %d (%s)", len(flagged), type(exc).__name__)
+            return SinkReport(failed=len(flagged))
+        if not isinstance(report, SinkReport):
+            log.error("alert sink returned %s, not a SinkReport; counting %d as failed", type(report).__name__,
+                      len(flagged))
+            return SinkReport(failed=len(flagged))
+        return report
+
+    def _sink_body(self, scored: Sequence[ScoredPerson], send: bool = True) -> dict:
+        """``sink`` ("none" | "ok" | "failed") and ``sink_report`` for an answer."""
+        if not send or not self.sink_configured or not any(s.level != "none" for s in scored):
+            return {"sink": "none", "sink_report": None}
+        report = self.send_alerts(scored)
+        return {"sink": "failed" if report.failed else "ok",
+                "sink_report": {**sink_details(report), "alert_ids": list(report.alert_ids)}}
 
     # -- endpoints ---------------------------------------------------------------------------------
     def score_ids(self, api_key: str | None, person_ids: Sequence[str], as_of=None, explain: str = "flagged"):
@@ -334,7 +412,8 @@ class ScoringApp:
                     items[i] = _item(pid, "unknown_person", 404, "数据中没有此人 / not in the service's data.")
                 elif not permits(account, places):
                     self.refused("score", account, pid, "out_of_scope", "person outside the key's jurisdictions")
-                    items[i] = _item(pid, "out_of_scope", 403, "不在本密钥的管辖范围 / outside this key's jurisdictions.")
+                    items[i] = _item(pid, "out_of_scope", 403,
+                                     "不在本密钥的管辖范围 / outside this key's jurisdictions.")
                 else:
                     ok_ids.append(pid)
                     ok_pos.append(i)
@@ -345,11 +424,11 @@ class ScoringApp:
                 t = ts.to_pydatetime()
                 scored = self.scorer.score_matrix(found, [t] * len(found), F, explain=explain, source="api",
                                                   bundle=b, snapshot_time=source.opened_at.to_pydatetime())
-                for pos, s in zip(ok_pos, scored):
+                for pos, s in zip(ok_pos, scored, strict=False):
                     items[pos] = {"person_id": s.person_id, "status": "ok", "http_status": 200,
                                   "result": scored_to_dict(s)}
                 self.metrics.observe_scores(scored, "api")
-            sink = self._sink_all(scored) if self.settings.sink_on_score else "none"
+            sink = self._sink_body(scored, send=self.settings.sink_on_score)
             return _batch_body(items, b, self, ts, sink)
 
         return self.call("score", api_key, run)
@@ -383,8 +462,10 @@ class ScoringApp:
                     items[i] = _item(pid, "unknown_person", 404, "无法确定管辖地 / the service does not know this "
                                      "person: supply hukou_address_code or residence_address_code.")
                 elif not permits(account, places):
-                    self.refused("score_records", account, pid, "out_of_scope", "person outside the key's jurisdictions")
-                    items[i] = _item(pid, "out_of_scope", 403, "不在本密钥的管辖范围 / outside this key's jurisdictions.")
+                    self.refused("score_records", account, pid, "out_of_scope",
+                                 "person outside the key's jurisdictions")
+                    items[i] = _item(pid, "out_of_scope", 403,
+                                     "不在本密钥的管辖范围 / outside this key's jurisdictions.")
                 else:
                     keep.append(r)
                     keep_pos.append(i)
@@ -393,11 +474,11 @@ class ScoringApp:
             if keep:
                 frame = records_frame(keep)
                 scored = self.scorer.score_frame(frame, explain=explain, source="api", bundle=b)
-                for pos, s in zip(keep_pos, scored):
+                for pos, s in zip(keep_pos, scored, strict=False):
                     items[pos] = {"person_id": s.person_id, "status": "ok", "http_status": 200,
                                   "result": scored_to_dict(s)}
                 self.metrics.observe_scores(scored, "api")
-            sink = self._sink_all(scored) if self.settings.sink_on_score else "none"
+            sink = self._sink_body(scored, send=self.settings.sink_on_score)
             return _batch_body(items, b, self, None, sink)
 
         return self.call("score_records", api_key, run)
@@ -409,7 +490,8 @@ class ScoringApp:
             if event.get("recorded_at"):
                 t_rec = normalise_as_of(event["recorded_at"], "recorded_at")
                 if t_rec < t_event:
-                    raise ScoringInputError("录入时间早于发生时间 / recorded_at is before event_time.", field="recorded_at")
+                    raise ScoringInputError("录入时间早于发生时间 / recorded_at is before event_time.",
+                                            field="recorded_at")
             own = self.source.places(pid) if self.source is not None else None
             # scope is the person's own places; the incident's address places only a person the data lacks
             places = own if own is not None else stated_places(other=event.get("address_code"))
@@ -440,11 +522,11 @@ class ScoringApp:
             scored, hits = self.scorer.score_event(pid, incident, features, t_event, snapshot_time=snapshot)
             scored = _with_extra(scored, feature_source=feature_source, incident_id=event["incident_id"])
             self.metrics.observe_scores([scored], "event")
-            sink = self._sink_all([scored])
+            sink = self._sink_body([scored])  # the event path always hands over: urgent hits reach review at once
             body = {"person_id": pid, "urgent": scored.urgent, "level": scored.level,
                     "alert": scored_to_dict(scored) if scored.level != "none" else None,
                     "scored": scored_to_dict(scored) if scored.level == "none" else None,
-                    "sink": sink, **self._versions(self.scorer.bundle)}
+                    **sink, **self._versions(self.scorer.bundle)}
             return body
 
         return self.call("event", api_key, run)
@@ -491,7 +573,10 @@ class ScoringApp:
     def status(self) -> dict:
         b = self.scorer.bundle
         out = {"service": "weimeng-scoring", "started_at": self.started_at.isoformat(), **b.describe(),
-               "default_as_of": self.default_as_of().date().isoformat(), "auth_required": self.settings.auth_required}
+               "default_as_of": self.default_as_of().date().isoformat(), "auth_required": self.settings.auth_required,
+               "alert_sink": {"configured": self.sink_configured, "open": self.sink is not None,
+                              "error": None if self._sink_error is None else
+                              "预警通道未就绪 / the alert sink cannot be opened; see the service log."}}
         if self.source is not None:
             out["data"] = {"dir": str(self.source.data_dir), "start": self.source.start.date().isoformat(),
                            "end": self.source.end.date().isoformat(), "grids": self.source.n_grids,
@@ -519,7 +604,7 @@ def _item(pid: str, status: str, http_status: int, reason: str) -> dict:
             **error_body(kind_for_status(http_status), reason, field="person_id")}
 
 
-def _batch_body(items, bundle: Bundle, app: ScoringApp, ts, sink: str) -> dict:
+def _batch_body(items, bundle: Bundle, app: ScoringApp, ts, sink: dict) -> dict:
     counts: dict[str, int] = {}
     levels: dict[str, int] = {}
     for it in items:
@@ -527,7 +612,7 @@ def _batch_body(items, bundle: Bundle, app: ScoringApp, ts, sink: str) -> dict:
         if it["status"] == "ok":
             lv = it["result"]["level"]
             levels[lv] = levels.get(lv, 0) + 1
-    body = {"items": items, "counts": counts, "levels": levels, "sink": sink, **app._versions(bundle),
+    body = {"items": items, "counts": counts, "levels": levels, **sink, **app._versions(bundle),
             "thresholds": {k: bundle.thresholds.as_dict()[k] for k in ("red", "orange", "yellow", "mode")}}
     if ts is not None:
         body["as_of"] = from_data_time(ts).isoformat()

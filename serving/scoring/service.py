@@ -142,7 +142,7 @@ class WeimengScoring:
 
             raise ServingConfigError(f"unknown --arg {unknown}; allowed: config, {', '.join(_OVERRIDABLE)}.",
                                      field=unknown[0])
-        self.app = ScoringApp.start(ServingSettings.load(args.get("config"), overrides))
+        self.app = ScoringApp.start(ServingSettings.load(args.get("config"), overrides), open_sink=True)
 
     def __is_ready__(self) -> bool:
         return self.app.ready()

@@ -57,7 +57,7 @@ class ServingSettings(ConfigModel):
     history_snapshots: int = Field(default=6, ge=1, le=36)
     watch_seconds: float = Field(default=2.0, gt=0)
     registry_poll_seconds: float = 60.0
-    alert_sink: str | None = None
+    alert_sink: str | None = "serving.operations.sink:AlertStoreSink"
     sink_on_score: bool = False
 
     @field_validator("registry_poll_seconds")

@@ -8,14 +8,17 @@ Mount in ``weimeng/cli.py``::
     app.add_typer(serve_cmd.keys_app, name="keys")
 
 Heavy libraries load inside the command bodies. Expected failures print one Chinese-first message
-and exit with code 2.
+and exit with code 2 (1 when a store or model is not ready).
+
+``weimeng serve`` replaces its own process with the BentoML server (``os.execve``): the PID a
+supervisor (systemd, supervisord, a container runtime) started is the server's, so SIGTERM and
+SIGINT reach it directly and nothing is left running after it stops.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,13 +31,14 @@ keys_app = typer.Typer(help="服务账号密钥 / Service-account API keys: crea
                        add_completion=False)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     typer.secho(f"错误 / error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 @contextlib.contextmanager
 def _clean_errors() -> Iterator[None]:
+    from common.errors import WeimengError
     from serving.scoring.errors import ScoringError
 
     try:
@@ -43,6 +47,30 @@ def _clean_errors() -> Iterator[None]:
         raise
     except ScoringError as exc:
         _fail(str(exc))
+    except WeimengError as exc:
+        _fail(exc.message or str(exc), exc.exit_code)
+
+
+def _check_sink(s) -> None:
+    """Warn (do not stop) when the configured alert sink cannot be opened: scoring still works, but
+    flagged people, urgent ones included, are not filed until it can."""
+    from serving.scoring.app import import_sink
+
+    factory = import_sink(s.alert_sink)  # a bad name is a configuration error: stop here
+    if factory is None:
+        typer.secho("注意 / note: 未配置预警通道 alert_sink（null）：预警不会进入审核队列 / no alert sink is "
+                    "configured: alerts will not reach the review queue.", fg=typer.colors.YELLOW, err=True)
+        return
+    try:
+        sink = factory()
+    except Exception as exc:
+        typer.secho(f"警告 / warning: 预警通道暂不可用，紧急预警将无法入库，直至修复 / the alert sink cannot be "
+                    f"opened, so alerts are not filed until it can: {getattr(exc, 'message', '') or exc}",
+                    fg=typer.colors.YELLOW, err=True)
+        return
+    store = getattr(sink, "store", None)
+    if store is not None:
+        store.engine.dispose()
 
 
 def _settings(config: Path | None, **overrides):
@@ -73,15 +101,19 @@ def serve_command(
         cmd += ["--arg", f"config={config.resolve()}"]
     for key in ("home", "data_dir", "tracking_uri", "auth_required"):
         cmd += ["--arg", f"{key}={getattr(s, key)}"]
+    with _clean_errors():
+        _check_sink(s)
     env = dict(os.environ)
     env["BENTOML_CONFIG_OPTIONS"] = (env.get("BENTOML_CONFIG_OPTIONS", "") +
                                      f" services.weimeng_scoring.workers={workers}").strip()
     typer.echo(f"未萌评分服务 / Weimeng scoring on http://{host}:{port}  (data {s.data_dir}, MLflow {s.tracking_uri})")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become the server (same PID): signals from whoever started us reach it, and no orphan is left.
     try:
-        code = subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        code = 130
-    raise typer.Exit(code)
+        os.execve(sys.executable, cmd, env)
+    except OSError as exc:
+        _fail(f"无法启动 BentoML / cannot start BentoML ({exc}).", code=1)
 
 
 def score_command(
@@ -92,7 +124,8 @@ def score_command(
     config: Path | None = typer.Option(None, "--config", help="服务配置 YAML / serving settings"),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
     explain: str = typer.Option("flagged", "--explain", help="flagged | all | none"),
-    send_alerts: bool = typer.Option(False, "--send-alerts", help="把预警交给 alert_sink / pass flagged to alert_sink"),
+    send_alerts: bool = typer.Option(False, "--send-alerts",
+                                     help="预警送入审核队列 / file flagged people in the review queue (alert_sink)"),
 ) -> None:
     """批量评分 / Score everyone with recent records as of a date; write levels, categories, explanations."""
     if explain not in ("flagged", "all", "none"):
@@ -108,17 +141,31 @@ def score_command(
         s = _settings(config, data_dir=data.resolve(), tracking_uri=tracking_uri, auth_required=False,
                       default_as_of=as_of)
         app = ScoringApp.start(s, watch=False)
+        if send_alerts:  # before the long part: a store that cannot take alerts fails the run now
+            if not app.sink_configured:
+                _fail("未配置预警通道 / --send-alerts needs an alert_sink in the settings (it is null).")
+            app.open_sink(raise_errors=True)
         table, scored = score_population(app, as_of, explain=explain)
         write_outputs(table, scored, out, jsonl)
-        sink = app._sink_all(scored) if send_alerts else "none"
+        report = app.send_alerts(scored) if send_alerts else None
     levels = table["level"].value_counts().to_dict() if len(table) else {}
     b = app.scorer.bundle
     typer.echo(f"已评分 / scored {len(table):,} 人 as of {as_of} → {out}"
                + (f" (+ {jsonl})" if jsonl else ""))
     typer.echo("  等级 levels: " + ", ".join(f"{k} {levels.get(k, 0):,}" for k in ("red", "orange", "yellow", "none")))
     typer.echo(f"  模型 model {b.model_version} · 规则集 rules {b.ruleset_version} · 阈值 thresholds "
-               f"{ {k: round(v, 5) for k, v in b.thresholds.as_dict().items() if k in ('red', 'orange', 'yellow')} }"
-               + (f" · alert_sink {sink}" if send_alerts else ""))
+               f"{ {k: round(v, 5) for k, v in b.thresholds.as_dict().items() if k in ('red', 'orange', 'yellow')} }")
+    if report is not None:
+        typer.echo(_report_text(report))
+        if report.failed:
+            _fail(f"{report.failed:,} 条预警未能入库，详见日志；重跑不会重复入库 / {report.failed:,} alerts were not "
+                  "filed (see the log); a rerun does not file duplicates.", code=1)
+
+
+def _report_text(report) -> str:
+    """The sink's report for a person: what reached the review queue."""
+    return (f"  预警入库 / alerts: 新增或更新 {report.filed:,} 条（进入审核队列），"
+            f"未变 {report.unchanged:,} 条（冷却期内已有同因预警），失败 {report.failed:,} 条")
 
 
 def _keystore(keys_file: Path | None, config: Path | None):

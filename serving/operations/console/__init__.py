@@ -2,7 +2,7 @@
 
 >>> # from serving.operations.console import create_app, ConsoleSettings
 >>> # app = create_app(ConsoleSettings.from_env())          # uvicorn --factory serving.operations.console:create_app
->>> # @bentoml.asgi_app(lazy_app(), path="/console")     # BentoML: built on the first request
+>>> # lazy_app(): for an ASGI host that wants the app at import time (the scoring service mounts none)
 >>> # from serving.operations.console import seed_demo_accounts, demo_review
 
 See docs/console.md.

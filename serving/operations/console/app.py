@@ -13,10 +13,8 @@ JSON (same session cookie, same jurisdiction checks; POST needs ``X-CSRF-Token``
 
     GET /api/me, GET /api/queue, GET /api/cases/{alert_id}, POST /api/cases/{alert_id}/decision
 
-Stand-alone: ``uvicorn --factory serving.operations.console:create_app`` (or ``weimeng console``). Inside the
-BentoML service::
-
-    @bentoml.asgi_app(create_app(), path="/console")
+A separate app: ``weimeng console`` (or ``uvicorn --factory serving.operations.console:create_app``).
+The scoring service does not mount it; scoring reaches the alerts only through the alert sink.
 
 The routes live in :mod:`serving.operations.console.routers` (one module per area: auth, queue, case,
 decide, reports, audit); their shared plumbing (the session dependency, CSRF checks, rendering, error

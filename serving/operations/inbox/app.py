@@ -13,12 +13,7 @@ Routes (every ``/api`` route needs ``Authorization: Bearer <token>``; tokens com
 
 Errors are JSON ``{"error": {"kind", "message", "field"}}`` (``common.errors.error_body``) with the status
 of the error's kind; a malformed request is ``bad_input`` (422) naming the field, an unknown route
-``not_found`` (404). Mount into the BentoML service::
-
-    from serving.operations.inbox import create_app
-    @bentoml.asgi_app(create_app(), path="/inbox")
-    @bentoml.service
-    class Scoring: ...
+``not_found`` (404). A separate app: ``weimeng alerts serve-inbox`` (the scoring service does not mount it).
 """
 
 # no `from __future__ import annotations`: FastAPI must see the local request models as real types

@@ -44,9 +44,14 @@ def sink_calls():
 
 @pytest.fixture(scope="session")
 def app(settings, sink_calls):
+    from common.records import SinkReport
     from serving.scoring.app import ScoringApp
 
-    a = ScoringApp.start(settings, sink=sink_calls.append, watch=False)
+    def record(scored):  # an AlertSink that keeps what it was handed
+        sink_calls.extend(scored)
+        return SinkReport(filed=len(scored))
+
+    a = ScoringApp.start(settings, sink=record, watch=False)
     yield a
     a.close()
 
