@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True,
                                       populate_by_name=True)
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):  # type: ignore[no-untyped-def, override]
+        """Only what :meth:`from_env` passes: it reads the environment itself (the one it is given), checks
+        unknown names and honours MLflow's variable, so ``from_env(mapping)`` never sees ``os.environ``."""
+        return (init_settings,)
+
     #: Root of everything the embedded defaults write (world, features, MLflow store, alert store, reports).
     home: Path = Path("weimeng-data")
     #: MLflow tracking (and registry) URI; default a SQLite store under ``home``.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -253,7 +252,7 @@ def test_score_apis_hand_over_only_with_sink_on_score(app, keys, population, sto
     status, body = app.score_ids(keys["province"], ids, AS_OF, "none")
     assert status == 200 and body["sink"] == "none" and sink.store.review_queue() == []
     flagged = body["levels"].get("red", 0) + body["levels"].get("orange", 0) + body["levels"].get("yellow", 0)
-    monkeypatch.setattr(app, "settings", replace(app.settings, sink_on_score=True))
+    monkeypatch.setattr(app, "settings", app.settings.model_copy(update={"sink_on_score": True}))
     status, body = app.score_ids(keys["province"], ids, AS_OF, "none")
     assert status == 200
     if flagged:
