@@ -58,16 +58,16 @@ class ScoredPerson:
     snapshot_time: datetime                        # when the data behind the score was read
     source: str = "batch"                          # batch | event | api
     urgent: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["as_of"] = self.as_of.isoformat()
         d["snapshot_time"] = self.snapshot_time.isoformat()
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> ScoredPerson:
+    def from_dict(cls, d: dict[str, Any]) -> ScoredPerson:
         e = d.get("explanation")
         expl = None
         if e is not None:
