@@ -55,7 +55,8 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("errcode", sorted(EXPECTED))
-def test_each_errcode_leads_to_the_right_delivery_state(errcode, fake, wx_store, engine, world_tables, directory, clock):
+def test_each_errcode_leads_to_the_right_delivery_state(errcode, fake, wx_store, engine, world_tables, directory,
+                                                        clock):
     alert_id = _approve_one(wx_store, world_tables, directory)
     if errcode:
         fake.inject(errcode)
@@ -153,7 +154,7 @@ def test_sent_messages_respect_field_limits(fake, wx_store, engine, world_tables
     _one_round(engine, WeChatSubscribeAdapter(_config(fake)), clock)
     body = fake.sent[0]
     assert body["page"].startswith("pages/inbox/detail?alert=")
-    for key, v in body["data"].items():
+    for v in body["data"].values():
         assert "\n" not in v["value"]
     assert len(body["data"]["thing4"]["value"]) <= 20 and len(body["data"]["phrase3"]["value"]) <= 5
     assert body["data"]["phrase3"]["value"] == "红色预警"
