@@ -28,7 +28,8 @@ def machine(load_when: str = "at the end of the run") -> str:
         ram = f", {kb / 2**20:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    load = ", load average {:.1f} / {:.1f} / {:.1f} (1/5/15 min) {}".format(*os.getloadavg(), load_when)
+    one, five, fifteen = os.getloadavg()
+    load = f", load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1/5/15 min) {load_when}"
     return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} vCPU ({cpu}){ram}, "
             f"Python {platform.python_version()}{load}")
 

@@ -41,7 +41,8 @@ def _scored(pid: str, i: int):
     t = datetime(2026, 11, 1)
     expl = Explanation(summary="近期多次报警", factors=(Factor("calls_30d", "近30天报警次数", 3.0, 0.5, "up",
                                                                   "近30天报警3次，风险上升"),))
-    return ScoredPerson(person_id=pid, as_of=t, probability=0.2 + (i % 70) / 100, level=("yellow", "orange", "red")[i % 3],
+    return ScoredPerson(person_id=pid, as_of=t, probability=0.2 + (i % 70) / 100,
+                        level=("yellow", "orange", "red")[i % 3],
                         categories=("repeat_dispute",), explanation=expl, ruleset_version="bench",
                         model_version="bench", catalog_version="bench", snapshot_time=t)
 
@@ -74,7 +75,8 @@ def run_workers(url: str, k: int, batch_size: int, total: int) -> dict:
     started = time.perf_counter()
     procs = [subprocess.Popen(cmd + ["--worker-id", f"bench-{i}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE) for i in range(k)]
-    first = last = None
+    first: float | None = None
+    last: float | None = None
     with engine.connect() as conn:
         while True:
             n = conn.scalar(sa.text("SELECT COUNT(*) FROM deliveries WHERE status = 'delivered'"))
@@ -86,15 +88,18 @@ def run_workers(url: str, k: int, batch_size: int, total: int) -> dict:
                 last = now
                 break
             if all(p.poll() is not None for p in procs):
-                raise RuntimeError("workers exited early: " + procs[0].stderr.read().decode()[-2000:])
+                err = procs[0].stderr.read() if procs[0].stderr is not None else b""
+                raise RuntimeError("workers exited early: " + err.decode()[-2000:])
             time.sleep(0.005)
         items = conn.scalar(sa.text("SELECT COUNT(*) FROM inbox_items"))
-        per_worker = dict(conn.execute(sa.text("SELECT worker_id, COUNT(*) FROM deliveries GROUP BY worker_id")).all())
+        by_worker = sa.text("SELECT worker_id, COUNT(*) FROM deliveries GROUP BY worker_id")
+        per_worker: dict[str, int] = dict(conn.execute(by_worker).all())
         alerts = conn.scalar(sa.text("SELECT COUNT(*) FROM alerts WHERE state = 'delivered'"))
     for p in procs:
         p.wait(60)
     engine.dispose()
     assert items == total, f"{items} inbox items for {total} deliveries"
+    assert first is not None and last is not None, "the loop ends only once every delivery is in"
     active = last - first
     return {"workers": k, "deliveries": total, "alerts": alerts, "seconds": round(active, 3),
             "startup_s": round(first - started, 2), "deliveries_per_s": round(total / active),
@@ -143,7 +148,8 @@ def main() -> dict:
             r = run_workers(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", k, args.batch_size, total)
             res["runs"].append(r)
             print(f"PostgreSQL, {k} worker(s): {r['alerts_per_s']:,} alerts/s, {r['deliveries_per_s']:,} deliveries/s "
-                  f"({r['deliveries']:,} in {r['seconds']} s; per worker {r['per_worker']}; start-up {r['startup_s']} s)",
+                  f"({r['deliveries']:,} in {r['seconds']} s; per worker {r['per_worker']}; "
+                  f"start-up {r['startup_s']} s)",
                   flush=True)
         sqlite_url = f"sqlite:///{tmp / 'bench.db'}"
         populate(sqlite_url, args.alerts, directory, people)
@@ -173,7 +179,8 @@ def record(res: dict) -> None:
     pg = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tAc", "SHOW server_version"],
                         capture_output=True, text=True).stdout.strip() or "?"
     lines = [
-        "", f"## Push delivery to the local inbox ({when}, {machine}, {nproc} CPUs, Python {platform.python_version()}, "
+        "", f"## Push delivery to the local inbox ({when}, {machine}, {nproc} CPUs, "
+        f"Python {platform.python_version()}, "
         f"PostgreSQL {pg})", "",
         f"`python benchmarks/bench_push.py --alerts {res['alerts']}` — {res['alerts']:,} approved alerts, "
         f"{res['deliveries']:,} deliveries (one per recipient: grid workers, cadres, community officer of the hukou "

@@ -23,6 +23,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from _record import append_section  # noqa: E402
 
@@ -50,7 +51,7 @@ def make_frame(ruleset, n: int, dense: bool, seed: int = 0) -> pd.DataFrame:
         if spec.kind == "bool":
             cols[name] = rng.random(n) < (0.5 if dense else 0.08)
         else:
-            allowed = sorted(spec.allowed)
+            allowed = sorted(spec.allowed or ())
             cols[name] = np.array(allowed, dtype=object)[rng.integers(0, len(allowed), n)]
     return pd.DataFrame(cols)
 
@@ -62,7 +63,7 @@ def frame_to_cases(frame: pd.DataFrame) -> list[tuple]:
     fv = frame[feats].to_dict("records")
     ev = frame[evs].rename(columns=lambda c: c[len(EVENT_PREFIX):]).to_dict("records")
     return [(pid, e, {k: v for k, v in f.items() if v == v}, as_of)
-            for pid, e, f in zip(frame["person_id"], ev, fv)]
+            for pid, e, f in zip(frame["person_id"], ev, fv, strict=True)]
 
 
 def _py_expr(cond, var: dict) -> str:
@@ -70,7 +71,7 @@ def _py_expr(cond, var: dict) -> str:
     if isinstance(cond, Leaf):
         x = var[cond.field.name]
         if cond.op == "in":
-            return f"({x} is not None and {x} in {set(cond.value)!r})"
+            return f"({x} is not None and {x} in {set(cast(tuple, cond.value))!r})"
         return f"({x} is not None and {x} {cond.op} {cond.value!r})"
     joiner = " and " if isinstance(cond, All) else " or "
     return "(" + joiner.join(_py_expr(c, var) for c in cond.children) + ")"
@@ -163,20 +164,20 @@ def main(argv=None) -> dict:
     dts, cpus = [], []
     for _ in range(args.repeat):
         t, c = time.perf_counter(), time.process_time()
-        hits = rules.evaluate_batch(rs, frame)
+        batch_hits_frame = rules.evaluate_batch(rs, frame)
         dts.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
     dt, cpu = min(dts), min(cpus)
     res["batch"] = {"rows": args.rows, "seconds": round(dt, 2), "people_per_s": round(args.rows / dt),
-                    "people_per_cpu_s": round(args.rows / cpu), "hits": len(hits)}
+                    "people_per_cpu_s": round(args.rows / cpu), "hits": len(batch_hits_frame)}
     print(f"batch: {args.rows:,} rows in {dt:.2f} s = {args.rows / dt:,.0f} people/s wall, "
-          f"{args.rows / cpu:,.0f} per CPU-second ({len(hits):,} hits)", flush=True)
+          f"{args.rows / cpu:,.0f} per CPU-second ({len(batch_hits_frame):,} hits)", flush=True)
 
     n_py = min(args.rows, 200_000)
     py_runs = [bench_python_loop(rs, frame.head(n_py)) for _ in range(args.repeat)]
     dt_py, hits_py, _ = min(py_runs)
     cpu_py = min(r[2] for r in py_runs)
-    n_batch_hits = int((hits["person_id"].astype(int) < n_py).sum())
+    n_batch_hits = int((batch_hits_frame["person_id"].astype(int) < n_py).sum())
     assert hits_py == n_batch_hits, (hits_py, n_batch_hits)
     res["python_loop"] = {"rows": n_py, "seconds": round(dt_py, 2), "rows_per_s": round(n_py / dt_py),
                           "rows_per_cpu_s": round(n_py / cpu_py)}

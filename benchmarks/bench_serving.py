@@ -29,8 +29,12 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from _record import append_section, machine  # noqa: E402
+
+if TYPE_CHECKING:
+    from training.model import EscalationModel
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -148,9 +152,10 @@ def main() -> None:
                                            "default_as_of": as_of, "registry_poll_seconds": 0})
     app = ScoringApp.start(settings, watch=False)
     b = app.scorer.bundle
+    assert app.source is not None and b.model is not None, "the service started with its data and a model"
     pop = app.source.population_frame(pd.Timestamp(as_of))
     ids = pop["person_id"].tolist()
-    booster = b.model.booster
+    booster = cast("EscalationModel", b.model).booster
     shape = {"trees": booster.num_trees(), "features": len(b.feature_names), "max_depth": 6, "num_leaves": 31}
 
     # -- in-process batch path vs raw predict -------------------------------------------------------
@@ -203,8 +208,8 @@ def main() -> None:
     extra = os.environ.get("BENTOML_CONFIG_OPTIONS", "")  # e.g. logging.access.enabled=false, to compare
     env = {**os.environ, "BENTOML_CONFIG_OPTIONS": f"services.weimeng_scoring.workers={args.workers} {extra}".strip(),
            "BENTOML_DO_NOT_TRACK": "true"}
-    log = open(tmp / "serve.log", "w")
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    with open(tmp / "serve.log", "w") as log:   # the server keeps its own copy of the file descriptor
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -227,7 +232,8 @@ def main() -> None:
         for label, pool in (("flagged", flagged_ids), ("anyone", ids)):
             for c in (1, 8, 32):
                 cpu0 = _cpu_seconds(proc.pid)
-                r = _load(url, key, lambda rng: {"person_ids": [rng.choice(pool)], "as_of": as_of}, c, args.seconds)
+                r = _load(url, key, lambda rng, pool=pool: {"person_ids": [rng.choice(pool)], "as_of": as_of}, c,
+                          args.seconds)
                 # server CPU per request (warm-up requests included in the CPU, so a slight overestimate)
                 r["server_cpu_ms"] = (_cpu_seconds(proc.pid) - cpu0) * 1000 / max(1, r["requests"] / args.seconds
                                                                                  * (args.seconds + 1.0))
@@ -238,8 +244,8 @@ def main() -> None:
         batch_runs = {}
         for explain in ("none", "flagged"):
             cpu0 = _cpu_seconds(proc.pid)
-            r = _load(url, key, lambda rng: {"person_ids": rng.sample(ids, args.batch), "as_of": as_of,
-                                             "explain": explain}, 2, args.seconds)
+            r = _load(url, key, lambda rng, explain=explain: {"person_ids": rng.sample(ids, args.batch),
+                                                              "as_of": as_of, "explain": explain}, 2, args.seconds)
             r["people_s"] = r["rps"] * args.batch
             people = max(1.0, r["people_s"] * (args.seconds + 1.0))
             r["people_per_server_cpu_s"] = people / max(1e-9, _cpu_seconds(proc.pid) - cpu0)
@@ -302,7 +308,8 @@ def _record(args, shape, inproc, single_runs, batch_runs, n_pop) -> None:
               "", f"Raw single-row `Booster.predict`: p50 {inproc['raw_single_row_ms_p50']:.3f} ms. Our own code per "
               f"one-person request in-process (auth, scope, cached features, rules, model, fusion, explanation, "
               f"no HTTP): flagged p50 {inproc['own_code']['flagged']['p50_ms']:.2f} ms / p99 "
-              f"{inproc['own_code']['flagged']['p99_ms']:.2f} ms; anyone p50 {inproc['own_code']['anyone']['p50_ms']:.2f}"
+              f"{inproc['own_code']['flagged']['p99_ms']:.2f} ms; anyone p50 "
+              f"{inproc['own_code']['anyone']['p50_ms']:.2f}"
               f" ms / p99 {inproc['own_code']['anyone']['p99_ms']:.2f} ms.", "",
               "Reading these figures: each in-process time is the best of several repetitions; the HTTP figures are "
               "what the clients saw. When the load average above exceeds the 2 vCPUs, other processes held part of "

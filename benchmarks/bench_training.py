@@ -79,7 +79,8 @@ def _train_child(rows: int, out_dir: str, q) -> None:
     fit.model.save(out_dir)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
     q.put({"rows_total": len(frame), "rows_train": len(train), "rows_validation": len(val), "seconds_data": t_data,
-           "seconds_fit": t_fit, "cpu_seconds_fit": cpu_fit, "trees": fit.best_iteration, "rss_after_data_mb": rss_data, "peak_rss_mb": peak})
+           "seconds_fit": t_fit, "cpu_seconds_fit": cpu_fit, "trees": fit.best_iteration, "rss_after_data_mb": rss_data,
+           "peak_rss_mb": peak})
 
 
 def _throughput(fn, n_rows: int, repeat: int = 3) -> tuple[float, float]:

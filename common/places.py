@@ -157,7 +157,7 @@ class Jurisdiction:
         if self.kind == "station":
             return place.station_id is not None and place.station_id == self.code
         v = place.village_code
-        return bool(v) and v.startswith(self.prefix or "\0")
+        return v is not None and v != "" and v.startswith(self.prefix or "\0")
 
     def contains(self, other: Jurisdiction) -> bool:
         """Whether ``other`` lies inside this jurisdiction (for region filters)."""

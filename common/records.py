@@ -71,7 +71,7 @@ class ScoredPerson:
     snapshot_time: datetime                        # when the data behind the score was read, aware UTC
     source: str = "batch"                          # batch | event | api
     urgent: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Both times are aware UTC once built. A naive value is a data-contract time (Beijing wall
@@ -80,7 +80,7 @@ class ScoredPerson:
         object.__setattr__(self, "as_of", _aware_utc(self.as_of))
         object.__setattr__(self, "snapshot_time", _aware_utc(self.snapshot_time))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-friendly; times as ISO 8601 with their offset (``2025-05-31T16:00:00+00:00``)."""
         d = asdict(self)
         d["as_of"] = self.as_of.isoformat()
@@ -88,7 +88,7 @@ class ScoredPerson:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> ScoredPerson:
+    def from_dict(cls, d: dict[str, Any]) -> ScoredPerson:
         e = d.get("explanation")
         expl = None
         if e is not None:

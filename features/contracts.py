@@ -174,7 +174,8 @@ TABLES: dict[str, TableContract] = {
             "staff",
             (
                 _c("staff_id", "str", pattern=_ID),
-                _c("role", "str", allowed=frozenset({"grid_worker", "cadre", "community_officer", "township_fallback"})),
+                _c("role", "str",
+                   allowed=frozenset({"grid_worker", "cadre", "community_officer", "township_fallback"})),
                 _c("grid_id", "str", nullable=True),
                 _c("township_code", "str", pattern=r"^51\d{7}$"),
                 _c("display_name", "str"),

@@ -30,7 +30,8 @@ import pandas as pd
 from features.catalog import NOTE_KEYWORDS
 from features.contracts import INCIDENT_CATEGORIES
 
-__all__ = ["build_event_relation", "prepare_person_static", "prepare_grid_incidents", "EV_COLUMNS", "DUPLICATE_WINDOW_S"]
+__all__ = ["build_event_relation", "prepare_person_static", "prepare_grid_incidents", "EV_COLUMNS",
+           "DUPLICATE_WINDOW_S"]
 
 DUPLICATE_WINDOW_S = 1800
 EV_COLUMNS = ["person_id", "ts", "rts", "src", "cat", "role", "disp", "violence", "weapon", "alcohol", "minor",

@@ -195,9 +195,9 @@ class EventStore:
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         return _finish(out)
 
-    def online_vector(self, person_id: str, as_of) -> dict[str, float]:
+    def online_vector(self, person_id: str, as_of) -> dict[str, float | None]:
         """One person's feature vector, from the same SQL as the batch path."""
-        snaps = pd.DataFrame({"as_of_ts": epoch_s([as_of_ts := as_timestamp(as_of)])})
+        snaps = pd.DataFrame({"as_of_ts": epoch_s([as_timestamp(as_of)])})
         df = _finish(self._query(feature_sql("one"), [person_id, person_id, person_id], {"snapshots": snaps}))
         row = df.iloc[0]
         return {name: (None if pd.isna(row[name]) else float(row[name])) for name in FEATURE_NAMES}

@@ -18,7 +18,8 @@ __all__ = ["MaturedQuality", "matured_quality"]
 class MaturedQuality:
     per_snapshot: pd.DataFrame      # as_of, rows, positives, roc_auc, pr_auc, brier, precision/recall at capacity
     pooled: dict
-    fairness: pd.DataFrame          # as_of, attribute, group, fpr_ratio, fnr_ratio, precision_ratio, calibration_ratio, status
+    # as_of, attribute, group, fpr_ratio, fnr_ratio, precision_ratio, calibration_ratio, status
+    fairness: pd.DataFrame
 
 
 def matured_quality(store, model, snapshots: list[pd.Timestamp], horizon_days: int,

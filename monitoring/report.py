@@ -79,9 +79,11 @@ def _summary_lines(funnel: Funnel | None, monitor: dict | None, period_label: st
         a = funnel.alerts
         t = funnel.totals()
         lv = a["level"].value_counts()
-        lines.append(f"{period_label}共生成预警 {t['created']} 条（红色 {lv.get('red', 0)}、橙色 {lv.get('orange', 0)}、"
+        lines.append(f"{period_label}共生成预警 {t['created']} 条（红色 {lv.get('red', 0)}、"
+                     f"橙色 {lv.get('orange', 0)}、"
                      f"黄色 {lv.get('yellow', 0)}），其中紧急 {int(a['urgent'].sum())} 条。")
-        lines.append(f"已审核 {t['reviewed']} 条，审核通过 {t['approved']} 条，送达网格员/干部/社区民警 {t['delivered']} 条，"
+        lines.append(f"已审核 {t['reviewed']} 条，审核通过 {t['approved']} 条，"
+                     f"送达网格员/干部/社区民警 {t['delivered']} 条，"
                      f"已签收 {t['acknowledged']} 条，已反馈走访结果 {t['outcome']} 条。")
         lines.append(f"审核用时中位数 {_fmt_hours(funnel.median_hours('review_hours'))}，"
                      f"签收用时中位数 {_fmt_hours(funnel.median_hours('ack_hours'))}。")
@@ -117,13 +119,16 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
 
     start, end_ts = period_window(period, end)
     label = f"{'本周' if period == 'weekly' else '本月'}（{start.date()} 至 {(end_ts - pd.Timedelta(days=1)).date()}）"
+    summary: dict | None
     if isinstance(monitor_summary, (str, Path)):
         p = Path(monitor_summary)
         if not p.exists():
             raise MonitorConfigError(f"{p}: 监测结果不存在 / monitor summary not found (run weimeng monitor first)")
-        monitor_summary = json.loads(p.read_text(encoding="utf-8"))
+        summary = json.loads(p.read_text(encoding="utf-8"))
+    else:
+        summary = monitor_summary
     funnel = alert_funnel(engine, store, start, end_ts, now=now) if engine is not None else None
-    lines = _summary_lines(funnel, monitor_summary, label)
+    lines = _summary_lines(funnel, summary, label)
     sections = {sid: "" for sid in SECTION_IDS}
 
     # volumes
@@ -133,15 +138,18 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
         by_pref = by_pref.reindex(columns=["red", "orange", "yellow"], fill_value=0)
         by_pref["total"] = by_pref.sum(axis=1)
         by_pref = by_pref.sort_values("total", ascending=False).reset_index()
-        sections["volumes"] = (f"{charts.bar_by_level(by_pref, 'prefecture', '各市州预警数量（按等级）')}"
+        volumes_img = charts.bar_by_level(by_pref, "prefecture", "各市州预警数量（按等级）")
+        sections["volumes"] = (volumes_img
                                + _table(funnel.by_region.sort_values("created", ascending=False),
                                         {"prefecture": "市州", "county": "区县", "created": "生成", "approved": "通过",
                                          "delivered": "送达", "acknowledged": "签收", "outcome": "已反馈"}, limit=20))
         med = a[["review_hours", "ack_hours"]].median()
         funnel_rows = pd.DataFrame([{"stage": zh, "count": funnel.totals()[s]} for s, zh in STAGES])
+        funnel_img = charts.hbar(funnel_rows["stage"], funnel_rows["count"], "预警处置漏斗", "条")
         sections["response"] = (
-            f"<p>审核用时中位数 <b>{_fmt_hours(med['review_hours'])}</b>，签收用时中位数 <b>{_fmt_hours(med['ack_hours'])}</b>。</p>"
-            f"{charts.hbar(funnel_rows['stage'], funnel_rows['count'], '预警处置漏斗', '条')}"
+            f"<p>审核用时中位数 <b>{_fmt_hours(med['review_hours'])}</b>，"
+            f"签收用时中位数 <b>{_fmt_hours(med['ack_hours'])}</b>。</p>"
+            + funnel_img
             + _table(funnel.by_category.assign(category=funnel.by_category["category"].map(CATEGORY_LABELS)
                                                .fillna(funnel.by_category["category"])),
                      {"category": "类别", "created": "生成", "approved": "通过", "delivered": "送达",
@@ -149,7 +157,8 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
             + f"<p>超期未签收 {len(funnel.stale)} 条；推送失败（死信）{len(funnel.dead)} 条。</p>")
         if len(funnel.outcomes):
             o = funnel.outcomes.sort_values("count", ascending=False)
-            sections["outcomes"] = f"{charts.hbar(o['kind_label'], o['count'], '走访结果构成', '条', '#4daf4a')}"
+            outcomes_img = charts.hbar(o["kind_label"], o["count"], "走访结果构成", "条", "#4daf4a")
+            sections["outcomes"] = outcomes_img
         else:
             sections["outcomes"] = "<p class='muted'>本期尚无走访结果反馈。</p>"
     else:
@@ -157,7 +166,7 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
             sections[sid] = "<p class='muted'>本期无预警数据。</p>"
 
     # model health, drift, fairness (from the monitor run)
-    m = monitor_summary or {}
+    m = summary or {}
     matured = m.get("matured") or {}
     per = pd.DataFrame(matured.get("per_snapshot") or [])
     if len(per):
@@ -200,10 +209,13 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
     title = f"未萌 社区矛盾纠纷风险预警 {'周报' if period == 'weekly' else '月报'}"
     page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:980px;margin:24px auto;color:#222;padding:0 12px}}
+<style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:980px;margin:24px auto;color:#222;
+padding:0 12px}}
 h1{{font-size:24px}}h2{{font-size:19px;border-bottom:2px solid #d7301f;padding-bottom:4px;margin-top:32px}}
-table{{border-collapse:collapse;font-size:13px;margin:8px 0}}td,th{{border:1px solid #ddd;padding:3px 8px;text-align:right}}
-th{{background:#f5f5f5}}td:first-child,th:first-child{{text-align:left}}figure.chart{{margin:0.5em 0}}figure.chart svg{{max-width:100%;height:auto}}
+table{{border-collapse:collapse;font-size:13px;margin:8px 0}}
+td,th{{border:1px solid #ddd;padding:3px 8px;text-align:right}}
+th{{background:#f5f5f5}}td:first-child,th:first-child{{text-align:left}}figure.chart{{margin:0.5em 0}}
+figure.chart svg{{max-width:100%;height:auto}}
 .muted{{color:#888}}.summary li{{margin:4px 0;font-size:15px}}.alarm{{color:#d7301f}}.ok{{color:#1a9641}}
 footer{{color:#888;font-size:12px;margin-top:40px}}@media print{{section{{page-break-inside:avoid}}}}</style></head>
 <body><h1>{title}</h1><p class="muted">{_esc(label)} · 生成于 {pd.Timestamp.now().strftime('%Y-%m-%d %H:%M')}</p>

@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from monitoring.config import MonitorConfig, load_monitor_config
 from monitoring.drift import DriftResult, run_drift
 from monitoring.errors import MonitorConfigError, MonitorDataError
 from monitoring.quality import QualityResult, compare_quality, incident_window
+
+if TYPE_CHECKING:
+    from monitoring.performance import MaturedQuality
 
 __all__ = ["MonitorSummary", "run_monitor", "monthly_snapshots", "ALARM_EXIT_CODE"]
 
@@ -36,7 +40,7 @@ class MonitorSummary:
     incident_drift: DriftResult
     quality: QualityResult
     rule_rates: pd.DataFrame | None
-    matured: object | None
+    matured: MaturedQuality | None
     alarms: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -192,9 +192,9 @@ def backtest(store, ruleset: RuleSet, start, end, horizon_days: int = 90, *, dat
         flag = np.zeros(n, dtype=bool)
         flag[hits.loc[hits["rule_id"] == rid, "_row"].to_numpy(dtype=np.int64)] = True
         rule_flags[rid] = flag
-        latest = ruleset.get(rid)
-        rows.append({"rule_id": rid, "title": latest.title, "category": latest.category, "level": latest.level,
-                     "urgent": latest.urgent, "needs_event": latest.needs_event,
+        newest = ruleset.get(rid)
+        rows.append({"rule_id": rid, "title": newest.title, "category": newest.category, "level": newest.level,
+                     "urgent": newest.urgent, "needs_event": newest.needs_event,
                      **_metrics(flag, label, persons, n_pos, base)})
     per_rule = pd.DataFrame(rows)
 

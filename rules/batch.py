@@ -15,6 +15,8 @@ explanation renderer.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -56,7 +58,7 @@ def _column_values(spec: FieldSpec, s: pd.Series) -> np.ndarray:
             inferred = pd.api.types.infer_dtype(s, skipna=True)
             if inferred not in ("string", "empty"):
                 raise RuleInputError(f"column {spec.column!r} must hold text, found {inferred} values.")
-        arr = s.to_numpy(dtype=object, na_value=None) if not s.dtype == object else s.to_numpy(copy=True)
+        arr = s.to_numpy(dtype=object, na_value=None) if s.dtype != object else s.to_numpy(copy=True)
         arr[pd.isna(arr)] = None
         return arr
     dt = s.dtype
@@ -93,13 +95,13 @@ class _Evaluator:
         arr = self.columns[leaf.field.name]
         v = leaf.value
         if leaf.field.kind == "str":
-            present = np.not_equal(arr, None)
+            present = np.not_equal(arr, None)  # type: ignore[call-overload]  # object arrays: None is valid
             if leaf.op == "==":
                 m = present & (arr == v)
             elif leaf.op == "!=":
                 m = present & (arr != v)
             else:  # in
-                m = present & pd.Series(arr).isin(list(v)).to_numpy()
+                m = present & pd.Series(arr).isin(list(cast(tuple, v))).to_numpy()
         else:
             with np.errstate(invalid="ignore"):
                 if leaf.op == "==":

@@ -44,6 +44,7 @@ import json
 import threading
 import uuid
 from collections.abc import Mapping
+from typing import cast
 
 from rules._fields import MISSING, NUMBER_MAX, NUMBER_MIN, FieldSpec, canon_number, normalize_scalar
 from rules.condition import All, Condition, Leaf
@@ -65,7 +66,7 @@ def _leaf(leaf: Leaf) -> dict:
     if leaf.op == "==":
         return {key: leaf.value}
     if leaf.op == "in":
-        alts = [{key: v} for v in leaf.value]
+        alts = [{key: v} for v in cast(tuple, leaf.value)]
         return alts[0] if len(alts) == 1 else {"$or": alts}
     op = {"!=": "$neq", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}[leaf.op]
     return {op: {key: leaf.value}}

@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from datetime import date, datetime
 from importlib import resources
@@ -80,8 +81,8 @@ def parse_ruleset(data, source: str = "<memory>") -> RuleSet:
         problems.append(RuleProblem(source, rule_id, fld, msg))
 
     if not isinstance(data, dict):
-        raise RuleFileError(RuleProblem(source, None, "<file>",
-                                        f"expected a mapping with keys {sorted(_TOP_KEYS)}, got {type(data).__name__}."))
+        raise RuleFileError(RuleProblem(source, None, "<file>", f"expected a mapping with keys {sorted(_TOP_KEYS)}, "
+                                                                f"got {type(data).__name__}."))
     for k in data:
         if k not in _TOP_KEYS:
             bad(None, str(k), f"unknown key; allowed: {sorted(_TOP_KEYS)}.{_did_you_mean(k, _TOP_KEYS)}")
@@ -109,7 +110,8 @@ def parse_ruleset(data, source: str = "<memory>") -> RuleSet:
             changes = e["changes"] if isinstance(e["changes"], list) else [e["changes"]]
             changelog.append(ChangelogEntry(str(e["version"]), d, tuple(str(c) for c in changes)))
         if version != "?" and version not in {c.version for c in changelog}:
-            bad(None, "changelog", f"the rule set version {version!r} has no changelog entry; add one saying what changed.")
+            bad(None, "changelog",
+                f"the rule set version {version!r} has no changelog entry; add one saying what changed.")
 
     raw_rules = data.get("rules")
     rules: list[Rule] = []
@@ -132,7 +134,7 @@ def parse_ruleset(data, source: str = "<memory>") -> RuleSet:
                 bad(rid, "version", f"version {r.version} appears twice; give each change a new version number.")
             seen.add(r.version)
         ordered = sorted(versions, key=lambda r: r.effective_from)
-        for a, b in zip(ordered, ordered[1:]):
+        for a, b in itertools.pairwise(ordered):
             if a.effective_until is None or a.effective_until > b.effective_from:
                 bad(rid, "effective_until",
                     f"versions {a.version} [{a.effective_from}, {a.effective_until or '∞'}) and {b.version} "
@@ -163,7 +165,8 @@ def _parse_rule(raw, index: int, bad) -> Rule | None:
 
     for k in raw:
         if k not in _REQUIRED and k not in _OPTIONAL:
-            err(str(k), f"unknown key; allowed: {list(_REQUIRED + _OPTIONAL)}.{_did_you_mean(k, _REQUIRED + _OPTIONAL)}")
+            err(str(k),
+                f"unknown key; allowed: {list(_REQUIRED + _OPTIONAL)}.{_did_you_mean(k, _REQUIRED + _OPTIONAL)}")
     for k in _REQUIRED:
         if k not in raw:
             err(k, "missing (required).")
@@ -230,7 +233,7 @@ def _parse_rule(raw, index: int, bad) -> Rule | None:
                 where = "appears only under 'any'" if var in condition.fields() else "is not used in the condition"
                 err("template", f"template variable {{{var}}} {where}, so it may have no value when the rule "
                                 f"fires; use a field every firing is sure to have: {sorted(guaranteed)}.")
-    if not ok[0]:
+    if not ok[0] or eff_from is None or template is None or condition is None:
         return None
     return Rule(id=rid, version=version, category=category, level=level, urgent=urgent, owner=owner.strip(),
                 effective_from=eff_from, effective_until=eff_until, template=template, condition=condition,

@@ -49,8 +49,8 @@ def overall_table(result, compact: bool = False) -> tuple[list[str], list[list[s
     head = ["范围 scope", "命中 hits", "人数 people", "命中且出事 TP", "精确率 precision", "召回率 recall", "提升 lift"]
     if compact:
         head = [h.split(" ")[0] for h in head]
-    rows = [[r.scope.split(" ")[0] if compact else r.scope, str(r.hits), str(r.people), str(r.true_positives), _pct(r.precision), _pct(r.recall),
-             _num(r.lift)] for r in result.overall.itertuples()]
+    rows = [[r.scope.split(" ")[0] if compact else r.scope, str(r.hits), str(r.people), str(r.true_positives),
+             _pct(r.precision), _pct(r.recall), _num(r.lift)] for r in result.overall.itertuples()]
     return head, rows
 
 
@@ -73,7 +73,8 @@ def _summary_lines(result) -> list[str]:
         f"规则集 rule set: {result.ruleset_name} v{result.ruleset_version}"
         + ("（各规则最新版本回放全部历史 / newest versions over the whole window）" if result.latest
            else "（各快照使用当日生效的规则版本 / versions in force at each snapshot）"),
-        f"快照 snapshots: {len(result.snapshots)} 个（{result.snapshots[0].date()} 至 {result.snapshots[-1].date()}，每月一次）"
+        f"快照 snapshots: {len(result.snapshots)} 个（{result.snapshots[0].date()} 至 "
+        f"{result.snapshots[-1].date()}，每月一次）"
         + (f"；跳过 {len(result.skipped_snapshots)} 个（{result.horizon_days} 天观察期超出数据范围，数据止于 "
            f"{result.data_end.date()}）" if result.skipped_snapshots else ""),
         f"人次 person-snapshots: {result.n_person_snapshots}；{result.horizon_days} 天内发生民转刑/极端事件 positives: "
@@ -151,7 +152,8 @@ def print_rich(result, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    console.print(f"[bold]规则回测 Rules backtest — {escape(result.ruleset_name)} v{escape(result.ruleset_version)}[/bold]")
+    console.print(f"[bold]规则回测 Rules backtest — {escape(result.ruleset_name)} "
+                  f"v{escape(result.ruleset_version)}[/bold]")
     for line in _summary_lines(result):
         console.print("  " + line, markup=False)
     for title, (head, rows), n_left in (("总体 Overall", overall_table(result, compact=True), 1),

@@ -1,4 +1,7 @@
-"""Shared fixtures: small simulated worlds, built once per session in a temp folder."""
+"""Shared fixtures: the one small simulated world, built once per session in a temp folder.
+
+Every suite that needs a world (features, rules, scoring, alerts, console, browser) uses ``small_world``
+(the folder) or ``small_store`` (an event store opened on it) instead of simulating its own."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ os.environ.setdefault("WEIMENG_PROGRESS", "0")
 
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory):
-    """A 6,000-person, one-year world (about a second to build)."""
+    """A 6,000-person, one-year world (a few seconds to build), shared by the whole session: read it, never write."""
     from features.simulate import simulate
 
     out = tmp_path_factory.mktemp("world_small")

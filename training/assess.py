@@ -63,7 +63,8 @@ def assess(model: EscalationModel, test: pd.DataFrame, k: int, cfg: TrainConfig,
 
     m = scorers["model"]
     metrics = {
-        "test_rows": float(len(test)), "test_positives": float(y.sum()), "test_snapshots": float(test[time_col].nunique()),
+        "test_rows": float(len(test)), "test_positives": float(y.sum()),
+        "test_snapshots": float(test[time_col].nunique()),
         "alerts_per_snapshot": float(k),
         "roc_auc": m["roc_auc"], "pr_auc": m["pr_auc"], "brier": m["brier"],
         "precision_at_capacity": m["precision_at_capacity"], "recall_at_capacity": m["recall_at_capacity"],

@@ -122,8 +122,8 @@ def table_training_set(table: str | Path | pd.DataFrame, spec: str | Path | dict
     cols = [sp.id, sp.time, sp.label, *sp.features, *sp.audit_groups, *([sp.baseline] if sp.baseline else [])]
     missing = [c for c in dict.fromkeys(cols) if c not in df.columns]
     if missing:
-        raise TrainingDataError(f"表中缺少规格列 / the table lacks column(s) {missing} named in the spec; the table has "
-                                f"{list(df.columns)[:30]}.")
+        raise TrainingDataError(f"表中缺少规格列 / the table lacks column(s) {missing} named in the spec; "
+                                f"the table has {list(df.columns)[:30]}.")
     out = pd.DataFrame({"person_id": df[sp.id].astype(str)})
     out["as_of"] = pd.to_datetime(df[sp.time], errors="coerce")
     if out["as_of"].isna().any():

@@ -30,7 +30,8 @@ def _expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -500, 500)))
 
 
-def choose_method(method: str, positives: int, min_positives_isotonic: int) -> str:
+def choose_method(method: Literal["auto", "isotonic", "sigmoid"], positives: int,
+                  min_positives_isotonic: int) -> Literal["isotonic", "sigmoid"]:
     if method != "auto":
         return method
     return "isotonic" if positives >= min_positives_isotonic else "sigmoid"

@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,14 +80,15 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
     sizes = _sizes({"train": train_df, "early_stopping": es_df, "calibration": cal_df, "test": test_df}, ts.label)
 
     trained_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    meta = {
+    test_window = [str(d.date()) for d in split.test]
+    meta: dict[str, Any] = {
         "model_name": cfg.mlflow.registered_model, "catalog_version": ts.source.get("catalog_version"),
         "ruleset_version": ts.source.get("ruleset_version"), "horizon_days": cfg.snapshots.horizon_days,
         "alerts_per_snapshot": ts.alerts_per_snapshot, "frequency_days": cfg.snapshots.frequency_days,
         "capacity_per_grid_per_week": ts.source.get("capacity_per_grid_per_week"),
         "id_col": ts.id_col, "time_col": ts.time_col, "label": ts.label, "audit_columns": ts.audit_columns,
         "never_features": list(ts.never_features), "data_kind": ts.source.get("kind"),
-        "test_window": [str(d.date()) for d in split.test], "split": split.describe(), "trained_at": trained_at,
+        "test_window": test_window, "split": split.describe(), "trained_at": trained_at,
     }
     progress("训练模型 fit LightGBM", 0, 1)
     fit = fit_model(train_df, es_df, cal_df, ts.feature_names, cfg, label=ts.label, never_features=ts.never_features,
@@ -165,7 +167,7 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
         tags = {
             "run_name": f"train-{trained_at[:19].replace(' ', 'T')}", "trained_by": _user(),
             "data_kind": ts.source.get("kind"), "data_path": ts.source.get("path"),
-            "test_window": ",".join(meta["test_window"]), "alerts_per_snapshot": ts.alerts_per_snapshot,
+            "test_window": ",".join(test_window), "alerts_per_snapshot": ts.alerts_per_snapshot,
             "test_roc_auc": f"{m['roc_auc']:.4f}" if m.get("roc_auc") is not None else "",
             "test_precision_at_capacity": (f"{m['precision_at_capacity']:.4f}"
                                            if m.get("precision_at_capacity") is not None else ""),

@@ -8,14 +8,14 @@ Weimeng's own code uses :func:`training.load_registered_model`, which unwraps th
 
 from __future__ import annotations
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from training.model import EscalationModel
 
 __all__ = ["EscalationPyfunc"]
 
-class EscalationPyfunc(mlflow.pyfunc.PythonModel):
+class EscalationPyfunc(PythonModel):
     """predict(frame) -> DataFrame(probability, flag): calibrated risk and the operating-threshold flag."""
 
     def load_context(self, context) -> None:

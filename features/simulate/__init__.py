@@ -44,7 +44,8 @@ def simulate(people: int, days: int, seed: int, out: str | Path, params: SimPara
         raise SimulationConfigError(f"days={days}: choose between 30 and 3660 days.")
     unknown = set(overrides) - set(SimParams.__dataclass_fields__)
     if unknown:
-        raise SimulationConfigError(f"unknown simulation parameter(s) {sorted(unknown)}; see features/simulate/_params.py")
+        raise SimulationConfigError(f"unknown simulation parameter(s) {sorted(unknown)}; "
+                                    "see features/simulate/_params.py")
     params = replace(params or SimParams(), **overrides)
     if params.scenario not in SCENARIOS:
         raise SimulationConfigError(f"scenario={params.scenario!r}: choose one of {list(SCENARIOS)}.")

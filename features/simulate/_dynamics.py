@@ -268,7 +268,7 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
                 med = cd[rng.random(k) < P.p_mediation_after_call]
                 if len(med):
                     when = t + rng.integers(1, 15, len(med))
-                    for d_, w_ in zip(med, when):
+                    for d_, w_ in zip(med, when, strict=True):
                         pending_med[int(w_)].append(d_)
             else:
                 R[a] = R[a] * P.r_decay

@@ -104,7 +104,7 @@ def build_geography(n_people: int, params: SimParams, rng: np.random.Generator) 
     house_no = house_no + np.repeat(offsets, n_house) + 1
     grid_idx = np.repeat(np.arange(len(grids)), n_house)
     addresses = pd.DataFrame({
-        "address_code": [f"{v}-{h:04d}" for v, h in zip(village_of[grid_idx], house_no)],
+        "address_code": [f"{v}-{h:04d}" for v, h in zip(village_of[grid_idx], house_no, strict=True)],
         "grid_id": grids["grid_id"].to_numpy()[grid_idx],
         "village_code": village_of[grid_idx],
     })
@@ -129,7 +129,7 @@ def _build_staff(grids: pd.DataFrame, params: SimParams, rng: np.random.Generato
     for g in grids.itertuples(index=False):
         for _ in range(1 + int(rng.random() < 0.25)):
             rows.append((new_id("W"), "grid_worker", g.grid_id, g.township_code, person_name("网格员")))
-    for (village, township), vg in grids.groupby(["village_code", "township_code"], sort=False):
+    for (_village, township), vg in grids.groupby(["village_code", "township_code"], sort=False):
         cadre = new_id("C")
         name = person_name("社区干部" if vg["is_urban"].iloc[0] else "村干部")
         rows.extend((cadre, "cadre", gid, township, name) for gid in vg["grid_id"])
@@ -143,7 +143,7 @@ def _build_staff(grids: pd.DataFrame, params: SimParams, rng: np.random.Generato
         rows.append((new_id("F"), "township_fallback", None, township, "乡镇（街道）综治中心值班"))
     staff = pd.DataFrame(rows, columns=["staff_id", "role", "grid_id", "township_code", "display_name"])
     ids = staff["staff_id"].unique()
-    openids = dict(zip(ids, _openid(rng, len(ids))))
+    openids = dict(zip(ids, _openid(rng, len(ids)), strict=True))
     staff["inbox_id"] = staff["staff_id"].map(openids)
     staff["active"] = True
     unreachable = grids["grid_id"].to_numpy()[rng.random(len(grids)) < params.unreachable_grid_share]

@@ -91,7 +91,7 @@ def build_tables(raw: RawWorld, people: People, geo: Geography, params: SimParam
     recorded_at = _recorded(rng, event_time, P.p_late_record)
     threat = raw.c_threat_kind > 0
 
-    notes = []
+    texts: list[str] = []
     topic_pick = rng.random(k)
     who = _pick(rng, _WHO, k)
     frag_v, frag_w, frag_a = _pick(rng, _VIOLENCE, k), _pick(rng, _WEAPON, k), _pick(rng, _ALCOHOL, k)
@@ -118,12 +118,12 @@ def build_tables(raw: RawWorld, people: People, geo: Geography, params: SimParam
         elif high[i]:
             s += frag_h[i]
         s += _DISPOSITION[int(raw.c_disposition[i])]
-        notes.append(s)
-    notes = np.array(notes, dtype=object)
+        texts.append(s)
+    notes = np.array(texts, dtype=object)
     typo = rng.random(k) < P.p_typo
-    for i in np.flatnonzero(typo):
+    for j in np.flatnonzero(typo):
         a, b = _TYPOS[int(rng.integers(len(_TYPOS)))]
-        notes[i] = notes[i].replace(a, b)
+        notes[j] = notes[j].replace(a, b)
 
     flag_threat = threat & (rng.random(k) >= P.p_threat_flag_unset)
     incidents = pd.DataFrame({
@@ -192,7 +192,7 @@ def build_tables(raw: RawWorld, people: People, geo: Geography, params: SimParam
         d["recorded_at"] = d["recorded_at"] + shift
         d["incident_id"] = pseudonymous_ids(len(dup), rng, prefix="K")
         dp = parties[parties["incident_id"].isin(set(incidents["incident_id"].to_numpy()[dup]))]
-        id_map = dict(zip(incidents["incident_id"].to_numpy()[dup], d["incident_id"]))
+        id_map = dict(zip(incidents["incident_id"].to_numpy()[dup], d["incident_id"], strict=True))
         dp = dp.assign(incident_id=dp["incident_id"].map(id_map))
         incidents = pd.concat([incidents, d], ignore_index=True)
         parties = pd.concat([parties, dp], ignore_index=True)
@@ -202,7 +202,8 @@ def build_tables(raw: RawWorld, people: People, geo: Geography, params: SimParam
         incidents["category"] = incidents["category"].astype(object)
         incidents.loc[bad[kinds == 0], "category"] = "？？"
         incidents.loc[bad[kinds == 1], "event_time"] = pd.NaT
-        incidents.loc[bad[kinds == 2], "recorded_at"] = incidents.loc[bad[kinds == 2], "event_time"] - pd.Timedelta(days=3)
+        early = bad[kinds == 2]
+        incidents.loc[early, "recorded_at"] = incidents.loc[early, "event_time"] - pd.Timedelta(days=3)
     incidents = incidents.sort_values("recorded_at", kind="stable", na_position="first").reset_index(drop=True)
 
     # --- disputes register, parties, mediations ------------------------------------------------------

@@ -18,14 +18,11 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    from features.simulate import simulate
+def world(small_world):
     from features.store import EventStore
     from serving.operations.console import World
 
-    out = tmp_path_factory.mktemp("browser_world")
-    simulate(people=3000, days=120, seed=31, out=out, progress=False)
-    return World(event_store=EventStore.open(out, progress=False))
+    return World(event_store=EventStore.open(small_world, progress=False))   # the session's one small world
 
 
 @pytest.fixture(scope="module")

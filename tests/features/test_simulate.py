@@ -23,7 +23,7 @@ def _digest(folder) -> dict[str, str]:
 def test_same_seed_same_world_and_different_seed_differs(tmp_path):
     a = simulate(people=1500, days=90, seed=5, out=tmp_path / "a", progress=False)
     b = simulate(people=1500, days=90, seed=5, out=tmp_path / "b", progress=False)
-    c = simulate(people=1500, days=90, seed=6, out=tmp_path / "c", progress=False)
+    simulate(people=1500, days=90, seed=6, out=tmp_path / "c", progress=False)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert _digest(tmp_path / "a")["incidents"] != _digest(tmp_path / "c")["incidents"]
     assert a["tables"] == b["tables"]
@@ -33,7 +33,7 @@ def test_divisions_are_real_sichuan_codes():
     assert len(prefectures()) == 21
     cty = counties()
     assert len(cty) == 183 and cty["code"].str.match(r"^51\d{4}$").all()
-    names = dict(zip(cty["code"], cty["name"]))
+    names = dict(zip(cty["code"], cty["name"], strict=True))
     assert names["510107"] == "武侯区" and names["513401"] == "西昌市"
 
 

@@ -123,3 +123,7 @@ def test_backtest_latest_replays_newest_versions(default_ruleset):
     assert as_was.loc["RD002", "hits"] == 0 and as_was.loc["RT006", "hits"] == 0
     assert now.loc["RD002", "hits"] == 1 and now.loc["RD002", "true_positives"] == 1 and now.loc["RT006", "hits"] == 1
     assert "最新版本" in as_now.to_markdown()
+    # without latest=True the report says the versions in force at each snapshot were replayed
+    as_was_result = rules.backtest(store, default_ruleset, "2025-01-01", "2025-01-01")
+    assert as_was_result.latest is False and as_now.latest is True
+    assert "当日生效" in as_was_result.to_markdown() and "最新版本" not in as_was_result.to_markdown()

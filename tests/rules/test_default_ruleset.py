@@ -6,6 +6,8 @@ fully filled explanation; it never fires on empty input; its metadata is complet
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 import pytest
 
@@ -79,6 +81,6 @@ def test_versions_of_a_rule_hand_over_without_gap_or_overlap():
         by_id.setdefault(r.id, []).append(r)
     for rid, versions in by_id.items():
         versions.sort(key=lambda r: r.version)
-        for a, b in zip(versions, versions[1:]):
+        for a, b in itertools.pairwise(versions):
             assert a.effective_until == b.effective_from, rid
         assert versions[-1].effective_until is None, f"{rid}: the newest version should be open-ended"

@@ -61,7 +61,8 @@ def test_missing_null_nan_inf_never_match():
     eng = rules.EventRuleEngine(rs)
     for v in (None, math.nan, float("inf"), -float("inf"), pd.NA, np.float64("nan")):
         assert eng.evaluate("P", {"category": None}, {"calls_7d": v}, as_of=AS_OF) == []
-    assert [h.rule_id for h in eng.evaluate("P", {"category": "debt"}, {"calls_7d": 2}, as_of=AS_OF)] == ["T000", "T001"]
+    hits = eng.evaluate("P", {"category": "debt"}, {"calls_7d": 2}, as_of=AS_OF)
+    assert [h.rule_id for h in hits] == ["T000", "T001"]
 
 
 def test_booleans_numbers_and_strings_normalised():

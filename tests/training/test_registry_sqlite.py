@@ -64,8 +64,8 @@ def test_training_registers_a_challenger_with_what_serving_needs(world, good):
 def test_first_promotion_then_a_worse_challenger_is_refused(world, good):
     rep = promote(tracking_uri=world["uri"], config=load_config(None, WIDE), by="tester")
     assert rep.promoted and rep.champion is None
-    bad = train_from_table(world["table"], world["spec"], config=load_config(None, {"fairness": WIDE["fairness"], **CRIPPLED}),
-                           tracking_uri=world["uri"])
+    crippled = load_config(None, {"fairness": WIDE["fairness"], **CRIPPLED})
+    bad = train_from_table(world["table"], world["spec"], config=crippled, tracking_uri=world["uri"])
     assert bad.version == "2"
     with pytest.raises(PromotionRefused, match="ROC-AUC|precision@capacity") as exc:
         promote(tracking_uri=world["uri"], config=load_config(None, WIDE))

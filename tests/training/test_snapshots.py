@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,7 +48,7 @@ def test_snapshot_dates_leave_room_for_the_last_label_window():
     dates = snapshot_dates("2024-01-01", "2025-12-31", cfg)
     assert dates[-1] + pd.Timedelta(days=90) <= pd.Timestamp("2025-12-31")
     assert dates[0] >= pd.Timestamp("2024-01-01") + pd.Timedelta(days=cfg.snapshots.warmup_days)
-    assert all((b - a).days == 30 for a, b in zip(dates, dates[1:]))
+    assert all((b - a).days == 30 for a, b in itertools.pairwise(dates))
 
 
 def test_too_short_a_window_is_a_clear_error():

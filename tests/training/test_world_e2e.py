@@ -53,8 +53,9 @@ def test_snapshots_follow_the_population_label_and_exclusion_rules(world, tset):
 def test_model_trains_and_is_reported_beside_rules_and_oracles(tset):
     r = train_on_set(tset, load_config(None), register=False)
     m = r.metrics
-    for key in ("roc_auc", "pr_auc", "brier", "precision_at_capacity", "recall_at_capacity", "rules_precision_at_capacity",
-                "oracle_full_roc_auc", "oracle_records_roc_auc", "auc_ratio_to_records_oracle"):
+    for key in ("roc_auc", "pr_auc", "brier", "precision_at_capacity", "recall_at_capacity",
+                "rules_precision_at_capacity", "oracle_full_roc_auc", "oracle_records_roc_auc",
+                "auc_ratio_to_records_oracle"):
         assert m.get(key) is not None, key
     assert "lift_over_rules" in m  # None only when the rules found nobody at capacity
     # A small world has few test positives: these bounds catch a broken pipeline, not a weak model.

@@ -26,12 +26,8 @@ BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="
 
 # -- the world ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def alerts_world(tmp_path_factory):
-    from features.simulate import simulate
-
-    out = tmp_path_factory.mktemp("alerts_world")
-    simulate(people=3000, days=120, seed=23, out=out, progress=False)
-    return out
+def alerts_world(small_world):
+    return small_world              # the session's one small world (tests/conftest.py)
 
 
 @pytest.fixture(scope="session")

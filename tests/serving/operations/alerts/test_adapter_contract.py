@@ -15,9 +15,9 @@ from serving.operations.push import (
     WebhookConfig,
     WeChatConfig,
 )
-from serving.operations.push.fake_wechat import FakeWeChat
 from serving.operations.push.protocol import STATUSES, Delivery
 from serving.operations.push.wechat import WeChatSubscribeAdapter
+from tests.fakes.fake_wechat import FakeWeChat
 
 from .fake_webhook import FakeWebhook
 from .helpers import person_with_one_place, scored

@@ -8,9 +8,9 @@ import pytest
 
 from serving.operations.alerts import AlertPolicy, AlertStore, ConfigurationError, PayloadError
 from serving.operations.push import PushWorker, RetryPolicy, WeChatConfig
-from serving.operations.push.fake_wechat import FakeWeChat
 from serving.operations.push.wechat import ERRCODES, WeChatSubscribeAdapter, render_field
 from serving.operations.push.wechat.token import StableTokenProvider, TokenError
+from tests.fakes.fake_wechat import FakeWeChat
 
 from .helpers import person_with_one_place, scored
 

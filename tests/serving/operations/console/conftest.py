@@ -14,14 +14,11 @@ from .kit import add_users, seed_alerts, two_counties
 
 
 @pytest.fixture(scope="session")
-def console_world(tmp_path_factory):
-    from features.simulate import simulate
+def console_world(small_world):
     from features.store import EventStore
     from serving.operations.console import World
 
-    out = tmp_path_factory.mktemp("console_world")
-    simulate(people=3000, days=120, seed=29, out=out, progress=False)
-    return World(event_store=EventStore.open(out, progress=False))
+    return World(event_store=EventStore.open(small_world, progress=False))   # the session's one small world
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +75,8 @@ def client(seeded, tmp_path):
     engine, world, _ = seeded
     reports = tmp_path / "reports"
     (reports / "2026-11").mkdir(parents=True)
-    (reports / "2026-11" / "leadership.html").write_text("<html><body><h1>月度报告</h1></body></html>", encoding="utf-8")
+    (reports / "2026-11" / "leadership.html").write_text("<html><body><h1>月度报告</h1></body></html>",
+                                                         encoding="utf-8")
     (tmp_path / "secret.html").write_text("secret", encoding="utf-8")
     app = create_app(ConsoleSettings(reports_dir=reports), engine=engine, world=world)
     with TestClient(app) as c:

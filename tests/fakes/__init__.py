@@ -1,0 +1,1 @@
+"""Test doubles of outside services (kept out of the shipped packages)."""
