@@ -167,14 +167,15 @@ def _bar(p_by_snapshot: list[np.ndarray], k: float) -> float:
     return float(allp[min(m, len(allp)) - 1])
 
 
-def fit_thresholds(probability: np.ndarray, county: Sequence[str | None], snapshot: Sequence, budgets: Mapping[str, int],
-                   cfg: BudgetConfig, detail: Mapping | None = None) -> AlertThresholds:
+def fit_thresholds(probability: np.ndarray, county: Sequence[str | None], snapshot: Sequence,
+                   budgets: Mapping[str, int], cfg: BudgetConfig, detail: Mapping | None = None) -> AlertThresholds:
     """Per-county bars from a validation population (``probability``, its ``county`` and ``snapshot``).
 
     >>> rng = np.random.default_rng(0)
     >>> p = rng.random(4000); c = np.where(np.arange(4000) % 2, "510104", "510105"); s = np.arange(4000) % 4
     >>> th = fit_thresholds(p, c, s, {"510104": 10, "510105": 20}, BudgetConfig())
-    >>> th.bars["510104"]["red"] >= th.bars["510104"]["orange"] >= th.bars["510104"]["yellow"] >= th.bars["510104"]["watch"]
+    >>> b = th.bars["510104"]
+    >>> b["red"] >= b["orange"] >= b["yellow"] >= b["watch"]
     True
     """
     p = np.asarray(probability, dtype=float)
@@ -210,7 +211,7 @@ def rank_keys(floor: np.ndarray, probability: np.ndarray, person_ids: Sequence[s
     """Ranking keys within a county, best first when sorted ascending: floor-rule hits first, then the
     calibrated probability, then the person id (a deterministic tie-break)."""
     p = np.nan_to_num(np.asarray(probability, dtype=float), nan=-1.0)
-    return [(-int(f), -float(x), str(pid)) for f, x, pid in zip(floor, p, person_ids)]
+    return [(-int(f), -float(x), str(pid)) for f, x, pid in zip(floor, p, person_ids, strict=True)]
 
 
 def budget_cuts(candidate: np.ndarray, keys: Sequence[tuple], county: Sequence[str | None],

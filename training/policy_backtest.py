@@ -81,10 +81,11 @@ class _World:
         grids = self.store.table("grids")
         self.grids = grids
         persons = self.store.table("persons")
-        self.county = dict(zip(persons["person_id"].astype(str),
-                               (county_of(h, r) for h, r in zip(persons["hukou_address_code"].astype("string"),
-                                                                persons["residence_address_code"].astype("string")))))
-        self.prefecture_of_county = dict(zip(grids["county_code"].astype(str), grids["prefecture_code"].astype(str)))
+        places = zip(persons["hukou_address_code"].astype("string"), persons["residence_address_code"].astype("string"),
+                     strict=True)
+        self.county = dict(zip(persons["person_id"].astype(str), (county_of(h, r) for h, r in places), strict=True))
+        self.prefecture_of_county = dict(zip(grids["county_code"].astype(str), grids["prefecture_code"].astype(str),
+                                             strict=True))
         self.grids_per_prefecture = grids.groupby(grids["prefecture_code"].astype(str)).size().to_dict()
         self.outcomes = self.store.table("outcomes").assign(person_id=lambda d: d["person_id"].astype(str))
 
@@ -135,7 +136,7 @@ def _hit_levels(ruleset, frame: pd.DataFrame, spec: PolicySpec) -> tuple[np.ndar
     """Per row: the floor level index (urgent and floor-rule hits), urgent flag; and the hits table."""
     from rules.batch import evaluate_batch
 
-    hits = evaluate_batch(ruleset, frame.assign(person_id=np.arange(len(frame))), strict=False)
+    hits = evaluate_batch(ruleset, frame.assign(person_id=np.arange(len(frame))), strict=True)
     n = len(frame)
     floor = np.zeros(n, dtype=np.int8)
     urgent = np.zeros(n, dtype=bool)
@@ -195,7 +196,8 @@ class PolicyBacktest:
         rows = [
             {"goal": f"每个市州非紧急预警量在预算 ±{int(tol * 100)}% 内 / non-urgent alerts per grid per week within "
                      f"±{int(tol * 100)}% of budget in every prefecture",
-             "measured": f"{worst.min():.2f}–{worst.max():.2f} × budget", "met": bool(((worst - 1).abs() <= tol).all())},
+             "measured": f"{worst.min():.2f}–{worst.max():.2f} × budget",
+             "met": bool(((worst - 1).abs() <= tol).all())},
             {"goal": f"预算内精确率 ≥ {GOALS['lift_over_rules']}× 同量规则 / precision at the budget ≥ "
                      f"{GOALS['lift_over_rules']}× rules-only at the same volume",
              "measured": f"{s['lift_over_rules']:.2f}×", "met": bool(s["lift_over_rules"] >= GOALS["lift_over_rules"])},
@@ -263,7 +265,8 @@ def policy_backtest(model, data_dir: str | Path, spec: PolicySpec, thresholds: A
             acc[0] += int(m.sum())
             acc[1] += int(y[m].sum())
         hit_frame = hits.assign(person_id=[pids[i] for i in hits["person_id"]], as_of=d) if len(hits) else hits
-        rb = rules_baseline_score(hit_frame, f[["person_id", "as_of"]]).to_numpy(float) if len(hits) else np.zeros(len(f))
+        rb = (rules_baseline_score(hit_frame, f[["person_id", "as_of"]]).to_numpy(float) if len(hits)
+              else np.zeros(len(f)))
         orc = oracle_scores(w.dir, d, horizon_days=horizon, person_ids=pids)["oracle_records"].to_numpy(float)
         cmp_acc["policy"] += tp
         cmp_acc["rules_only"] += _expected_hits(y, rb, n_alert)
@@ -346,7 +349,8 @@ def policy_backtest(model, data_dir: str | Path, spec: PolicySpec, thresholds: A
     oracle_p = pr(cmp_acc["oracle_records"], total_alerts)[0]
     model_p = pr(cmp_acc["model_only"], total_alerts)[0]
     summary = {
-        "snapshots": len(dates), "alerts_per_run": total_alerts / n_s, "budget_per_run": sum(thresholds.budgets.values()),
+        "snapshots": len(dates), "alerts_per_run": total_alerts / n_s,
+        "budget_per_run": sum(thresholds.budgets.values()),
         "alerts_per_grid_per_week": total_alerts / n_s / n_grids / weeks,
         "budget_per_grid_per_week": sum(thresholds.budgets.values()) / n_grids / weeks,
         "precision": policy_precision, "recall": pr(cmp_acc["policy"], total_alerts)[1],
@@ -386,7 +390,8 @@ def _num(x, digits: int = 2) -> str:
 
 
 _LEVEL_CN = {"red": "红色", "orange": "橙色", "yellow": "黄色", "all": "合计"}
-_SCORER_CN = {"policy": "融合策略（预算内）policy", "model_only": "仅模型 model-only", "rules_only": "仅规则 rules-only",
+_SCORER_CN = {"policy": "融合策略（预算内）policy", "model_only": "仅模型 model-only",
+              "rules_only": "仅规则 rules-only",
               "oracle_records": "记录真值 records oracle"}
 
 
@@ -427,19 +432,25 @@ def _intro(r: PolicyBacktest) -> list[str]:
     s, o = r.summary, r.old_policy
     b = r.spec.budget
     return [
-        f"策略版本 policy {r.spec.version} · 模型 model v{r.model_version} · 阈值版本 thresholds {r.thresholds_version} · "
+        f"策略版本 policy {r.spec.version} · 模型 model v{r.model_version} · "
+        f"阈值版本 thresholds {r.thresholds_version} · "
         f"{s['snapshots']} 个月度快照 monthly snapshots ({', '.join(r.snapshots)}) · 数据 data `{r.data_dir}`",
-        f"预算 Budget: 每区县 {_num(b.reviewers_per_county, 0)} 名审核员 × 每人每周 {_num(b.cases_per_reviewer_per_week, 0)} 条，"
+        f"预算 Budget: 每区县 {_num(b.reviewers_per_county, 0)} 名审核员 × "
+        f"每人每周 {_num(b.cases_per_reviewer_per_week, 0)} 条，"
         f"每网格每周走访 {_num(b.visits_per_grid_per_week)} 次，取小者 → 全域每期 {s['budget_per_run']} 条"
         f"（每网格每周 {_num(s['budget_per_grid_per_week'], 3)}）; {s['counties']} 个区县、{s['grids']} 个网格。",
-        f"实际 Measured: 每期 {_num(s['alerts_per_run'], 1)} 条非紧急预警（每网格每周 {_num(s['alerts_per_grid_per_week'], 3)}），"
+        f"实际 Measured: 每期 {_num(s['alerts_per_run'], 1)} 条非紧急预警"
+        f"（每网格每周 {_num(s['alerts_per_grid_per_week'], 3)}），"
         f"精确率 {_pct(s['precision'])}，召回率 {_pct(s['recall'])}；同量仅规则 {_pct(s['rules_only_precision'])}"
         f"（提升 {_num(s['lift_over_rules'])}×），同量仅模型 {_pct(s['model_only_precision'])}"
         f"（{_num(s['lift_over_model'])}×），同量记录真值 {_pct(s['oracle_records_precision'])}"
-        f"（{_num(s['ratio_to_oracle'])}×）；重复预警率 {_pct(s['re_alert_rate'])}；关注名单每期 {_num(s['watch_per_run'], 0)} 人。",
+        f"（{_num(s['ratio_to_oracle'])}×）；重复预警率 {_pct(s['re_alert_rate'])}；"
+        f"关注名单每期 {_num(s['watch_per_run'], 0)} 人。",
         f"旧策略（每条规则命中即为等级下限）Old policy (every rule hit a floor): 每期 {_num(o['alerts_per_run'], 0)} 条"
-        f"（每网格每周 {_num(o['alerts_per_grid_per_week'], 3)}），精确率 {_pct(o['precision'])}，召回率 {_pct(o['recall'])}。",
-        f"紧急命中 Urgent hits (outside the budget): {r.urgent['hits']}，进入审核 reached review {r.urgent['reached']}。",
+        f"（每网格每周 {_num(o['alerts_per_grid_per_week'], 3)}），精确率 {_pct(o['precision'])}，"
+        f"召回率 {_pct(o['recall'])}。",
+        f"紧急命中 Urgent hits (outside the budget): {r.urgent['hits']}，"
+        f"进入审核 reached review {r.urgent['reached']}。",
     ]
 
 
@@ -457,7 +468,8 @@ def to_html(r: PolicyBacktest) -> str:
            "padding:0 1em;line-height:1.5;color:#222}table{border-collapse:collapse;font-size:13px;margin:1em 0}"
            "th,td{border:1px solid #ccc;padding:3px 6px;text-align:left}th{background:#f3f3f3}.no{color:#b00;"
            "font-weight:bold}")
-    parts = ["<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>融合策略回测 Policy backtest</title>",
+    parts = ["<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">",
+             "<title>融合策略回测 Policy backtest</title>",
              f"<style>{css}</style></head><body><h1>融合策略回测 Policy backtest</h1><ul>"]
     parts += [f"<li>{html.escape(x)}</li>" for x in _intro(r)]
     parts.append("</ul>")

@@ -42,8 +42,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
-from common.levels import ALERT_LEVELS, LEVELS, level_rank
 from common.errors import ConfigurationError
+from common.levels import ALERT_LEVELS, LEVELS, level_rank
 from common.settings import load_config
 from features.catalog import CATALOG, RISK_CATEGORIES
 from serving.scoring.errors import ServingConfigError
@@ -354,7 +354,7 @@ def model_categories(features: Sequence[str], contributions: Iterable[float], po
     """
     mass: dict[str, float] = {}
     total = 0.0
-    for name, c in zip(features, contributions):
+    for name, c in zip(features, contributions, strict=False):
         if not c > 0:
             continue
         total += c

@@ -104,7 +104,7 @@ def test_batch_and_service_give_the_same_level_to_everyone(tmp_path_factory, sma
             levels.update({it["person_id"]: it["result"]["level"] for it in body["items"]})
     finally:
         svc.close()
-    batch_levels = dict(zip(table["person_id"], table["level"]))
+    batch_levels = dict(zip(table["person_id"], table["level"], strict=True))
     assert levels == batch_levels
     assert (table["level"] != "none").any() and table["over_budget"].any()
 
@@ -184,5 +184,5 @@ def test_policy_apply_matches_the_scorer_on_the_batch(batch, budget_uri, small_w
     floor, urgent, _ = _hit_levels(load_ruleset(None), f, PolicySpec())
     res = apply_policy(prob, [w.county.get(p) for p in f["person_id"]], f["person_id"].tolist(), floor, urgent,
                        budget_uri[2])
-    levels = dict(zip(f["person_id"], np.array(["none", "yellow", "orange", "red"])[res["level"]]))
-    assert levels == dict(zip(table["person_id"], table["level"]))
+    levels = dict(zip(f["person_id"], np.array(["none", "yellow", "orange", "red"])[res["level"]], strict=True))
+    assert levels == dict(zip(table["person_id"], table["level"], strict=True))
