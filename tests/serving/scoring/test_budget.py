@@ -186,3 +186,25 @@ def test_policy_apply_matches_the_scorer_on_the_batch(batch, budget_uri, small_w
                        budget_uri[2])
     levels = dict(zip(f["person_id"], np.array(["none", "yellow", "orange", "red"])[res["level"]], strict=True))
     assert levels == dict(zip(table["person_id"], table["level"], strict=True))
+
+
+def test_policy_backtest_reports_volume_precision_and_goals(bapp, budget_uri, small_world, tmp_path):
+    from training.policy_backtest import PolicySpec, policy_backtest, write_report
+
+    th = budget_uri[2]
+    model = bapp.scorer.bundle.model
+    r = policy_backtest(model, small_world, PolicySpec(budget=TIGHT), th, dates=DATES[1:3], horizon_days=60)
+    assert r.snapshots == DATES[1:3] and len(r.per_snapshot) == 2
+    assert r.per_snapshot["positives"].sum() > 0
+    assert (r.per_snapshot["alerts"] <= r.per_snapshot["budget"]).all()       # never above the budget
+    assert (r.per_prefecture["ratio_to_budget"] <= 1.0).all()
+    assert set(r.comparison["scorer"]) == {"policy", "model_only", "rules_only", "oracle_records"}
+    assert r.urgent["reached"] == r.urgent["hits"]
+    assert r.old_policy["alerts_per_run"] > r.summary["alerts_per_run"]      # every rule a floor floods the queue
+    assert list(r.curve["volume_multiple"]) == sorted(r.curve["volume_multiple"])
+    assert r.curve["model"].is_monotonic_increasing
+    assert len(r.goals) == 4 and all(isinstance(g["met"], bool) for g in r.goals)
+    paths = write_report(r, tmp_path)
+    md = paths["markdown"].read_text(encoding="utf-8")
+    assert "## 目标 Goals" in md and "预警量-召回曲线" in md and th.version in md
+    assert "<table>" in paths["html"].read_text(encoding="utf-8")
