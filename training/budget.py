@@ -14,7 +14,11 @@ Thresholds are computed once per model version from its validation population (t
 service would have scored at the validation snapshots): per county, the alert bar is the calibrated
 probability at which the validation months would have given ``headroom x budget`` candidates on
 average, red and orange the bars for the top ``level_shares`` of the budget, and the watch bar
-(关注名单) the one for ``watch_multiple x budget``. At scoring time the bar is fixed; the budget is
+(关注名单) the one for ``watch_multiple x budget``. The default headroom (5) is generous on purpose:
+counties are small (two grids, two alerts a month), so month-to-month noise would leave most of them
+short of their budget with a tight bar; the bar only keeps very low risks out of quiet counties and
+the ceiling picks the highest risks (measured on two 200k worlds: every prefecture within 10% of its
+budget with headroom 5, 11-17% short with headroom 1.1-4). At scoring time the bar is fixed; the budget is
 a ceiling on top of it: when more people than the budget pass the bar in one county on one as-of,
 only the highest ranked (floor-rule hits first, then calibrated risk, then person id) are alerts and
 the rest go to the watch list. Urgent hits are outside the budget.
@@ -59,7 +63,7 @@ LEVEL_INDEX = {"none": 0, "yellow": 1, "orange": 2, "red": 3}
 class LevelShares(BaseModel):
     """Shares of the budget at the more serious levels (cumulative: red within orange)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
     red: float = Field(0.10, gt=0, le=1)
     orange: float = Field(0.40, gt=0, le=1)
 
@@ -74,13 +78,13 @@ class LevelShares(BaseModel):
 class BudgetConfig(BaseModel):
     """The ``budget`` section of the fusion policy (serving/scoring/config/fusion.yaml)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)  # defaults typed as the YAML's values
     reviewers_per_county: float = Field(2, gt=0, le=1000)
     cases_per_reviewer_per_week: float = Field(5, gt=0, le=1000)
     visits_per_grid_per_week: float = Field(0.25, gt=0, le=100)
     period_days: int = Field(30, ge=1, le=366)
-    headroom: float = Field(1.1, ge=1, le=5)
-    watch_multiple: float = Field(2.0, ge=1, le=20)
+    headroom: float = Field(5.0, ge=1, le=20)
+    watch_multiple: float = Field(6.0, ge=1, le=50)
     level_shares: LevelShares = Field(default_factory=LevelShares)
 
     def weekly_budget(self, grids: int) -> float:
@@ -118,12 +122,37 @@ def county_of(hukou: str | None, residence: str | None) -> str | None:
     return None
 
 
-def county_budgets(grid_counties: Sequence[str], cfg: BudgetConfig) -> dict[str, int]:
-    """County code -> alerts per run, from the grids table's ``county_code`` column."""
-    counts: dict[str, int] = {}
-    for c in grid_counties:
-        counts[str(c)] = counts.get(str(c), 0) + 1
-    return {c: cfg.run_budget(n) for c, n in sorted(counts.items())}
+def county_budgets(grid_counties: Sequence[str], cfg: BudgetConfig,
+                   grid_prefectures: Sequence[str] | None = None) -> dict[str, int]:
+    """County code -> alerts per run, from the grids table (``county_code``, ``prefecture_code``).
+
+    A county's exact budget is rarely a whole number (0.25 visits x 2 grids x 30/7 = 2.14). With the
+    prefectures given, the whole alerts are shared out within each prefecture by largest remainder, so
+    that a prefecture's total is its exact budget rounded (rounding each small county on its own would
+    bias totals by up to 20%); every county keeps at least one.
+
+    >>> county_budgets(["A", "A", "B", "B", "C", "C", "D", "D"], BudgetConfig(), ["P"] * 8)
+    {'A': 3, 'B': 2, 'C': 2, 'D': 2}
+    """
+    grids: dict[str, int] = {}
+    pref: dict[str, str] = {}
+    for i, c in enumerate(grid_counties):
+        grids[str(c)] = grids.get(str(c), 0) + 1
+        if grid_prefectures is not None:
+            pref[str(c)] = str(grid_prefectures[i])
+    if grid_prefectures is None:
+        return {c: cfg.run_budget(n) for c, n in sorted(grids.items())}
+    exact = {c: cfg.weekly_budget(n) * cfg.period_days / 7.0 for c, n in grids.items()}
+    out: dict[str, int] = {}
+    for p in sorted(set(pref.values())):
+        cs = sorted(c for c in grids if pref[c] == p)
+        total = int(round(sum(exact[c] for c in cs)))
+        base = {c: int(np.floor(exact[c])) for c in cs}
+        rest = total - sum(base.values())
+        for c in sorted(cs, key=lambda c: (-(exact[c] - base[c]), c))[:max(0, rest)]:
+            base[c] += 1
+        out.update({c: max(1, b) for c, b in base.items()})
+    return dict(sorted(out.items()))
 
 
 @dataclass(frozen=True)

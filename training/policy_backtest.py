@@ -90,7 +90,8 @@ class _World:
         self.outcomes = self.store.table("outcomes").assign(person_id=lambda d: d["person_id"].astype(str))
 
     def budgets(self, cfg: BudgetConfig) -> dict[str, int]:
-        return county_budgets(self.grids["county_code"].astype(str).tolist(), cfg)
+        return county_budgets(self.grids["county_code"].astype(str).tolist(), cfg,
+                              self.grids["prefecture_code"].astype(str).tolist())
 
     def population(self, d: pd.Timestamp) -> pd.DataFrame:
         """Everyone the service scores at ``d`` (FeatureSource.population_frame: the store's features)."""

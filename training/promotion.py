@@ -247,8 +247,9 @@ def _budget_alerts(world, budget_cfg) -> int:
 
     from training.budget import county_budgets
 
-    grids = pd.read_parquet(world / "grids.parquet", columns=["county_code"])
-    return int(sum(county_budgets(grids["county_code"].astype(str).tolist(), budget_cfg).values()))
+    grids = pd.read_parquet(world / "grids.parquet", columns=["county_code", "prefecture_code"])
+    return int(sum(county_budgets(grids["county_code"].astype(str).tolist(), budget_cfg,
+                                  grids["prefecture_code"].astype(str).tolist()).values()))
 
 
 def _fix_thresholds(model, mv, world, budget_cfg, tracking_uri, model_name) -> dict:
@@ -263,5 +264,35 @@ def _fix_thresholds(model, mv, world, budget_cfg, tracking_uri, model_name) -> d
 
     th = validation_thresholds(model, world, budget_cfg)
     register_thresholds(mv.version, th, tracking_uri=tracking_uri, model_name=model_name)
+    try:
+        _card_with_thresholds(mv.run_id, th, tracking_uri)
+    except Exception as exc:  # the card is documentation; the thresholds are registered either way
+        import logging
+
+        logging.getLogger("weimeng.training").warning("model card not updated with the thresholds: %s", exc)
     return {"thresholds_version": th.version, "alerts_per_run": int(sum(th.budgets.values())),
             "counties": len(th.budgets), "snapshots": th.detail.get("snapshots")}
+
+
+def _card_with_thresholds(run_id: str, th, tracking_uri) -> None:
+    """Append the thresholds section to the run's model card (Markdown and HTML artifacts)."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    import mlflow.artifacts
+
+    from training.card import render_card_html, thresholds_section
+
+    client_for(tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        md = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="report/model_card.md",
+                                                      dst_path=tmp))
+        text = md.read_text(encoding="utf-8").split("\n## 预警阈值与预算", 1)[0].rstrip("\n") + "\n"
+        text += thresholds_section(th.to_dict())
+        md.write_text(text, encoding="utf-8")
+        html = md.with_name("model_card.html")
+        html.write_text(render_card_html(text, None, title="model card"), encoding="utf-8")
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_artifact(str(md), artifact_path="report")
+            mlflow.log_artifact(str(html), artifact_path="report")

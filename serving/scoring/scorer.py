@@ -328,8 +328,8 @@ class Scorer:
                      bundle: Bundle | None = None, ceiling: bool | None = None) -> list[ScoredPerson]:
         """As :meth:`score_frame`, from a catalog-ordered feature matrix (the service's fast path).
 
-        ``ceiling``: apply the per-county budget over the as-of population (default: yes, except when
-        ``hits`` are given, i.e. on the event path)."""
+        ``ceiling``: apply the per-county budget over the as-of population (default: yes for a request
+        with one as-of and no precomputed ``hits``; not on the event path nor for a history of dates)."""
         b = bundle or self._bundle
         pol = b.policy
         n = len(F)
@@ -342,7 +342,9 @@ class Scorer:
         first, prob, counties = self._first_pass(b, pids, as_ofs, F, per_row)
         # The budget ceiling (not on the event path: an incident is new information, scored at once).
         over = np.zeros(n, dtype=bool)
-        apply_ceiling = (hits is None) if ceiling is None else ceiling
+        # By default the ceiling applies to requests for one as-of (batch runs, score APIs); a history of
+        # several dates (the explain view) and the event path show levels by the bars alone.
+        apply_ceiling = (hits is None and len(set(as_ofs)) == 1) if ceiling is None else ceiling
         if apply_ceiling:
             cand, keys = self._candidates(first, prob, pids)
             for i in np.flatnonzero(cand):

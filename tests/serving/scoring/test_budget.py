@@ -10,8 +10,8 @@ import pytest
 from tests.serving.scoring.conftest import AS_OF, DATES
 from training.budget import AlertThresholds, BudgetConfig, budget_cuts, county_budgets, fit_thresholds, rank_keys
 
-#: A generous bar (three times the budget on the validation months) so the ceiling has work to do.
-TIGHT = BudgetConfig(headroom=3.0)
+#: A generous bar (eight times the budget on the validation months) so the ceiling has work to do.
+TIGHT = BudgetConfig(headroom=8.0)
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +208,13 @@ def test_policy_backtest_reports_volume_precision_and_goals(bapp, budget_uri, sm
     md = paths["markdown"].read_text(encoding="utf-8")
     assert "## 目标 Goals" in md and "预警量-召回曲线" in md and th.version in md
     assert "<table>" in paths["html"].read_text(encoding="utf-8")
+
+
+def test_the_model_card_section_states_the_fixed_thresholds(budget_uri):
+    from training.card import thresholds_section
+
+    th = budget_uri[2]
+    text = thresholds_section(th.to_dict())
+    assert th.version in text and f"**{sum(th.budgets.values())}**" in text
+    for county in th.bars:
+        assert f"| {county} | {th.budgets[county]} |" in text

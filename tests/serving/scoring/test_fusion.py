@@ -162,5 +162,6 @@ def test_the_packaged_budget_is_the_documented_default():
 
     assert POLICY.mode == "budget" and POLICY.floor_rules == () and POLICY.raise_level is False
     assert POLICY.budget == BudgetConfig()  # the YAML states the defaults promotion uses without a policy file
+    assert POLICY.budget.digest() == BudgetConfig().digest()   # so a promoted version matches the packaged policy
     # about one alert per grid per month: 0.25 visits per grid-week x 30/7 weeks
     assert POLICY.budget.visits_per_grid_per_week * 30 / 7 == pytest.approx(1.07, abs=0.01)
