@@ -152,6 +152,32 @@ def _hit_levels(ruleset, frame: pd.DataFrame, spec: PolicySpec) -> tuple[np.ndar
     return floor, urgent, hits
 
 
+def _urgent_replay(w: _World, ruleset, f: pd.DataFrame, d: pd.Timestamp, spec: PolicySpec) -> tuple[int, int]:
+    """The month's incidents (event path) replayed through the rules: (urgent hits, hits that reach review
+    at once: at least the urgent level and outside the budget, as the scorer's event path decides)."""
+    from rules.batch import evaluate_batch
+
+    inc = w.store.table("incidents")
+    inc = inc[(inc["event_time"] >= d - pd.Timedelta(days=30)) & (inc["event_time"] < d)]
+    if inc.empty:
+        return 0, 0
+    parties = w.store.table("incident_parties")
+    ev = inc.merge(parties, on="incident_id").assign(person_id=lambda x: x["person_id"].astype(str))
+    ev = ev[ev["person_id"].isin(set(f["person_id"]))]
+    if ev.empty:
+        return 0, 0
+    rows = ev[["person_id"]].merge(f, on="person_id", how="left")
+    for c in ("category", "flag_violence", "flag_weapon", "flag_alcohol", "flag_minor_present", "flag_threat",
+              "disposition", "role"):
+        if c in ev:
+            rows[f"event.{c}"] = ev[c].to_numpy()
+    hits = evaluate_batch(ruleset, rows.assign(person_id=np.arange(len(rows))), strict=False)
+    urg = hits[hits["urgent"].astype(bool)] if len(hits) else hits
+    n = int(urg["person_id"].nunique()) if len(urg) else 0
+    reached = n if LEVEL_INDEX[spec.urgent_level] >= LEVEL_INDEX["yellow"] else 0  # urgent: floor, no ceiling
+    return n, reached
+
+
 def apply_policy(prob: np.ndarray, counties: Sequence[str | None], person_ids: Sequence[str], floor: np.ndarray,
                  urgent: np.ndarray, th: AlertThresholds) -> dict[str, np.ndarray]:
     """Levels for one as-of population, as the scorer decides them: model level from the county's bars,
@@ -258,8 +284,9 @@ def policy_backtest(model, data_dir: str | Path, spec: PolicySpec, thresholds: A
         n_alert = int(alert.sum())
         positives = int(y.sum())
         tp = int(y[alert].sum())
-        urgent_hits += int(urgent.sum())
-        urgent_reached += int((urgent & (res["level"] >= LEVEL_INDEX[spec.urgent_level])).sum())
+        uh, ur = _urgent_replay(w, ruleset, f, d, spec)
+        urgent_hits += int(urgent.sum()) + uh
+        urgent_reached += int((urgent & (res["level"] >= LEVEL_INDEX[spec.urgent_level])).sum()) + ur
         for lv in (1, 2, 3):
             m = alert & (res["level"] == lv)
             acc = level_acc.setdefault(LEVELS[lv], [0, 0])
