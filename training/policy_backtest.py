@@ -192,7 +192,7 @@ def apply_policy(prob: np.ndarray, counties: Sequence[str | None], person_ids: S
     _, inside = budget_cuts(cand, rank_keys(floor > 0, prob, person_ids), counties, th)
     over = cand & ~inside
     level = np.where(over, 0, level)
-    watch = (level == 0) & (over | (prob >= bars[:, 3]))
+    watch = (level == 0) & (prob >= bars[:, 3])
     return {"level": level, "alert": (level > 0) & ~urgent, "urgent": urgent & (level > 0), "watch": watch,
             "over_budget": over, "model_level": m_level}
 

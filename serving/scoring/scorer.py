@@ -397,7 +397,7 @@ class Scorer:
                      "model_categories": list(res.model_categories), "fusion_version": pol.version}
             if budget is not None:
                 th_i = b.thresholds.for_county(counties[i])
-                watch = res.level == "none" and p is not None and (bool(over[i]) or p >= th_i.watch)
+                watch = res.level == "none" and p is not None and p >= th_i.watch
                 extra.update(county=counties[i], watch=watch, over_budget=bool(over[i]),
                              thresholds=_bars_view(th_i, budget, counties[i]))
             out.append(ScoredPerson(

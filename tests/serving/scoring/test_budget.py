@@ -81,7 +81,10 @@ def test_non_urgent_alerts_never_exceed_the_county_budget_and_the_highest_risks_
         kept = alerts[alerts["county"] == county]
         assert len(kept) == th.budgets[county]                  # a full county keeps exactly its budget
         assert kept["probability"].min() >= grp["probability"].max()
-    assert (over["level"] == "none").all() and over["watch"].all()
+    assert (over["level"] == "none").all()
+    above = over[[p >= th.for_county(c)["watch"] for p, c in zip(over["probability"], over["county"], strict=True)]]
+    assert len(above) > 0 and above["watch"].all()            # outside the budget, above the watch bar: watched
+    assert (table.loc[table["watch"], "level"] == "none").all()
     # every alert says which bars it was levelled against
     s = next(x for x in scored if x.level != "none")
     assert s.extra["thresholds"]["version"] == th.version and s.extra["thresholds"]["county"] == s.extra["county"]
