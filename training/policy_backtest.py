@@ -318,9 +318,12 @@ def policy_backtest(model, data_dir: str | Path, spec: PolicySpec, thresholds: A
         if len(hits):
             for rid, grp in hits.groupby("rule_id"):
                 rows = np.unique(grp["person_id"].to_numpy(int))
-                acc = rule_acc.setdefault(rid, [0, 0, str(grp["level"].iloc[0])])
+                acc = rule_acc.setdefault(rid, [0, 0, str(grp["level"].iloc[0]), 0, 0])
                 acc[0] += len(rows)
                 acc[1] += int(y[rows].sum())
+                out = rows[~alert[rows]]          # hits that are not alerts yet: what a floor would add
+                acc[3] += len(out)
+                acc[4] += int(y[out].sum())
         ids = {pids[i] for i in np.flatnonzero(alert)}
         re_alert = (len(ids & prev_alerts) / len(ids)) if prev_alerts is not None and ids else float("nan")
         prev_alerts = ids
@@ -366,9 +369,15 @@ def policy_backtest(model, data_dir: str | Path, spec: PolicySpec, thresholds: A
                               for k in ("model", "rules_only", "oracle_records")}}
                           for m, c in sorted(curve_acc.items())])
     policy_precision = pr(cmp_acc["policy"], total_alerts)[0]
+    # A floor puts the rule's hits first in their county's budget: it adds the hits that are not alerts
+    # yet and pushes out the lowest-ranked alerts (yellow). It earns that only if what it adds is more
+    # precise than what it displaces.
+    y_acc = level_acc.get("yellow", [0, 0])
+    marginal = y_acc[1] / y_acc[0] if y_acc[0] else policy_precision
     per_rule = pd.DataFrame([{"rule_id": r, "level": a[2], "people": a[0], "true_positives": a[1],
                               "precision": a[1] / a[0] if a[0] else float("nan"),
-                              "earns_floor": bool(a[0] and a[1] / a[0] >= policy_precision)}
+                              "added_people": a[3], "added_precision": a[4] / a[3] if a[3] else float("nan"),
+                              "earns_floor": bool(a[3] and a[4] / a[3] > marginal)}
                              for r, a in sorted(rule_acc.items())])
     old_policy = {"alerts_per_run": old_n / n_s, "alerts_per_grid_per_week": old_n / n_s / n_grids / weeks,
                   "precision": cmp_acc["old_policy_tp"] / old_n if old_n else float("nan"),
@@ -449,10 +458,12 @@ def _tables(r: PolicyBacktest) -> list[tuple[str, list[str], list[list[str]]]]:
                                                     "仅规则 rules-only", "记录真值 records oracle"],
                 [[_num(x.volume_multiple), _num(x.alerts_per_run, 0), _pct(x.model), _pct(x.rules_only),
                   _pct(x.oracle_records)] for x in r.curve.itertuples()]))
-    out.append(("规则精确率 Rule precision (a rule may be a level floor only if it beats the policy's precision)",
-                ["规则 rule", "等级 level", "人次 people", "命中 TP", "精确率 precision", "可作下限 earns a floor"],
-                [[x.rule_id, x.level, str(x.people), str(x.true_positives), _pct(x.precision),
-                  "是" if x.earns_floor else "否"] for x in r.per_rule.itertuples()]))
+    out.append(("规则精确率 Rule precision (a rule earns a level floor only if the hits it would add beat the "
+                "yellow alerts they would displace)",
+                ["规则 rule", "等级 level", "人次 people", "命中 TP", "精确率 precision", "新增人次 added",
+                 "新增精确率 added precision", "可作下限 earns a floor"],
+                [[x.rule_id, x.level, str(x.people), str(x.true_positives), _pct(x.precision), str(x.added_people),
+                  _pct(x.added_precision), "是" if x.earns_floor else "否"] for x in r.per_rule.itertuples()]))
     return out
 
 
