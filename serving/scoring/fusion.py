@@ -377,7 +377,7 @@ def fuse(probability: float | None, hits: Sequence[tuple[str, str, str, bool]], 
     ``model_cats`` are the categories from :func:`model_categories` (empty when contributions were
     not computed); they are added only if the model alone reaches ``category_min_level``.
     """
-    if probability is None or not probability == probability:
+    if probability is None or probability != probability:
         m_rank = 0
     else:
         m_rank = int(probability >= th.yellow) + int(probability >= th.orange) + int(probability >= th.red)

@@ -292,7 +292,7 @@ class Scorer:
         try:
             if n <= Scorer.SMALL_BATCH and b.engine is not None:
                 for i in range(n):
-                    row = dict(zip(FEATURE_NAMES, F[i].tolist()))
+                    row = dict(zip(FEATURE_NAMES, F[i].tolist(), strict=True))
                     per_row[i] = b.engine.evaluate(pids[i], None, row, as_of=as_ofs[i])
                 return per_row
             frame = pd.DataFrame(F, columns=list(FEATURE_NAMES))
@@ -383,7 +383,7 @@ class Scorer:
                                b.thresholds.for_county(counties[i]), pol, cats)
                 if over[i]:
                     res = _replace(res, level="none")
-                values = dict(zip(names, X[i]))
+                values = dict(zip(names, X[i], strict=True))
                 factors = factors_from_contributions(names, c, values, top=None if full else pol.top_factors,
                                                      min_abs=0.0 if full else pol.min_abs_contribution)
                 explanation = build_explanation(res, hit_views(per_row[i]), factors, pol,
