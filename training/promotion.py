@@ -40,7 +40,7 @@ from training.registry import (
     register_thresholds,
 )
 
-__all__ = ["GateReport", "promote", "rollback", "evaluate_gate"]
+__all__ = ["GateReport", "promote", "rollback", "evaluate_gate", "fix_thresholds"]
 
 HISTORY_TAG = "champion_history"
 
@@ -252,10 +252,10 @@ def _budget_alerts(world, budget_cfg) -> int:
                                   grids["prefecture_code"].astype(str).tolist()).values()))
 
 
-def _fix_thresholds(model, mv, world, budget_cfg, tracking_uri, model_name) -> dict:
+def _fix_thresholds(model, mv, world, budget_cfg, tracking_uri, model_name, force: bool = False) -> dict:
     """Compute and register the version's alert thresholds (kept when already fixed for this budget)."""
     tags = mv.tags or {}
-    if tags.get("alert_thresholds_version") and tags.get("alert_budget_digest") == budget_cfg.digest():
+    if not force and tags.get("alert_thresholds_version") and tags.get("alert_budget_digest") == budget_cfg.digest():
         return {"thresholds_version": tags["alert_thresholds_version"], "kept": True}
     if world is None:
         return {"thresholds_version": None, "reason": "no data directory with the validation population; the "
@@ -296,3 +296,23 @@ def _card_with_thresholds(run_id: str, th, tracking_uri) -> None:
         with mlflow.start_run(run_id=run_id):
             mlflow.log_artifact(str(md), artifact_path="report")
             mlflow.log_artifact(str(html), artifact_path="report")
+
+
+def fix_thresholds(version: str | int | None = None, *, alias: str = "champion", tracking_uri: str | None = None,
+                   budget=None, data_dir: str | None = None, model_name: str = MODEL_NAME,
+                   force: bool = False) -> dict:
+    """(Re)compute and register a version's alert thresholds for ``budget`` (a budget change is a new
+    thresholds version: the service picks it up on its next reload). Kept when already fixed for it,
+    unless ``force``."""
+    from training.budget import load_budget
+    from training.errors import TrainingDataError
+
+    client = client_for(tracking_uri)
+    mv = _version_for(client, model_name, None if version is not None else alias, version)
+    world = _world_dir(data_dir, mv)
+    if world is None:
+        raise TrainingDataError(f"找不到验证数据 / version {mv.version} has no world directory with its validation "
+                                f"population (tag data_path={(mv.tags or {}).get('data_path')!r}); pass data_dir.")
+    model = load_model_version(model_name, alias=None, version=mv.version, tracking_uri=tracking_uri)
+    return {"version": str(mv.version),
+            **_fix_thresholds(model, mv, world, load_budget(budget), tracking_uri, model_name, force=force)}

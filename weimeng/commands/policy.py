@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["policy_app", "backtest_command", "check_agreement"]
+__all__ = ["policy_app", "backtest_command", "check_agreement", "fix_thresholds_command"]
 
 policy_app = typer.Typer(help="融合策略 Fusion policy: backtest the whole policy (rules + model + budget).",
                          no_args_is_help=True, add_completion=False)
@@ -129,3 +129,35 @@ def backtest_command(
     con.print(t)
     with contextlib.suppress(Exception):
         con.print(f"报告 report: {paths['markdown']} · {paths['html']}")
+
+
+@policy_app.command("fix-thresholds")
+def fix_thresholds_command(
+    version: str | None = typer.Option(None, "--version", help="版本 version (default: @champion)"),
+    fusion: Path | None = typer.Option(None, "--fusion", help="融合策略 YAML whose budget applies (default: packaged)"),
+    data: Path | None = typer.Option(None, "--data", help="验证数据 world directory (default: the version's data)"),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+    force: bool = typer.Option(False, "--force", help="重算 recompute even if fixed for this budget"),
+) -> None:
+    """按预算重算阈值 Fix a version's alert thresholds for the policy's budget (after a budget change)."""
+    from rich.console import Console
+
+    from weimeng.commands.train import _expected_errors, _quiet_mlflow, _tracking_uri
+
+    try:
+        uri = _tracking_uri(tracking_uri)
+        _quiet_mlflow()
+        from serving.scoring.errors import ScoringError
+        from serving.scoring.fusion import load_policy
+        from training.promotion import fix_thresholds
+
+        budget = load_policy(fusion).budget
+        r = fix_thresholds(version, tracking_uri=uri, budget=budget, data_dir=str(data) if data else None,
+                           force=force)
+    except typer.Exit:
+        raise
+    except (*_expected_errors(), ScoringError) as exc:  # type: ignore[misc]
+        _fail(str(exc))
+    Console().print(f"[green]阈值已登记[/] thresholds {r.get('thresholds_version')} for v{r['version']}"
+                    + (" (unchanged: already fixed for this budget)" if r.get("kept") else
+                       f": {r.get('alerts_per_run')} alerts per run over {r.get('counties')} counties"))
