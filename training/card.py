@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["render_card_markdown", "render_card_html", "write_card"]
+__all__ = ["render_card_markdown", "render_card_html", "write_card", "thresholds_section"]
 
 
 def _f(x, digits: int = 3) -> str:
@@ -179,3 +179,29 @@ def write_card(ctx: dict, out_dir: str | Path) -> dict[str, Path]:
     html_path = out / "model_card.html"
     html_path.write_text(render_card_html(text, out, title=f"{ctx['model_name']} model card"), encoding="utf-8")
     return {"markdown": md_path, "html": html_path}
+
+
+def thresholds_section(th: dict) -> str:
+    """The card's section on the alert thresholds fixed with the version at promotion (training.budget)."""
+    d = th.get("detail", {})
+    b = d.get("budget", {})
+    budgets = th.get("budgets", {})
+    bars = th.get("bars", {})
+    lines = ["", "## 预警阈值与预算 Alert thresholds and budget (fixed at promotion)", "",
+             f"- 阈值版本 Thresholds version `{d.get('thresholds_version')}`, computed {d.get('computed_at', '—')} "
+             "from "
+             f"the validation snapshots {', '.join(d.get('snapshots', []))} ({d.get('rows', '—')} rows) of "
+             f"`{d.get('source', '—')}`; budget digest `{d.get('budget_digest')}`.",
+             f"- 预算 Budget: min({b.get('reviewers_per_county')} reviewers x {b.get('cases_per_reviewer_per_week')} "
+             f"cases a week, {b.get('visits_per_grid_per_week')} visits per grid a week) per county, x "
+             f"{b.get('period_days')}/7 per run: **{sum(budgets.values())}** non-urgent alerts per run over "
+             f"{len(budgets)} counties. Urgent hits are outside the budget.",
+             f"- 默认阈值 Default bars (a county not seen at validation): red {_f(th['default'].get('red'), 4)}, "
+             "orange "
+             f"{_f(th['default'].get('orange'), 4)}, yellow {_f(th['default'].get('yellow'), 4)}, watch "
+             f"{_f(th['default'].get('watch'), 4)}.", ""]
+    rows = [{"county": c, "budget/run": budgets.get(c), "red": _f(v.get("red"), 4), "orange": _f(v.get("orange"), 4),
+             "yellow": _f(v.get("yellow"), 4), "watch": _f(v.get("watch"), 4)} for c, v in sorted(bars.items())]
+    if rows:
+        lines += [_table(pd.DataFrame(rows)), ""]
+    return "\n".join(lines) + "\n"

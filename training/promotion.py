@@ -7,7 +7,14 @@ compared on the same rows. The challenger passes when
   ``precision_tolerance`` (first promotion, no champion: it must beat the rules-only baseline and the
   prior rate at capacity instead), and
 * it raises no fairness flag the champion does not also raise on that window (with no champion: no
-  flag at all), unless ``allow_new_fairness_flags`` is set.
+  flag at all), unless ``allow_new_fairness_flags`` is set, and
+* it does not lower recall at the alert budget (the budget's alerts per run, top by risk per snapshot)
+  when the budget is known.
+
+On promotion the alert thresholds of the version are fixed (training.budget; from its validation
+population in its data directory and the budget of the fusion policy) and stored with the version in
+the registry, unless it already has thresholds for the same budget. The scoring service loads them
+with the model.
 
 ``force=True`` with a ``reason`` overrides a refusal; who (``by`` or the login name) and why are
 written as model-version tags. Every move of ``champion`` is appended to the registered model's
@@ -24,9 +31,16 @@ from datetime import UTC, datetime
 from training.assess import assess
 from training.config import TrainConfig, load_config
 from training.errors import IncompatibleModelError, PromotionRefused, RegistryError, TrainingConfigError
-from training.registry import MODEL_NAME, _version_for, client_for, download_test_set, load_model_version
+from training.registry import (
+    MODEL_NAME,
+    _version_for,
+    client_for,
+    download_test_set,
+    load_model_version,
+    register_thresholds,
+)
 
-__all__ = ["GateReport", "promote", "rollback", "evaluate_gate"]
+__all__ = ["GateReport", "promote", "rollback", "evaluate_gate", "fix_thresholds"]
 
 HISTORY_TAG = "champion_history"
 
@@ -42,6 +56,7 @@ class GateReport:
     new_fairness_flags: list[str] = field(default_factory=list)
     forced: bool = False
     promoted: bool = False
+    thresholds: dict = field(default_factory=dict)   # the alert thresholds fixed with the version
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -70,8 +85,10 @@ def _set_history(client, name: str, hist: list[str]) -> None:
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(hist[-200:]))
 
 
-def evaluate_gate(challenger, champion, test, cfg: TrainConfig) -> GateReport:
-    """Compare two loaded models on the challenger's test rows (pure: no registry writes)."""
+def evaluate_gate(challenger, champion, test, cfg: TrainConfig, budget_alerts: int | None = None) -> GateReport:
+    """Compare two loaded models on the challenger's test rows (pure: no registry writes).
+
+    ``budget_alerts``: the alert budget per scoring run; the challenger must not lower recall there."""
     meta = challenger.metadata
     k = int(meta["alerts_per_snapshot"])
     kw = dict(label=meta.get("label", "label"), time_col=meta.get("time_col", "as_of"),
@@ -104,6 +121,16 @@ def evaluate_gate(challenger, champion, test, cfg: TrainConfig) -> GateReport:
             rep.reasons.append(f"precision@capacity {mc['precision_at_capacity']:.4f} < champion "
                                f"{mp['precision_at_capacity']:.4f} - {p.precision_tolerance}")
         new_flags = sorted(set(a_ch.flags) - set(a_cp.flags))
+        if budget_alerts:
+            from training.policy_backtest import recall_at_budget
+
+            label, time_col = kw["label"], kw["time_col"]
+            r_ch = recall_at_budget(challenger, test, int(budget_alerts), label, time_col)
+            r_cp = recall_at_budget(champion, test, int(budget_alerts), label, time_col)
+            mc["recall_at_budget"], mp["recall_at_budget"] = r_ch, r_cp
+            if r_ch < r_cp - 1e-12:
+                rep.reasons.append(f"recall at the budget ({int(budget_alerts)} alerts per run) {r_ch:.4f} < champion "
+                                   f"{r_cp:.4f}")
     rep.new_fairness_flags = new_flags
     if new_flags and not p.allow_new_fairness_flags:
         if champion is None:
@@ -118,10 +145,13 @@ def evaluate_gate(challenger, champion, test, cfg: TrainConfig) -> GateReport:
 
 def promote(version: str | int | None = None, *, tracking_uri: str | None = None, force: bool = False,
             reason: str | None = None, by: str | None = None, config: str | TrainConfig | None = None,
-            model_name: str = MODEL_NAME) -> GateReport:
+            model_name: str = MODEL_NAME, budget=None, data_dir: str | None = None) -> GateReport:
     """Move ``champion`` to the challenger (or ``version``) if it passes the gate, or if forced.
 
     Raises :class:`PromotionRefused` (with ``.report``) when the gate says no and ``force`` is False.
+    ``budget``: a training.budget.BudgetConfig, a fusion policy YAML or None (the defaults, which the
+    packaged fusion.yaml states); ``data_dir``: where the validation population is (default: the
+    version's ``data_path`` tag).
     """
     if force and not (reason and reason.strip()):
         raise TrainingConfigError("强制晋升须说明理由 / force=True needs a reason: pass --reason \"...\" "
@@ -140,8 +170,13 @@ def promote(version: str | int | None = None, *, tracking_uri: str | None = None
     champion = (load_model_version(model_name, alias=None, version=champ_mv.version, tracking_uri=tracking_uri)
                 if champ_mv is not None else None)
     test = download_test_set(mv.run_id, tracking_uri)
+    from training.budget import load_budget
+
+    budget_cfg = load_budget(budget)
+    world = _world_dir(data_dir, mv)
+    budget_alerts = _budget_alerts(world, budget_cfg) if world is not None else None
     try:
-        report = evaluate_gate(challenger, champion, test, cfg)
+        report = evaluate_gate(challenger, champion, test, cfg, budget_alerts)
     except IncompatibleModelError:
         if not force:
             raise
@@ -156,6 +191,7 @@ def promote(version: str | int | None = None, *, tracking_uri: str | None = None
             f"晋升被拒绝 / promotion of v{mv.version} refused: " + "; ".join(report.reasons)
             + ". Fix the model, or override with force=True and a reason (`--force --reason \"...\"`).",
             report.to_dict())
+    report.thresholds = _fix_thresholds(challenger, mv, world, budget_cfg, tracking_uri, model_name)
     hist = _history(client, model_name)
     if champ_mv is not None and (not hist or hist[-1] != str(champ_mv.version)):
         hist.append(str(champ_mv.version))
@@ -197,3 +233,86 @@ def rollback(*, tracking_uri: str | None = None, reason: str | None = None, by: 
     client.set_model_version_tag(model_name, str(current.version), "rollback_reason", (reason or "")[:4900])
     client.set_model_version_tag(model_name, previous, "restored_at", _now())
     return {"from": str(current.version), "to": previous, "by": who}
+
+
+def _world_dir(data_dir, mv):
+    from pathlib import Path
+
+    d = data_dir or (mv.tags or {}).get("data_path")
+    return Path(d) if d and Path(d).is_dir() and (Path(d) / "grids.parquet").exists() else None
+
+
+def _budget_alerts(world, budget_cfg) -> int:
+    import pandas as pd
+
+    from training.budget import county_budgets
+
+    grids = pd.read_parquet(world / "grids.parquet", columns=["county_code", "prefecture_code"])
+    return int(sum(county_budgets(grids["county_code"].astype(str).tolist(), budget_cfg,
+                                  grids["prefecture_code"].astype(str).tolist()).values()))
+
+
+def _fix_thresholds(model, mv, world, budget_cfg, tracking_uri, model_name, force: bool = False) -> dict:
+    """Compute and register the version's alert thresholds (kept when already fixed for this budget)."""
+    tags = mv.tags or {}
+    if not force and tags.get("alert_thresholds_version") and tags.get("alert_budget_digest") == budget_cfg.digest():
+        return {"thresholds_version": tags["alert_thresholds_version"], "kept": True}
+    if world is None:
+        return {"thresholds_version": None, "reason": "no data directory with the validation population; the "
+                "service falls back to the policy's fixed probabilities"}
+    from training.policy_backtest import validation_thresholds
+
+    th = validation_thresholds(model, world, budget_cfg)
+    register_thresholds(mv.version, th, tracking_uri=tracking_uri, model_name=model_name)
+    try:
+        _card_with_thresholds(mv.run_id, th, tracking_uri)
+    except Exception as exc:  # the card is documentation; the thresholds are registered either way
+        import logging
+
+        logging.getLogger("weimeng.training").warning("model card not updated with the thresholds: %s", exc)
+    return {"thresholds_version": th.version, "alerts_per_run": int(sum(th.budgets.values())),
+            "counties": len(th.budgets), "snapshots": th.detail.get("snapshots")}
+
+
+def _card_with_thresholds(run_id: str, th, tracking_uri) -> None:
+    """Append the thresholds section to the run's model card (Markdown and HTML artifacts)."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    import mlflow.artifacts
+
+    from training.card import render_card_html, thresholds_section
+
+    client_for(tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        md = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="report/model_card.md",
+                                                      dst_path=tmp))
+        text = md.read_text(encoding="utf-8").split("\n## 预警阈值与预算", 1)[0].rstrip("\n") + "\n"
+        text += thresholds_section(th.to_dict())
+        md.write_text(text, encoding="utf-8")
+        html = md.with_name("model_card.html")
+        html.write_text(render_card_html(text, None, title="model card"), encoding="utf-8")
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_artifact(str(md), artifact_path="report")
+            mlflow.log_artifact(str(html), artifact_path="report")
+
+
+def fix_thresholds(version: str | int | None = None, *, alias: str = "champion", tracking_uri: str | None = None,
+                   budget=None, data_dir: str | None = None, model_name: str = MODEL_NAME,
+                   force: bool = False) -> dict:
+    """(Re)compute and register a version's alert thresholds for ``budget`` (a budget change is a new
+    thresholds version: the service picks it up on its next reload). Kept when already fixed for it,
+    unless ``force``."""
+    from training.budget import load_budget
+    from training.errors import TrainingDataError
+
+    client = client_for(tracking_uri)
+    mv = _version_for(client, model_name, None if version is not None else alias, version)
+    world = _world_dir(data_dir, mv)
+    if world is None:
+        raise TrainingDataError(f"找不到验证数据 / version {mv.version} has no world directory with its validation "
+                                f"population (tag data_path={(mv.tags or {}).get('data_path')!r}); pass data_dir.")
+    model = load_model_version(model_name, alias=None, version=mv.version, tracking_uri=tracking_uri)
+    return {"version": str(mv.version),
+            **_fix_thresholds(model, mv, world, load_budget(budget), tracking_uri, model_name, force=force)}

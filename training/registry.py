@@ -28,10 +28,16 @@ __all__ = [
     "load_model_version",
     "list_versions",
     "download_test_set",
+    "THRESHOLDS_ARTIFACT",
+    "register_thresholds",
+    "registered_thresholds",
 ]
 
 MODEL_NAME = "weimeng-escalation"
 TEST_SET_PATH = "evaluation/test_set.parquet"
+#: The alert thresholds of a model version (per-county bars and budgets, training.budget), an artifact of
+#: its run; the version's tags name the thresholds version and the budget digest.
+THRESHOLDS_ARTIFACT = "policy/alert_thresholds.json"
 _PIP = ["lightgbm>=4.5,<5", "scikit-learn>=1.5,<2", "pandas>=2.2,<3", "numpy"]
 
 
@@ -153,7 +159,54 @@ def load_model_version(model_name: str = MODEL_NAME, alias: str | None = "champi
     model = pyf.unwrap_python_model().model
     model.metadata.update(model_name=model_name, model_version=str(mv.version), run_id=mv.run_id,
                           aliases=list(getattr(mv, "aliases", []) or []))
+    th = _download_thresholds(mv)
+    if th is not None:
+        model.metadata["alert_thresholds"] = th
     return model
+
+
+def _download_thresholds(mv) -> dict | None:
+    """The version's registered thresholds (None when it has none: never promoted under a budget)."""
+    if not (mv.tags or {}).get("alert_thresholds_version"):
+        return None
+    import mlflow.artifacts
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=THRESHOLDS_ARTIFACT, dst_path=tmp)
+        return json.loads(Path(p).read_text(encoding="utf-8"))
+
+
+def register_thresholds(version: str | int, thresholds, *, tracking_uri: str | None = None,
+                        model_name: str = MODEL_NAME) -> str:
+    """Store alert thresholds (a ``training.budget.AlertThresholds``) with a model version: the JSON as
+    an artifact of its run, the thresholds version and the budget as version tags. Returns the
+    thresholds version. Registering again replaces them (a budget change is a new thresholds version)."""
+    import mlflow
+
+    client = client_for(tracking_uri)
+    mv = _version_for(client, model_name, None, version)
+    body = thresholds.to_dict()
+    body["detail"] = {**body["detail"], "model_version": str(mv.version)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(THRESHOLDS_ARTIFACT).name
+        path.write_text(json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+        with mlflow.start_run(run_id=mv.run_id):
+            mlflow.log_artifact(str(path), artifact_path=str(Path(THRESHOLDS_ARTIFACT).parent))
+    d = body["detail"]
+    tags = {"alert_thresholds_version": thresholds.version, "alert_budget_digest": d.get("budget_digest", ""),
+            "alert_budget": json.dumps(d.get("budget", {}), sort_keys=True)[:4900],
+            "alert_budget_per_run": str(d.get("alerts_per_run", "")),
+            "alert_thresholds_snapshots": ",".join(d.get("snapshots", []))[:4900]}
+    for k, v in tags.items():
+        client.set_model_version_tag(model_name, str(mv.version), k, str(v))
+    return thresholds.version
+
+
+def registered_thresholds(version: str | int | None = None, alias: str | None = "champion", *,
+                          tracking_uri: str | None = None, model_name: str = MODEL_NAME) -> dict | None:
+    """The thresholds registered with a version (or alias), as stored; None if it has none."""
+    client = client_for(tracking_uri)
+    return _download_thresholds(_version_for(client, model_name, None if version is not None else alias, version))
 
 
 def load_registered_model(alias: str = "champion", tracking_uri: str | None = None, model_name: str = MODEL_NAME,
@@ -197,6 +250,6 @@ def list_versions(tracking_uri: str | None = None, model_name: str = MODEL_NAME)
             "roc_auc": t.get("test_roc_auc"), "precision_at_capacity": t.get("test_precision_at_capacity"),
             "fairness_flags": t.get("test_fairness_flags"), "data": t.get("data_kind"),
             "promoted_by": t.get("promoted_by"), "promotion_reason": t.get("promotion_reason"),
-            "run_id": mv.run_id,
+            "alert_thresholds_version": t.get("alert_thresholds_version"), "run_id": mv.run_id,
         })
     return pd.DataFrame(rows).sort_values("version").reset_index(drop=True) if rows else pd.DataFrame(rows)

@@ -142,12 +142,14 @@ def catalog() -> None:
 
 from weimeng.commands import alerts as alerts_cmd  # noqa: E402  (thin: heavy imports inside commands)
 from weimeng.commands import console as console_cmd  # noqa: E402
+from weimeng.commands import policy as policy_cmd  # noqa: E402
 from weimeng.commands import rules as rules_cmd  # noqa: E402
 from weimeng.commands import serve as serve_cmd  # noqa: E402
 from weimeng.commands import train as train_cmd  # noqa: E402
 from weimeng.commands.monitor import monitor_command, report_command  # noqa: E402
 
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(policy_cmd.policy_app, name="policy")
 app.command(name="train")(train_cmd.train_command)
 app.add_typer(train_cmd.model_app, name="model")
 app.add_typer(alerts_cmd.db_app, name="db")

@@ -142,6 +142,8 @@ class ScoringApp:
         app = cls(s, policy=policy, scorer=Scorer.__new__(Scorer), source=source, keys=keys,
                   sink=sink, sink_factory=None if sink is not None else import_sink(s.alert_sink))
         app.scorer = Scorer(app._build_bundle(s.model_alias))
+        if source is not None:  # the per-county budget is decided over each as-of's whole population
+            app.scorer.attach(source)
         app._token_seen = app._read_token()
         # Everything loaded so far (the data tables: millions of objects) lives as long as the process;
         # moving it out of the collector's sight keeps full collections from stalling requests (a batch

@@ -2,15 +2,22 @@
 
 The policy (``serving/scoring/config/fusion.yaml``, documented key by key there and in docs/serving.md):
 
-* **model level** — the calibrated probability against three thresholds (red >= orange >= yellow).
-  The thresholds are either fixed probabilities (``mode: probability``) or derived from capacity
-  (``mode: capacity``): the grid teams can act on ``alerts_per_grid_per_week`` alerts per level, so a
-  batch covering ``period_days`` may raise ``k = rate x grids x period_days / 7`` alerts of that level
-  or worse, and the threshold is the k-th highest probability of a reference batch.
-* **rule level** — the most serious level among the rule hits; an urgent hit is at least
-  ``rules.urgent_level``.
-* **fused level** = max(model level, rule level) (with ``rules.raise_level``). A higher probability
-  or an added hit therefore never lowers the level (tested as a property).
+* **model level** — the calibrated probability against three bars (red >= orange >= yellow). With
+  ``mode: budget`` (the default) the bars are per county and fixed per model version: computed once
+  when the model is promoted, from its validation population and the alert budget (``budget``;
+  training/budget.py), stored with the version in the registry and loaded with the model, so the
+  batch run and the service give the same level to the same person for the same as-of. The legacy
+  modes remain: fixed probabilities (``mode: probability``) or capacity over a reference batch
+  (``mode: capacity``; ``k = rate x grids x period_days / 7``).
+* **the budget ceiling** — applied by the scorer over a whole as-of population: in a county with more
+  non-urgent candidates than its budget, only the highest ranked are alerts; the rest, and everyone
+  above the watch bar, are on the watch list (关注名单, level ``none``).
+* **rule level** — the most serious level among the rule hits (evidence, reported). Only urgent hits
+  (at least ``rules.urgent_level``, outside the budget) and the rules the policy names in
+  ``rules.floor_rules`` are level floors; ``rules.raise_level: true`` makes every rule a floor (the
+  old behaviour, kept for comparison in the policy backtest).
+* **fused level** = max(model level, floor level). A higher probability or an added hit therefore
+  never lowers the level (tested as a property).
 * **categories** = the categories of the hits, plus (``model.add_categories``) those the model's
   positive contributions speak to (through ``Feature.categories`` in the catalog) when the model on
   its own reaches ``model.category_min_level``. Listed in the catalog's order of RISK_CATEGORIES.
@@ -27,19 +34,25 @@ Everything here is a pure function of its inputs: no clock, no randomness, no gl
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
+from common.errors import ConfigurationError
 from common.levels import ALERT_LEVELS, LEVELS, level_rank
+from common.settings import load_config
 from features.catalog import CATALOG, RISK_CATEGORIES
 from serving.scoring.errors import ServingConfigError
+from training.budget import AlertThresholds, BudgetConfig
 
 __all__ = [
+    "FusionConfig",
     "FusionPolicy",
+    "budget_thresholds",
     "Thresholds",
     "FusionResult",
     "load_policy",
@@ -74,6 +87,11 @@ class FusionPolicy:
     labels: dict[str, str]
     actions: dict[str, str]
     source: str = "<memory>"
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    floor_rules: tuple[str, ...] = ()             # rule ids whose level is a floor (evidence otherwise)
+
+    def is_floor(self, rule_id: str) -> bool:
+        return self.raise_level or rule_id in self.floor_rules
 
 
 @dataclass(frozen=True)
@@ -85,9 +103,35 @@ class Thresholds:
     yellow: float
     mode: str
     detail: dict = field(default_factory=dict, compare=False)
+    #: ``mode == "budget"``: the per-county bars and budgets registered with the model version.
+    budget: AlertThresholds | None = field(default=None, compare=False)
+    watch: float = float("inf")                  # the watch-list bar (关注名单); inf: no watch list
+
+    @property
+    def version(self) -> str | None:
+        return self.budget.version if self.budget is not None else None
+
+    def for_county(self, county: str | None) -> Thresholds:
+        """The bars in force in ``county`` (the same object for every call: cheap in a loop)."""
+        if self.budget is None:
+            return self
+        cache = self.__dict__.setdefault("_by_county", {})
+        th = cache.get(county)
+        if th is None:
+            bars = self.budget.for_county(county)
+            th = Thresholds(bars["red"], bars["orange"], bars["yellow"], self.mode, self.detail, None, bars["watch"])
+            cache[county] = th
+        return th
 
     def as_dict(self) -> dict:
-        return {"red": self.red, "orange": self.orange, "yellow": self.yellow, "mode": self.mode, **self.detail}
+        out = {"red": self.red, "orange": self.orange, "yellow": self.yellow, "mode": self.mode, **self.detail}
+        if self.budget is not None:
+            b = self.budget
+            out.update(watch=self.watch, thresholds_version=b.version, counties=len(b.budgets),
+                       alerts_per_run=int(sum(b.budgets.values())),
+                       budget={k: b.detail.get(k) for k in ("budget", "budget_digest", "model_version",
+                                                             "snapshots", "computed_at", "source")})
+        return out
 
 
 @dataclass(frozen=True)
@@ -98,117 +142,136 @@ class FusionResult:
     rule_level: str
     urgent: bool
     model_categories: tuple[str, ...] = ()
+    floor_level: str = "none"                   # the level set by urgent or floor-rule hits
 
 
 # -- policy ------------------------------------------------------------------------------------------
-_SCHEMA = {
-    "version": None,
-    "thresholds": {"mode": None, "probability": {"red": None, "orange": None, "yellow": None},
-                   "capacity": {"alerts_per_grid_per_week": {"red": None, "orange": None, "yellow": None},
-                                "period_days": None, "grids": None,
-                                "floor": {"red": None, "orange": None, "yellow": None}}},
-    "rules": {"raise_level": None, "urgent_level": None},
-    "model": {"add_categories": None, "category_min_level": None, "category_min_share": None, "category_max": None},
-    "explanations": {"top_factors": None, "min_abs_contribution": None, "max_rule_hits": None},
-    "labels": {"red": None, "orange": None, "yellow": None, "none": None},
-    "actions": {c: None for c in RISK_CATEGORIES},
-}
+_LevelName = Literal["red", "orange", "yellow"]
 
 
-def _check_keys(data, schema, where: str, source: str) -> None:
-    if not isinstance(data, dict):
-        raise ServingConfigError(f"{source}: {where or 'the file'} must be a mapping, got {data!r}.", field=where)
-    for k in data:
-        if k not in schema:
-            close = difflib.get_close_matches(str(k), list(schema), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ServingConfigError(f"{source}: unknown key {where + '.' if where else ''}{k}; allowed: "
-                                     f"{sorted(schema)}.{hint}", field=f"{where}.{k}".strip("."))
-    for k, sub in schema.items():
-        if k not in data:
-            raise ServingConfigError(f"{source}: missing key {where + '.' if where else ''}{k}.",
-                                     field=f"{where}.{k}".strip("."))
-        if isinstance(sub, dict) and data[k] is not None:
-            _check_keys(data[k], sub, f"{where}.{k}".strip("."), source)
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _LevelProbabilities(_Strict):
+    red: float = Field(ge=0, le=1)
+    orange: float = Field(ge=0, le=1)
+    yellow: float = Field(ge=0, le=1)
+
+
+class _Rates(_Strict):
+    red: float = Field(ge=0, le=1e3)
+    orange: float = Field(ge=0, le=1e3)
+    yellow: float = Field(ge=0, le=1e3)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Rates:
+        if not 0 < self.red <= self.orange <= self.yellow:
+            raise ValueError(f"alerts_per_grid_per_week must satisfy 0 < red <= orange <= yellow (each level "
+                             f"includes the more serious ones), got {self.model_dump()}")
+        return self
+
+
+class _Capacity(_Strict):
+    alerts_per_grid_per_week: _Rates
+    period_days: float = Field(ge=1, le=366)
+    grids: int | None = Field(default=None, ge=1)
+    floor: _LevelProbabilities
+
+
+class _ThresholdsSection(_Strict):
+    mode: Literal["budget", "probability", "capacity"]
+    probability: _LevelProbabilities
+    capacity: _Capacity
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _ThresholdsSection:
+        pr = self.probability
+        if not pr.red >= pr.orange >= pr.yellow > 0:
+            raise ValueError(f"thresholds.probability must satisfy red >= orange >= yellow > 0, got {pr.model_dump()}")
+        return self
+
+
+class _RulesSection(_Strict):
+    floor_rules: list[str] = Field(default_factory=list)
+    raise_level: bool = False
+    urgent_level: _LevelName = "red"
+
+
+class _ModelSection(_Strict):
+    add_categories: bool
+    category_min_level: _LevelName
+    category_min_share: float = Field(ge=0, le=1)
+    category_max: int = Field(ge=0, le=len(RISK_CATEGORIES))
+
+
+class _ExplanationsSection(_Strict):
+    top_factors: int = Field(ge=0, le=100)
+    min_abs_contribution: float = Field(ge=0, le=100)
+    max_rule_hits: int = Field(ge=0, le=100)
+
+
+class _Labels(_Strict):
+    red: str
+    orange: str
+    yellow: str
+    none: str
+
+
+_Actions = create_model("_Actions", __base__=_Strict,
+                        **{c: (Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)], ...)
+                           for c in RISK_CATEGORIES})
+
+
+class FusionConfig(_Strict):
+    """The fusion YAML, key by key (unknown keys are errors that name the allowed ones)."""
+
+    version: str | int | float
+    thresholds: _ThresholdsSection
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    rules: _RulesSection
+    model: _ModelSection
+    explanations: _ExplanationsSection
+    labels: _Labels
+    actions: _Actions  # type: ignore[valid-type]
 
 
 def load_policy(path: str | Path | None = None) -> FusionPolicy:
     """Read and validate a fusion policy YAML (``None``: the packaged default)."""
-    import yaml
-
     from serving.scoring.settings import default_fusion_path
 
     p = default_fusion_path() if path is None else Path(path)
+    return _policy(_load(FusionConfig, p, "fusion"), str(p))
+
+
+def parse_policy(data, source: str = "<memory>") -> FusionPolicy:
+    """Validate a policy mapping with :class:`FusionConfig` (errors name file, key, value, allowed)."""
+    if not isinstance(data, dict):
+        raise ServingConfigError(f"{source}: the file must be a mapping of keys, got {data!r}.", field="fusion")
+    return _policy(_load(FusionConfig, data, source), source)
+
+
+def _load(model, source, what: str):
+    """common.settings.load_config, with its errors as the serving configuration error."""
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ServingConfigError(f"fusion policy {str(p)!r} not found.", field="fusion") from None
-    except yaml.YAMLError as exc:
-        raise ServingConfigError(f"{p}: not valid YAML: {exc}", field="fusion") from None
-    return parse_policy(data, source=str(p))
+        return load_config(model, source, what=what)
+    except ConfigurationError as exc:
+        msg = str(exc).replace(f"{what} <mapping>:", f"{what}:", 1)
+        raise ServingConfigError(msg, field=exc.field or "fusion") from None
 
 
-def parse_policy(data: dict, source: str = "<memory>") -> FusionPolicy:
-    _check_keys(data, _SCHEMA, "", source)
-    th, cap = data["thresholds"], data["thresholds"]["capacity"]
-
-    def num(value, fld, lo=0.0, hi=1.0) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= float(value) <= hi:
-            raise ServingConfigError(f"{source}: {fld}={value!r}; expected a number in [{lo}, {hi}].", field=fld)
-        return float(value)
-
-    def lvl(value, fld, allowed=ALERT_LEVELS) -> str:
-        if value not in allowed:
-            raise ServingConfigError(f"{source}: {fld}={value!r}; allowed: {list(allowed)}.", field=fld)
-        return value
-
-    if th["mode"] not in ("probability", "capacity"):
-        raise ServingConfigError(f"{source}: thresholds.mode={th['mode']!r}; allowed: 'probability', 'capacity'.",
-                                 field="thresholds.mode")
-    prob = {k: num(th["probability"][k], f"thresholds.probability.{k}") for k in ALERT_LEVELS}
-    if not prob["red"] >= prob["orange"] >= prob["yellow"] > 0:
-        raise ServingConfigError(f"{source}: thresholds.probability must satisfy red >= orange >= yellow > 0, got "
-                                 f"{prob}.", field="thresholds.probability")
-    rates = {k: num(cap["alerts_per_grid_per_week"][k], f"thresholds.capacity.alerts_per_grid_per_week.{k}", 0, 1e3)
-             for k in ALERT_LEVELS}
-    if not 0 < rates["red"] <= rates["orange"] <= rates["yellow"]:
-        raise ServingConfigError(f"{source}: alerts_per_grid_per_week must satisfy 0 < red <= orange <= yellow "
-                                 f"(each level includes the more serious ones), got {rates}.",
-                                 field="thresholds.capacity.alerts_per_grid_per_week")
-    grids = cap["grids"]
-    if grids is not None and (isinstance(grids, bool) or not isinstance(grids, int) or grids < 1):
-        raise ServingConfigError(f"{source}: thresholds.capacity.grids={grids!r}; expected null or a positive "
-                                 f"integer.", field="thresholds.capacity.grids")
-    floor = {k: num(cap["floor"][k], f"thresholds.capacity.floor.{k}") for k in ALERT_LEVELS}
-    m, e = data["model"], data["explanations"]
-    cmax = m["category_max"]
-    if isinstance(cmax, bool) or not isinstance(cmax, int) or not 0 <= cmax <= len(RISK_CATEGORIES):
-        raise ServingConfigError(f"{source}: model.category_max={cmax!r}; expected 0..{len(RISK_CATEGORIES)}.",
-                                 field="model.category_max")
-    for k in ("top_factors", "max_rule_hits"):
-        v = e[k]
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 100:
-            raise ServingConfigError(f"{source}: explanations.{k}={v!r}; expected an integer 0..100.",
-                                     field=f"explanations.{k}")
-    for k in ("raise_level", "add_categories"):
-        sect = data["rules"] if k == "raise_level" else m
-        if not isinstance(sect[k], bool):
-            raise ServingConfigError(f"{source}: {k}={sect[k]!r}; expected true or false.", field=k)
-    for c, text in data["actions"].items():
-        if not isinstance(text, str) or not text.strip():
-            raise ServingConfigError(f"{source}: actions.{c} must be a non-empty Chinese sentence.",
-                                     field=f"actions.{c}")
+def _policy(cfg: FusionConfig, source: str) -> FusionPolicy:
+    th, cap = cfg.thresholds, cfg.thresholds.capacity
     return FusionPolicy(
-        version=str(data["version"]), mode=th["mode"], probability=prob, capacity_rates=rates,
-        period_days=num(cap["period_days"], "thresholds.capacity.period_days", 1, 366), grids=grids, floor=floor,
-        raise_level=data["rules"]["raise_level"], urgent_level=lvl(data["rules"]["urgent_level"], "rules.urgent_level"),
-        add_categories=m["add_categories"],
-        category_min_level=lvl(m["category_min_level"], "model.category_min_level"),
-        category_min_share=num(m["category_min_share"], "model.category_min_share"), category_max=cmax,
-        top_factors=e["top_factors"], min_abs_contribution=num(e["min_abs_contribution"],
-                                                               "explanations.min_abs_contribution", 0, 100),
-        max_rule_hits=e["max_rule_hits"], labels={k: str(v) for k, v in data["labels"].items()},
-        actions={k: str(v).strip() for k, v in data["actions"].items()}, source=source,
+        version=str(cfg.version), mode=th.mode, probability=th.probability.model_dump(),
+        capacity_rates=cap.alerts_per_grid_per_week.model_dump(), period_days=float(cap.period_days), grids=cap.grids,
+        floor=cap.floor.model_dump(), raise_level=cfg.rules.raise_level, urgent_level=cfg.rules.urgent_level,
+        add_categories=cfg.model.add_categories, category_min_level=cfg.model.category_min_level,
+        category_min_share=cfg.model.category_min_share, category_max=cfg.model.category_max,
+        top_factors=cfg.explanations.top_factors, min_abs_contribution=cfg.explanations.min_abs_contribution,
+        max_rule_hits=cfg.explanations.max_rule_hits, labels=cfg.labels.model_dump(),
+        actions=cfg.actions.model_dump(), source=source, budget=cfg.budget,
+        floor_rules=tuple(dict.fromkeys(cfg.rules.floor_rules)),
     )
 
 
@@ -252,6 +315,11 @@ def thresholds_for(policy: FusionPolicy, reference: Sequence[float] | None = Non
     if policy.mode == "probability":
         pr = policy.probability
         return Thresholds(pr["red"], pr["orange"], pr["yellow"], "probability")
+    if policy.mode == "budget":
+        # The bars come with the model version (training.registry); build_bundle puts them in. Until a
+        # model is loaded the fixed probabilities stand in (a rules-only service never uses them).
+        pr = policy.probability
+        return Thresholds(pr["red"], pr["orange"], pr["yellow"], "budget", {"registered": False})
     grids = policy.grids or n_grids
     if not grids:
         raise ServingConfigError("thresholds.mode is capacity but the number of grids is unknown: serve a data dir "
@@ -260,6 +328,13 @@ def thresholds_for(policy: FusionPolicy, reference: Sequence[float] | None = Non
         raise ServingConfigError("thresholds.mode is capacity but there is no reference batch (no data dir or no "
                                  "model); set thresholds.mode: probability.", field="thresholds.capacity")
     return thresholds_from_capacity(reference, grids, policy)
+
+
+def budget_thresholds(budget: AlertThresholds) -> Thresholds:
+    """The registered per-county bars as the thresholds of a bundle (``default`` bars on the top level,
+    for a person whose county is unknown)."""
+    d = budget.default
+    return Thresholds(d["red"], d["orange"], d["yellow"], "budget", {"registered": True}, budget, d["watch"])
 
 
 def model_levels(probabilities: np.ndarray, th: Thresholds) -> np.ndarray:
@@ -279,7 +354,7 @@ def model_categories(features: Sequence[str], contributions: Iterable[float], po
     """
     mass: dict[str, float] = {}
     total = 0.0
-    for name, c in zip(features, contributions):
+    for name, c in zip(features, contributions, strict=False):
         if not c > 0:
             continue
         total += c
@@ -302,24 +377,30 @@ def fuse(probability: float | None, hits: Sequence[tuple[str, str, str, bool]], 
     ``model_cats`` are the categories from :func:`model_categories` (empty when contributions were
     not computed); they are added only if the model alone reaches ``category_min_level``.
     """
-    if probability is None or not probability == probability:
+    if probability is None or probability != probability:
         m_rank = 0
     else:
         m_rank = int(probability >= th.yellow) + int(probability >= th.orange) + int(probability >= th.red)
     r_rank = 0
+    f_rank = 0
     urgent = False
     cats: set[str] = set()
-    for _rid, cat, level, is_urgent in hits:
+    for rid, cat, level, is_urgent in hits:
         rank = level_rank(level)
         if is_urgent:
             urgent = True
             rank = max(rank, level_rank(policy.urgent_level))
+            f_rank = max(f_rank, rank)
+        elif policy.is_floor(rid):
+            f_rank = max(f_rank, rank)
         r_rank = max(r_rank, rank)
         cats.add(cat)
-    level_idx = max(m_rank, r_rank) if policy.raise_level else (m_rank if probability is not None else r_rank)
+    # A rule hit is evidence (a category and a reason); only urgent hits and the rules the policy names
+    # as floors set a minimum level. Without a model the rules are all there is.
+    level_idx = max(m_rank, f_rank) if probability is not None and probability == probability else r_rank
     added: tuple[str, ...] = ()
     if policy.add_categories and m_rank >= level_rank(policy.category_min_level) and model_cats:
         added = tuple(model_cats)
         cats.update(added)
     ordered = tuple(sorted(cats, key=lambda c: _CATEGORY_ORDER.get(c, 99)))
-    return FusionResult(LEVELS[level_idx], ordered, LEVELS[m_rank], LEVELS[r_rank], urgent, added)
+    return FusionResult(LEVELS[level_idx], ordered, LEVELS[m_rank], LEVELS[r_rank], urgent, added, LEVELS[f_rank])

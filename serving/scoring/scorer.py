@@ -27,7 +27,16 @@ from common.records import Explanation, ScoredPerson
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
 from serving.scoring.errors import ModelMismatchError, ScoringInputError
 from serving.scoring.explain import build_explanation, factors_from_contributions, hit_views
-from serving.scoring.fusion import FusionPolicy, FusionResult, Thresholds, fuse, model_categories, model_levels
+from serving.scoring.fusion import (
+    FusionPolicy,
+    FusionResult,
+    Thresholds,
+    budget_thresholds,
+    fuse,
+    model_categories,
+    model_levels,
+)
+from training.budget import AlertThresholds, budget_cuts, county_of, rank_keys, within_budget
 
 __all__ = ["Bundle", "Scorer", "Explain", "build_bundle", "check_model", "calibrate"]
 
@@ -72,7 +81,20 @@ class Bundle:
             "ruleset_version": self.ruleset_version, "ruleset_rules": len(self.ruleset.rules),
             "catalog_version": CATALOG_VERSION, "fusion_version": self.policy.version,
             "thresholds": self.thresholds.as_dict(), "loaded_at": self.loaded_at.isoformat(timespec="seconds"),
+            "alert_budget": self.budget_view(),
         }
+
+    def budget_view(self) -> dict:
+        """The budget in force (for /v1/status): thresholds version, alerts per run, the policy's terms."""
+        b = self.thresholds.budget
+        cfg = self.policy.budget.model_dump()
+        if b is None:
+            return {"mode": self.thresholds.mode, "registered": False, "policy": cfg}
+        return {"mode": "budget", "registered": True, "thresholds_version": b.version,
+                "model_version": b.detail.get("model_version"), "alerts_per_run": int(sum(b.budgets.values())),
+                "counties": len(b.budgets), "computed_from": b.detail.get("snapshots"),
+                "budget": b.detail.get("budget"), "policy": cfg,
+                "policy_matches": b.detail.get("budget_digest") == self.policy.budget.digest()}
 
 
 def calibrate(calibrator, margin: np.ndarray) -> np.ndarray:
@@ -119,8 +141,24 @@ def build_bundle(model, ruleset, policy: FusionPolicy, thresholds: Thresholds, *
 
         engine = EventRuleEngine(ruleset)
     version = None if model is None else str(model.metadata.get("model_version") or "unversioned")
-    return Bundle(model, ruleset, policy, thresholds, version, loaded_at or utcnow().replace(microsecond=0),
-                  engine)
+    return Bundle(model, ruleset, policy, registered_thresholds(model, policy, thresholds), version,
+                  loaded_at or utcnow().replace(microsecond=0), engine)
+
+
+def registered_thresholds(model, policy: FusionPolicy, fallback: Thresholds) -> Thresholds:
+    """``mode: budget``: the bars registered with the model version (``metadata["alert_thresholds"]``,
+    set by training.registry when the model is loaded); otherwise ``fallback``."""
+    if policy.mode != "budget" or model is None:
+        return fallback
+    raw = (getattr(model, "metadata", None) or {}).get("alert_thresholds")
+    if not raw:
+        import logging
+
+        logging.getLogger("weimeng.serving").warning(
+            "model %s has no registered alert thresholds (promote it with `weimeng model promote` to fix them); "
+            "using the fixed probabilities of the fusion policy", model.metadata.get("model_version"))
+        return fallback
+    return budget_thresholds(raw if isinstance(raw, AlertThresholds) else AlertThresholds.from_dict(raw))
 
 
 class Scorer:
@@ -128,6 +166,76 @@ class Scorer:
 
     def __init__(self, bundle: Bundle):
         self._bundle = bundle
+        self._place = None        # person id -> PersonPlace-like (hukou_address_code, residence_address_code)
+        self._population = None   # as-of -> feature frame of everyone the batch run scores at that date
+
+    def attach(self, source) -> Scorer:
+        """Give the scorer the data source's places and populations, for the per-county budget.
+
+        With a source attached, each county's ceiling at an as-of is computed once over that date's
+        whole population (the same population the batch run scores), so the service and the batch
+        admit exactly the same people into the budget.
+        """
+        self._place = source.place
+        self._population = source.population_frame
+        return self
+
+    def county(self, person_id: str) -> str | None:
+        place = self._place(person_id) if self._place is not None else None
+        if place is None:
+            return None
+        return county_of(place.hukou_address_code, place.residence_address_code)
+
+    def _cuts(self, b: Bundle, as_of) -> dict | None:
+        """County -> the ranking key of the last person inside the budget at ``as_of`` (cached per bundle)."""
+        if b.thresholds.budget is None or self._population is None or b.model is None:
+            return None
+        ts = pd.Timestamp(as_of)
+        cache = b.__dict__.setdefault("_cuts", {})
+        cuts = cache.get(ts)
+        if cuts is None:
+            frame = self._population(ts)
+            pids = frame["person_id"].astype(str).tolist()
+            F = self.catalog_matrix(frame)
+            as_ofs = [ts.to_pydatetime()] * len(pids)
+            first, prob, counties = self._first_pass(b, pids, as_ofs, F, self.rule_hits(b, pids, as_ofs, F))
+            cand, keys = self._candidates(first, prob, pids)
+            cuts_by_county, inside = budget_cuts(cand, keys, counties, b.thresholds.budget)
+            # People of the population are decided by the population pass itself (exactly what the batch
+            # run decides); anyone else is compared with the county's cut.
+            cuts = (cuts_by_county, {p: bool(inside[i]) for i, p in enumerate(pids) if cand[i]}, set(pids))
+            cache[ts] = cuts
+        return cuts
+
+    @staticmethod
+    def _candidates(first: Sequence[FusionResult], prob: np.ndarray, pids: Sequence[str]):
+        """Non-urgent alerts before the ceiling, and everyone's ranking key."""
+        cand = np.array([r.level != "none" and not r.urgent for r in first], dtype=bool)
+        floor = np.array([r.floor_level != "none" for r in first], dtype=bool)
+        return cand, rank_keys(floor, prob, pids)
+
+    def _first_pass(self, b: Bundle, pids, as_ofs, F, per_row):
+        """Levels before the ceiling (no model categories yet), probabilities, counties."""
+        pol = b.policy
+        n = len(F)
+        X = self.model_matrix(b, F)
+        prob = self.probabilities(b, X)
+        counties = [self.county(p) for p in pids] if b.thresholds.budget is not None else [None] * n
+        ths = [b.thresholds.for_county(c) for c in counties] if b.thresholds.budget is not None else None
+        if b.model is None:
+            m_levels = np.zeros(n, dtype=np.int8)
+        elif ths is None:
+            m_levels = model_levels(prob, b.thresholds)
+        else:
+            bars = np.array([(t.yellow, t.orange, t.red) for t in ths], dtype=float).reshape(n, 3)
+            with np.errstate(invalid="ignore"):
+                m_levels = (prob[:, None] >= bars).sum(axis=1).astype(np.int8)
+        plain = [FusionResult(LEVELS[k], (), LEVELS[k], "none", False) for k in range(4)]
+        first = [fuse(None if b.model is None else float(prob[i]),
+                      [(h.rule_id, h.category, h.level, bool(h.urgent)) for h in per_row[i]],
+                      ths[i] if ths is not None else b.thresholds, pol)
+                 if per_row[i] else plain[m_levels[i]] for i in range(n)]
+        return first, prob, counties
 
     @property
     def bundle(self) -> Bundle:
@@ -191,7 +299,7 @@ class Scorer:
         try:
             if n <= Scorer.SMALL_BATCH and b.engine is not None:
                 for i in range(n):
-                    row = dict(zip(FEATURE_NAMES, F[i].tolist()))
+                    row = dict(zip(FEATURE_NAMES, F[i].tolist(), strict=True))
                     per_row[i] = b.engine.evaluate(pids[i], None, row, as_of=as_ofs[i])
                 return per_row
             frame = pd.DataFrame(F, columns=list(FEATURE_NAMES))
@@ -207,7 +315,8 @@ class Scorer:
     # -- scoring -----------------------------------------------------------------------------------
     def score_frame(self, frame: pd.DataFrame, *, explain: Explain = "flagged", source: str = "api",
                     snapshot_time: datetime | None = None, full: bool = False,
-                    hits: Sequence[Sequence] | None = None, bundle: Bundle | None = None) -> list[ScoredPerson]:
+                    hits: Sequence[Sequence] | None = None, bundle: Bundle | None = None,
+                    ceiling: bool | None = None) -> list[ScoredPerson]:
         """One ScoredPerson per row of ``frame`` (columns person_id, as_of, catalog features).
 
         ``full``: every factor and every hit (the explain endpoint); ``hits``: precomputed hits per
@@ -218,28 +327,43 @@ class Scorer:
         pids = frame["person_id"].astype(str).tolist()
         as_ofs = [t.to_pydatetime() for t in pd.to_datetime(frame["as_of"])]
         return self.score_matrix(pids, as_ofs, self.catalog_matrix(frame), explain=explain, source=source,
-                                 snapshot_time=snapshot_time, full=full, hits=hits, bundle=bundle)
+                                 snapshot_time=snapshot_time, full=full, hits=hits, bundle=bundle, ceiling=ceiling)
 
     def score_matrix(self, pids: Sequence[str], as_ofs: Sequence[datetime], F: np.ndarray, *,
                      explain: Explain = "flagged", source: str = "api", snapshot_time: datetime | None = None,
                      full: bool = False, hits: Sequence[Sequence] | None = None,
-                     bundle: Bundle | None = None) -> list[ScoredPerson]:
-        """As :meth:`score_frame`, from a catalog-ordered feature matrix (the service's fast path)."""
+                     bundle: Bundle | None = None, ceiling: bool | None = None) -> list[ScoredPerson]:
+        """As :meth:`score_frame`, from a catalog-ordered feature matrix (the service's fast path).
+
+        ``ceiling``: apply the per-county budget over the as-of population (default: yes for a request
+        with one as-of and no precomputed ``hits``; not on the event path nor for a history of dates)."""
         b = bundle or self._bundle
         pol = b.policy
         n = len(F)
         if n == 0:
             return []
         X = self.model_matrix(b, F)
-        prob = self.probabilities(b, X)
         per_row = self.rule_hits(b, pids, as_ofs, F) if hits is None else [list(h) for h in hits]
         # First pass without model categories: who is flagged, and who needs contributions. Rows without
         # hits (most of a batch) take the model's level directly: the same FusionResult fuse() returns.
-        m_levels = model_levels(prob, b.thresholds) if b.model is not None else np.zeros(n, dtype=np.int8)
-        plain = [FusionResult(LEVELS[k], (), LEVELS[k], "none", False) for k in range(4)]
-        first = [fuse(None if b.model is None else float(prob[i]),
-                      [(h.rule_id, h.category, h.level, bool(h.urgent)) for h in per_row[i]], b.thresholds, pol)
-                 if per_row[i] else plain[m_levels[i]] for i in range(n)]
+        first, prob, counties = self._first_pass(b, pids, as_ofs, F, per_row)
+        # The budget ceiling (not on the event path: an incident is new information, scored at once).
+        over = np.zeros(n, dtype=bool)
+        # By default the ceiling applies to requests for one as-of (batch runs, score APIs); a history of
+        # several dates (the explain view) and the event path show levels by the bars alone.
+        apply_ceiling = (hits is None and len(set(as_ofs)) == 1) if ceiling is None else ceiling
+        if apply_ceiling:
+            cand, keys = self._candidates(first, prob, pids)
+            for i in np.flatnonzero(cand):
+                cuts = self._cuts(b, as_ofs[i])
+                if cuts is None:
+                    continue
+                by_county, decided, members = cuts
+                pid = pids[i]
+                ok = decided.get(pid, False) if pid in members else within_budget(keys[i], counties[i], by_county)
+                if not ok:
+                    over[i] = True
+                    first[i] = _replace(first[i], level="none")
         if b.model is None or explain == "none":
             need = np.zeros(n, dtype=bool)
         elif explain == "all" or full:
@@ -257,6 +381,7 @@ class Scorer:
         as_of = [utc_of[t] if t in utc_of else utc_of.setdefault(t, from_data_time(t)) for t in as_ofs]
         out: list[ScoredPerson] = []
         rs_version, m_version = b.ruleset_version, b.model_version
+        budget = b.thresholds.budget
         for i in range(n):
             res = first[i]
             explanation: Explanation | None = None
@@ -265,8 +390,10 @@ class Scorer:
                 cats = model_categories(names, c, pol)
                 if cats:
                     res = fuse(float(prob[i]), [(h.rule_id, h.category, h.level, bool(h.urgent)) for h in per_row[i]],
-                               b.thresholds, pol, cats)
-                values = dict(zip(names, X[i]))
+                               b.thresholds.for_county(counties[i]), pol, cats)
+                if over[i]:
+                    res = _replace(res, level="none")
+                values = dict(zip(names, X[i], strict=True))
                 factors = factors_from_contributions(names, c, values, top=None if full else pol.top_factors,
                                                      min_abs=0.0 if full else pol.min_abs_contribution)
                 explanation = build_explanation(res, hit_views(per_row[i]), factors, pol,
@@ -275,13 +402,19 @@ class Scorer:
                 explanation = build_explanation(res, hit_views(per_row[i]), (), pol,
                                                 max_hits=None if full else pol.max_rule_hits)
             p = None if b.model is None else float(prob[i])  # unrounded: the level is decided on this value
+            extra = {"model_level": res.model_level, "rule_level": res.rule_level,
+                     "rule_ids": [str(h.rule_id) for h in per_row[i]],
+                     "model_categories": list(res.model_categories), "fusion_version": pol.version}
+            if budget is not None:
+                th_i = b.thresholds.for_county(counties[i])
+                watch = res.level == "none" and p is not None and p >= th_i.watch
+                extra.update(county=counties[i], watch=watch, over_budget=bool(over[i]),
+                             thresholds=_bars_view(th_i, budget, counties[i]))
             out.append(ScoredPerson(
                 person_id=pids[i], as_of=as_of[i], probability=p, level=res.level, categories=res.categories,
                 explanation=explanation, ruleset_version=rs_version, model_version=m_version,
                 catalog_version=CATALOG_VERSION, snapshot_time=snapshot, source=source, urgent=res.urgent,
-                extra={"model_level": res.model_level, "rule_level": res.rule_level,
-                       "rule_ids": [str(h.rule_id) for h in per_row[i]],
-                       "model_categories": list(res.model_categories), "fusion_version": pol.version}))
+                extra=extra))
         return out
 
     def score_event(self, person_id: str, event: dict, features: dict, as_of: pd.Timestamp,
@@ -305,3 +438,20 @@ class Scorer:
         scored = self.score_frame(frame, explain="flagged", source="event", snapshot_time=snapshot_time,
                                   hits=[hits], bundle=b)[0]
         return scored, hits
+
+
+def _replace(res: FusionResult, **changes) -> FusionResult:
+    from dataclasses import replace
+
+    return replace(res, **changes)
+
+
+def _bars_view(th: Thresholds, budget: AlertThresholds, county: str | None) -> dict:
+    """The bars a person was levelled against (shown with each alert), one dict per county."""
+    cache = budget.__dict__.setdefault("_views", {})
+    view = cache.get(county)
+    if view is None:
+        view = {"version": budget.version, "county": county, "budget_per_run": budget.budget_of(county),
+                "red": th.red, "orange": th.orange, "yellow": th.yellow, "watch": th.watch}
+        cache[county] = view
+    return view

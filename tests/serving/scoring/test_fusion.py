@@ -1,8 +1,10 @@
-"""Fusion policy: determinism, monotonicity, capacity thresholds, policy validation (code tests)."""
+"""Fusion policy: determinism, monotonicity, rule hits as evidence or floors, capacity thresholds, policy
+validation (code tests)."""
 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -24,6 +26,8 @@ from serving.scoring.fusion import (
 from serving.scoring.settings import default_fusion_path
 
 POLICY = load_policy()
+#: The old policy (every rule hit is a level floor): still expressible, and the backtest compares with it.
+FLOORS = replace(POLICY, raise_level=True)
 TH = Thresholds(red=0.2, orange=0.08, yellow=0.03, mode="probability")
 CATS = list(RISK_CATEGORIES)
 
@@ -51,12 +55,37 @@ def test_a_higher_probability_never_lowers_the_level(p1, p2, hits, mcats):
 @settings(max_examples=300, deadline=None)
 @given(prob_st, st.lists(hit_st, max_size=3), hit_st, cats_st)
 def test_an_added_rule_hit_never_lowers_the_level_nor_drops_a_category(p, hits, extra, mcats):
-    before = fuse(p, hits, TH, POLICY, mcats)
-    after = fuse(p, [*hits, extra], TH, POLICY, mcats)
+    # with every rule a floor (rules.raise_level: true)
+    before = fuse(p, hits, TH, FLOORS, mcats)
+    after = fuse(p, [*hits, extra], TH, FLOORS, mcats)
     assert level_rank(after.level) >= level_rank(before.level)
     assert level_rank(after.level) >= level_rank(extra[2])
     assert set(before.categories) <= set(after.categories)
     assert extra[1] in after.categories
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0, 1), st.lists(hit_st, max_size=3), hit_st, cats_st)
+def test_a_rule_hit_is_evidence_not_a_floor_unless_named_or_urgent(p, hits, extra, mcats):
+    before = fuse(p, hits, TH, POLICY, mcats)
+    after = fuse(p, [*hits, extra], TH, POLICY, mcats)
+    assert level_rank(after.level) >= level_rank(before.level)
+    assert extra[1] in after.categories and set(before.categories) <= set(after.categories)
+    model_only = fuse(p, [], TH, POLICY, mcats)
+    if not any(h[3] for h in [*hits, extra]):
+        assert after.level == model_only.level          # the default policy names no floor rules
+    named = replace(POLICY, floor_rules=(extra[0],))
+    assert level_rank(fuse(p, [*hits, extra], TH, named, mcats).level) >= level_rank(extra[2])
+
+
+def test_a_named_floor_rule_sets_a_minimum_level_and_others_do_not():
+    hit = ("RT003", "retaliation", "orange", False)
+    assert fuse(0.0, [hit], TH, POLICY).level == "none"
+    assert fuse(0.0, [hit], TH, POLICY).rule_level == "orange"       # still reported as evidence
+    named = replace(POLICY, floor_rules=("RT003",))
+    res = fuse(0.0, [hit], TH, named)
+    assert (res.level, res.floor_level) == ("orange", "orange")
+    assert fuse(0.0, [("RD001", "repeat_dispute", "orange", False)], TH, named).level == "none"
 
 
 def test_urgent_hit_is_at_least_the_urgent_level_and_levels_follow_thresholds():
@@ -101,12 +130,20 @@ def _raw():
 
 
 @pytest.mark.parametrize("edit, match", [
-    (lambda d: d["thresholds"].update(mode="capacty"), r"thresholds.mode='capacty'; allowed"),
+    (lambda d: d["thresholds"].update(mode="capacty"),
+     r"test.yaml: thresholds.mode = 'capacty': Input should be 'budget', 'probability' or 'capacity'"),
     (lambda d: d["thresholds"]["probability"].update(red=0.01), "red >= orange >= yellow"),
     (lambda d: d["thresholds"]["capacity"]["alerts_per_grid_per_week"].update(red=0.5), "0 < red <= orange"),
-    (lambda d: d["rules"].update(urgnt_level="red"), r"unknown key rules.urgnt_level.*Did you mean 'urgent_level'"),
-    (lambda d: d["actions"].pop("harm_risk"), "missing key actions.harm_risk"),
-    (lambda d: d["model"].update(category_min_level="purple"), "category_min_level='purple'"),
+    (lambda d: d["rules"].update(urgnt_level="red"), r"rules.urgnt_level: .*unknown key; allowed: floor_rules, "
+                                                     r"raise_level, urgent_level. Did you mean 'urgent_level'"),
+    (lambda d: d["actions"].pop("harm_risk"), "actions.harm_risk: .*missing"),
+    (lambda d: d["model"].update(category_min_level="purple"), "model.category_min_level = 'purple'.*'red', "
+                                                               "'orange' or 'yellow'"),
+    (lambda d: d["budget"].update(visits_per_grid_week=1), r"budget.visits_per_grid_week: .*unknown key; allowed: "
+                                                           r".*Did you mean 'visits_per_grid_per_week'"),
+    (lambda d: d["budget"].update(visits_per_grid_per_week=-1), r"budget.visits_per_grid_per_week = -1: .*greater "
+                                                                r"than 0"),
+    (lambda d: d["budget"]["level_shares"].update(red=0.8), "red share 0.8 must not exceed the orange share"),
 ])
 def test_a_bad_policy_fails_at_load_with_the_field_and_the_fix(edit, match):
     d = copy.deepcopy(_raw())
@@ -118,3 +155,13 @@ def test_a_bad_policy_fails_at_load_with_the_field_and_the_fix(edit, match):
 def test_packaged_policy_has_an_action_and_label_for_everything():
     assert set(POLICY.actions) == set(RISK_CATEGORIES)
     assert set(POLICY.labels) == {"red", "orange", "yellow", "none"}
+
+
+def test_the_packaged_budget_is_the_documented_default():
+    from training.budget import BudgetConfig
+
+    assert POLICY.mode == "budget" and POLICY.floor_rules == () and POLICY.raise_level is False
+    assert POLICY.budget == BudgetConfig()  # the YAML states the defaults promotion uses without a policy file
+    assert POLICY.budget.digest() == BudgetConfig().digest()   # so a promoted version matches the packaged policy
+    # about one alert per grid per month: 0.25 visits per grid-week x 30/7 weeks
+    assert POLICY.budget.visits_per_grid_per_week * 30 / 7 == pytest.approx(1.07, abs=0.01)
