@@ -166,7 +166,7 @@ class Scorer:
 
     def __init__(self, bundle: Bundle):
         self._bundle = bundle
-        self._place = None        # person id -> PersonPlace-like (hukou_address_code, residence_address_code)
+        self._places = None       # person id -> the person's own common.places.Place tuple (or None)
         self._population = None   # as-of -> feature frame of everyone the batch run scores at that date
 
     def attach(self, source) -> Scorer:
@@ -176,15 +176,16 @@ class Scorer:
         whole population (the same population the batch run scores), so the service and the batch
         admit exactly the same people into the budget.
         """
-        self._place = source.place
+        self._places = source.places
         self._population = source.population_frame
         return self
 
     def county(self, person_id: str) -> str | None:
-        place = self._place(person_id) if self._place is not None else None
-        if place is None:
+        places = self._places(person_id) if self._places is not None else None
+        if not places:
             return None
-        return county_of(place.hukou_address_code, place.residence_address_code)
+        code = {p.kind: p.address_code for p in places}
+        return county_of(code.get("hukou"), code.get("residence"))
 
     def _cuts(self, b: Bundle, as_of) -> dict | None:
         """County -> the ranking key of the last person inside the budget at ``as_of`` (cached per bundle)."""
