@@ -80,6 +80,7 @@ class DemoState:
     promotion_audit: dict[str, Any] = field(default_factory=dict)
     flagged: list[Any] = field(default_factory=list)
     alerts: Any = None              # serving.operations.alerts.AlertStore
+    budget_line: str = ""           # the scoring run's volume against the alert budget
     world: Any = None               # serving.operations.console.world.World
 
     @property
@@ -173,7 +174,7 @@ def promote_model(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
 # 6. score everyone with recent records ----------------------------------------------------------------
 def score_everyone(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     from serving.scoring import ScoringApp, ServingSettings
-    from serving.scoring.batch import score_population
+    from serving.scoring.batch import budget_summary, score_population, watch_list
 
     settings = ServingSettings.load(None, {"home": str(cfg.home.resolve()), "data_dir": str(cfg.world.resolve()),
                                            "tracking_uri": cfg.tracking_uri, "auth_required": False})
@@ -185,8 +186,21 @@ def score_everyone(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     st.flagged = [p for p in scored if p.level != "none"]
     res.artefacts["评分 scores"] = str(out)
     levels = table["level"].value_counts()
+    budget = budget_summary(table)
+    urgent = int(table["urgent"].astype(bool).sum())
+    st.budget_line = _budget_line(budget, urgent, len(watch_list(table)))
     return (f"{len(table):,} 人评分：红 {levels.get('red', 0)}、橙 {levels.get('orange', 0)}、"
-            f"黄 {levels.get('yellow', 0)}，每条预警均附解释")
+            f"黄 {levels.get('yellow', 0)}，每条预警均附解释；{st.budget_line}")
+
+
+def _budget_line(budget, urgent: int, watch: int) -> str:
+    """本次预警 N 条 / 预算 M 条 (non-urgent alerts against the counties' budgets), urgent and watch list apart."""
+    if budget is None or not len(budget) or budget["budget"].isna().all():
+        return f"紧急预警 {urgent} 条（不占预算），关注名单 {watch} 人（未设预警预算）"
+    alerts, total = int(budget["alerts"].sum()), int(budget["budget"].fillna(0).sum())
+    over = int((budget["alerts"] > budget["budget"].fillna(0)).sum())
+    return (f"本次预警 {alerts} 条 / 预算 {total} 条（{len(budget)} 个区县，超出预算的区县 {over} 个），"
+            f"紧急预警 {urgent} 条（不占预算），关注名单 {watch} 人")
 
 
 # 7. alerts --------------------------------------------------------------------------------------------

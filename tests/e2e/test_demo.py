@@ -25,6 +25,8 @@ def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
         assert "领导报告 leadership report" in meta["artefacts"]
         outcomes = dict((s, o) for s, o, _ in res.steps)
         assert "已写入审计日志" in outcomes["7. 预警入库 alerts"]  # the promotion reached the audit log
+        volume = re.search(r"本次预警 (\d+) 条 / 预算 (\d+) 条", outcomes["6. 批量评分与解释 score"])
+        assert volume and 0 < int(volume.group(1)) <= int(volume.group(2))  # non-urgent alerts within the budget
         review = outcomes["8. 人工审核（演示审核员）review"]
         assert "通过 5 条" in review and "demo-reviewer" in review
         assert all("{'" not in o and "['" not in o for _, o, _ in res.steps)  # no raw Python values
