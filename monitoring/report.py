@@ -112,6 +112,26 @@ def _summary_lines(funnel: Funnel | None, monitor: dict | None, period_label: st
     return lines
 
 
+def period_budget(store, days: int, budget=None) -> int:
+    """The non-urgent alerts the counties can act on in ``days``: each county's budget per scoring run
+    (reviews and visits it can do, training.budget) scaled from the run's period to ``days``."""
+    from training.budget import county_budgets, load_budget
+
+    cfg = load_budget(budget)
+    grids = store.table("grids")
+    per_run = sum(county_budgets(grids["county_code"].astype(str).tolist(), cfg,
+                                 grids["prefecture_code"].astype(str).tolist()).values())
+    return int(round(per_run * days / cfg.period_days))
+
+
+def _budget_line(funnel: Funnel, store, days: int) -> str:
+    a = funnel.alerts
+    non_urgent = int((~a["urgent"].astype(bool)).sum()) if len(a) else 0
+    urgent = int(a["urgent"].astype(bool).sum()) if len(a) else 0
+    return (f"本期非紧急预警 {non_urgent} 条 / 预算 {period_budget(store, days)} 条（按各区县审核与走访能力核定），"
+            f"紧急预警 {urgent} 条不占预算。")
+
+
 def build_leadership_report(out_dir: str | Path, *, period: str, end, store, engine=None,
                             monitor_summary: dict | str | Path | None = None, pdf: bool = True,
                             now=None) -> ReportResult:
@@ -129,6 +149,8 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
         summary = monitor_summary
     funnel = alert_funnel(engine, store, start, end_ts, now=now) if engine is not None else None
     lines = _summary_lines(funnel, summary, label)
+    if funnel is not None:
+        lines.insert(1, _budget_line(funnel, store, (end_ts - start).days))
     sections = {sid: "" for sid in SECTION_IDS}
 
     # volumes

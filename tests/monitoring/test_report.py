@@ -70,7 +70,8 @@ def test_report_has_every_section_with_numbers_and_charts(alert_db, small_store,
         assert f"id='{sid}'" in page
     assert page.count("<figure class='chart'><svg") >= 4 and "data:image/png" not in page
     assert "共生成预警 12 条" in res.summary_lines[0]
-    assert "审核通过 8 条" in res.summary_lines[1]
+    assert "审核通过 8 条" in res.summary_lines[2]
+    assert "本期非紧急预警" in res.summary_lines[1] and "/ 预算" in res.summary_lines[1]
     assert "有 1 项告警" in page and "2.1%" in page
 
 
