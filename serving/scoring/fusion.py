@@ -43,7 +43,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 from common.errors import ConfigurationError
-from common.levels import ALERT_LEVELS, LEVELS, level_rank
+from common.levels import ALERT_LEVELS, LEVEL_LABELS, LEVELS, level_rank
 from common.settings import load_config
 from features.catalog import CATALOG, RISK_CATEGORIES
 from serving.scoring.errors import ServingConfigError
@@ -211,13 +211,6 @@ class _ExplanationsSection(_Strict):
     max_rule_hits: int = Field(ge=0, le=100)
 
 
-class _Labels(_Strict):
-    red: str
-    orange: str
-    yellow: str
-    none: str
-
-
 _Actions = create_model("_Actions", __base__=_Strict,
                         **{c: (Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)], ...)
                            for c in RISK_CATEGORIES})
@@ -232,7 +225,6 @@ class FusionConfig(_Strict):
     rules: _RulesSection
     model: _ModelSection
     explanations: _ExplanationsSection
-    labels: _Labels
     actions: _Actions  # type: ignore[valid-type]
 
 
@@ -269,7 +261,7 @@ def _policy(cfg: FusionConfig, source: str) -> FusionPolicy:
         add_categories=cfg.model.add_categories, category_min_level=cfg.model.category_min_level,
         category_min_share=cfg.model.category_min_share, category_max=cfg.model.category_max,
         top_factors=cfg.explanations.top_factors, min_abs_contribution=cfg.explanations.min_abs_contribution,
-        max_rule_hits=cfg.explanations.max_rule_hits, labels=cfg.labels.model_dump(),
+        max_rule_hits=cfg.explanations.max_rule_hits, labels=dict(LEVEL_LABELS),
         actions=cfg.actions.model_dump(), source=source, budget=cfg.budget,
         floor_rules=tuple(dict.fromkeys(cfg.rules.floor_rules)),
     )
