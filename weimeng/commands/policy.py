@@ -12,32 +12,31 @@ from pathlib import Path
 
 import typer
 
+from weimeng.errors import WeimengGroup
+
 __all__ = ["policy_app", "backtest_command", "check_agreement", "fix_thresholds_command"]
 
 policy_app = typer.Typer(help="融合策略 Fusion policy: backtest the whole policy (rules + model + budget).",
-                         no_args_is_help=True, add_completion=False)
-
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[bold red]错误 / error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+                         no_args_is_help=True, add_completion=False, cls=WeimengGroup)
 
 
 def check_agreement(data_dir: Path, tracking_uri: str, alias: str, as_of: str, fusion: Path | None,
                     home: Path) -> dict:
     """Levels of the batch run and of a separately started service for everyone at ``as_of``."""
+    from common.records import SinkReport
     from serving.scoring.app import ScoringApp
     from serving.scoring.batch import score_population
     from serving.scoring.settings import ServingSettings
+
+    def no_sink(scored) -> SinkReport:  # a backtest files nothing
+        return SinkReport(unchanged=len(scored))
 
     def start(sub: str) -> ScoringApp:
         over = {"home": str(home / sub), "data_dir": str(data_dir), "tracking_uri": tracking_uri, "model_alias": alias,
                 "default_as_of": as_of, "registry_poll_seconds": 0, "auth_required": False, "max_batch": 5000}
         if fusion is not None:
             over["fusion"] = str(fusion)
-        return ScoringApp.start(ServingSettings.load(None, overrides=over), sink=lambda s: None, watch=False)
+        return ScoringApp.start(ServingSettings.load(None, overrides=over), sink=no_sink, watch=False)
 
     batch_app = start("batch")
     try:
@@ -80,38 +79,30 @@ def backtest_command(
     from rich.table import Table
 
     from common.settings import Settings
-    from weimeng.commands.train import _expected_errors, _quiet_mlflow, _tracking_uri
+    from serving.scoring.fusion import load_policy
+    from training.budget import AlertThresholds
+    from training.policy_backtest import PolicySpec, policy_backtest, validation_thresholds, write_report
+    from training.registry import load_registered_model, resolve_tracking_uri
+    from weimeng.quiet import quiet_mlflow
 
-    errs = _expected_errors()
     con = Console()
-    try:
-        from serving.scoring.errors import ScoringError
-        from serving.scoring.fusion import load_policy
-        from training.budget import AlertThresholds
-        from training.policy_backtest import PolicySpec, policy_backtest, validation_thresholds, write_report
-        from training.registry import load_registered_model
-
-        uri = _tracking_uri(tracking_uri)
-        _quiet_mlflow()
-        settings = Settings.from_env()
-        data = data or settings.world_dir
-        policy = load_policy(fusion)
-        spec = PolicySpec.from_policy(policy)
-        model = load_registered_model(alias, tracking_uri=uri)
-        raw = model.metadata.get("alert_thresholds")
-        th = AlertThresholds.from_dict(raw) if raw else None
-        if th is None or th.detail.get("budget_digest") != policy.budget.digest():
-            con.print("[yellow]该模型版本没有按本预算登记的阈值[/] the version has no thresholds registered for this "
-                      "budget: computing them from its validation population (promote it to register them).")
-            th = validation_thresholds(model, data, policy.budget)
-        result = policy_backtest(model, data, spec, th)
-        if agreement and result.snapshots:
-            with tempfile.TemporaryDirectory() as tmp:
-                result.agreement = check_agreement(Path(data), uri, alias, result.snapshots[-1], fusion, Path(tmp))
-    except typer.Exit:
-        raise
-    except (*errs, ScoringError) as exc:  # type: ignore[misc]
-        _fail(str(exc))
+    uri = resolve_tracking_uri(tracking_uri)
+    quiet_mlflow()
+    settings = Settings.from_env()
+    data = data or settings.world_dir
+    policy = load_policy(fusion)
+    spec = PolicySpec.from_policy(policy)
+    model = load_registered_model(alias, tracking_uri=uri)
+    raw = model.metadata.get("alert_thresholds")
+    th = AlertThresholds.from_dict(raw) if raw else None
+    if th is None or th.detail.get("budget_digest") != policy.budget.digest():
+        con.print("[yellow]该模型版本没有按本预算登记的阈值[/] the version has no thresholds registered for this "
+                  "budget: computing them from its validation population (promote it to register them).")
+        th = validation_thresholds(model, data, policy.budget)
+    result = policy_backtest(model, data, spec, th)
+    if agreement and result.snapshots:
+        with tempfile.TemporaryDirectory() as tmp:
+            result.agreement = check_agreement(Path(data), uri, alias, result.snapshots[-1], fusion, Path(tmp))
     out = out or settings.home / "reports" / f"policy-{datetime.now():%Y%m%d-%H%M%S}"
     paths = write_report(result, out)
     s = result.summary
@@ -142,22 +133,15 @@ def fix_thresholds_command(
     """按预算重算阈值 Fix a version's alert thresholds for the policy's budget (after a budget change)."""
     from rich.console import Console
 
-    from weimeng.commands.train import _expected_errors, _quiet_mlflow, _tracking_uri
+    from serving.scoring.fusion import load_policy
+    from training.promotion import fix_thresholds
+    from training.registry import resolve_tracking_uri
+    from weimeng.quiet import quiet_mlflow
 
-    try:
-        uri = _tracking_uri(tracking_uri)
-        _quiet_mlflow()
-        from serving.scoring.errors import ScoringError
-        from serving.scoring.fusion import load_policy
-        from training.promotion import fix_thresholds
-
-        budget = load_policy(fusion).budget
-        r = fix_thresholds(version, tracking_uri=uri, budget=budget, data_dir=str(data) if data else None,
-                           force=force)
-    except typer.Exit:
-        raise
-    except (*_expected_errors(), ScoringError) as exc:  # type: ignore[misc]
-        _fail(str(exc))
+    uri = resolve_tracking_uri(tracking_uri)
+    quiet_mlflow()
+    budget = load_policy(fusion).budget
+    r = fix_thresholds(version, tracking_uri=uri, budget=budget, data_dir=str(data) if data else None, force=force)
     Console().print(f"[green]阈值已登记[/] thresholds {r.get('thresholds_version')} for v{r['version']}"
                     + (" (unchanged: already fixed for this budget)" if r.get("kept") else
                        f": {r.get('alerts_per_run')} alerts per run over {r.get('counties')} counties"))

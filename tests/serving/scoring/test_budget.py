@@ -221,3 +221,20 @@ def test_the_model_card_section_states_the_fixed_thresholds(budget_uri):
     assert th.version in text and f"**{sum(th.budgets.values())}**" in text
     for county in th.bars:
         assert f"| {county} | {th.budgets[county]} |" in text
+
+
+def test_the_policy_commands_run_and_report_errors_in_one_line(budget_uri, small_world, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from weimeng.commands.policy import policy_app
+
+    uri, version, _ = budget_uri
+    monkeypatch.setenv("WEIMENG_HOME", str(tmp_path))
+    runner = CliRunner()
+    # the test model was registered without validation snapshots: the command says so in one line
+    r = runner.invoke(policy_app, ["fix-thresholds", "--version", str(version), "--tracking-uri", uri, "--force",
+                                   "--data", str(small_world)])
+    assert r.exit_code == 2 and "验证期快照" in r.output and "Traceback" not in r.output
+    bad = runner.invoke(policy_app, ["backtest", "--tracking-uri", uri, "--alias", "no-such-alias",
+                                     "--data", str(small_world), "--no-agreement"])
+    assert bad.exit_code == 2 and "错误 / error" in bad.output and "Traceback" not in bad.output
