@@ -121,7 +121,7 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
                  "role": (_MEDIATORS.get(t.role, t.role) if t.kind == "mediation"
                           else ROLE_IN_INCIDENT.get(t.role, t.role)),
                  "category": _category(t.category),
-                 "disposition": _RESULTS.get(t.disposition, t.disposition) if t.kind == "mediation"
+                 "disposition": _RESULTS.get(t.disposition or "", t.disposition) if t.kind == "mediation"
                  else _disposition(t.disposition),
                  "flags": list(t.flags), "note": t.note,
                  "new": _recorded_after(t.recorded_at, alert.snapshot_time)}
@@ -136,11 +136,11 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
         outcomes = conn.execute(sa.select(AlertOutcome.alert_id, AlertOutcome.kind_label, AlertOutcome.note,
                                           AlertOutcome.reported_at).where(AlertOutcome.alert_id.in_(ids))
                                 .order_by(AlertOutcome.reported_at)).all()
-        events = conn.execute(sa.select(AlertEvent.__table__).where(AlertEvent.alert_id == alert_id)
-                              .order_by(AlertEvent.id)).all()
+        event_rows = conn.execute(sa.select(AlertEvent.__table__).where(AlertEvent.alert_id == alert_id)
+                                  .order_by(AlertEvent.id)).all()
         events = [{"at": e.at, "action": _ACTIONS.get(e.action, e.action),
                    "to": STATE_LABELS.get(e.to_state or "", e.to_state or ""),
-                   "actor": e.actor, "reason": _event_reason(e.action, e.reason, pol.see_notes)} for e in events]
+                   "actor": e.actor, "reason": _event_reason(e.action, e.reason, pol.see_notes)} for e in event_rows]
     history = []
     for a in person_alerts:
         history.append({"at": a.created_at, "alert_id": a.id, "score": a.score, "level": a.level, "what": "生成预警"})

@@ -117,6 +117,8 @@ class InboxService:
             self._ack(s, who, item)
             now = self.clock()
             alert = s.get(Alert, alert_id)
+            if alert is None:  # an inbox item always belongs to an alert (foreign key)
+                raise InboxItemNotFound(f"预警不存在 / alert {alert_id} does not exist.")
             s.add(AlertOutcome(alert_id=alert_id, person_id=alert.person_id, inbox_id=who.inbox_id,
                                staff_id=who.staff_id or item.staff_id, kind=code, kind_label=OUTCOME_KINDS[code],
                                note=note, reported_at=now, alert_level=alert.level, alert_score=alert.score,
