@@ -114,7 +114,11 @@ def alerts_dead_letters(url: str | None = URL_OPT) -> None:
 def alerts_requeue(delivery_id: int = typer.Argument(...), by: str = typer.Option(..., "--by"),
                    reason: str = typer.Option(..., "--reason"), url: str | None = URL_OPT) -> None:
     """重新投递死信 / Put a dead-lettered delivery back in the queue."""
-    _store(url).requeue(delivery_id, by=by, reason=reason)
+    from serving.operations import audit
+
+    store = _store(url)
+    store.requeue(delivery_id, by=by, reason=reason)
+    audit.record(store.engine, "cli:alerts requeue", "delivery.requeue", f"delivery:{delivery_id}", {"by": by})
     typer.echo(f"已重新排队 / delivery {delivery_id} requeued")
 
 
@@ -123,18 +127,25 @@ def alerts_issue_token(inbox_id: str = typer.Option(..., "--inbox-id", help="收
                        staff_id: str | None = typer.Option(None, "--staff-id"),
                        label: str | None = typer.Option(None, "--label"), url: str | None = URL_OPT) -> None:
     """发放收件箱令牌（只显示一次）/ Issue an inbox bearer token (shown once; stored hashed)."""
+    from serving.operations import audit
     from serving.operations.inbox.tokens import issue_inbox_token
 
-    token = issue_inbox_token(_store(url).engine, inbox_id, staff_id=staff_id, label=label)
+    engine = _store(url).engine
+    token = issue_inbox_token(engine, inbox_id, staff_id=staff_id, label=label)
+    audit.record(engine, "cli:alerts issue-token", "inbox.token_issued", f"inbox:{inbox_id}",
+                 {"staff_id": staff_id, "label": label})
     typer.echo(token)
 
 
 @alerts_app.command("revoke-tokens")
 def alerts_revoke_tokens(inbox_id: str = typer.Option(..., "--inbox-id"), url: str | None = URL_OPT) -> None:
     """吊销某收件箱的全部令牌 / Revoke every token of one inbox."""
+    from serving.operations import audit
     from serving.operations.inbox.tokens import revoke_inbox_tokens
 
-    n = revoke_inbox_tokens(_store(url).engine, inbox_id)
+    engine = _store(url).engine
+    n = revoke_inbox_tokens(engine, inbox_id)
+    audit.record(engine, "cli:alerts revoke-tokens", "inbox.tokens_revoked", f"inbox:{inbox_id}", {"revoked": n})
     typer.echo(f"已吊销 revoked: {n}")
 
 

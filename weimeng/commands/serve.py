@@ -187,8 +187,22 @@ def keys_create(
     with _clean_errors():
         ks = _keystore(keys_file, config)
         key = ks.create(name, scope, admin=admin)
+    _audit_key_created(key.split("_")[1], name, scope, admin)
     typer.echo(key)
     typer.echo(f"已保存哈希 / stored hashed in {ks.path}; 请妥善保管 / keep the key safe.", err=True)
+
+
+def _audit_key_created(key_id: str, name: str, scope: list[str], admin: bool) -> None:
+    """Audit ``keys create`` in the operational store (a warning when that store is not set up)."""
+    try:
+        from common.settings import Settings
+        from serving.operations import audit
+        from serving.operations.alerts.db import make_engine
+
+        audit.record(make_engine(Settings.from_env().resolved_database_url), "cli:keys create", "apikey.create",
+                     f"apikey:{key_id}", {"name": name, "scopes": list(scope), "admin": bool(admin)})
+    except Exception as exc:  # the key exists already: say that it was not audited, do not hide the key
+        typer.echo(f"警告：未能记入审计日志 / warning: not audited ({type(exc).__name__}).", err=True)
 
 
 @keys_app.command("list")

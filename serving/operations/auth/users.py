@@ -102,8 +102,9 @@ class UserStore:
             uid = conn.execute(sa.insert(users).values(
                 username=username, display_name=display_name.strip(), role=role, jurisdiction=j.code,
                 password_hash=hash_password(password), active=True, is_demo=bool(is_demo), failed_logins=0,
-                created_at=now, updated_at=now)).inserted_primary_key[0]
-        return self.get(int(uid))
+                created_at=now, updated_at=now)).inserted_primary_key
+        assert uid is not None  # an INSERT always returns its key
+        return self.get(int(uid[0]))
 
     def get(self, user_id: int) -> User:
         with self.engine.connect() as conn:
@@ -151,18 +152,18 @@ class UserStore:
                 ok = False
             else:
                 ok = check_password(row.password_hash, password or "") and bool(row.active)
-            if not ok:
+            if not ok or row is None:
                 self._count_failure(conn, pair, MAX_FAILED, now)
                 self._count_failure(conn, source, MAX_FAILED_PER_CLIENT, now)
                 failure = LoginFailed("用户名或密码错误 / wrong username or password.")
             else:
                 conn.execute(sa.delete(login_throttle).where(login_throttle.c.key == pair))
-                values = {"failed_logins": 0, "locked_until": None, "last_login_at": self.clock()}
+                values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "last_login_at": self.clock()}
                 if needs_rehash(row.password_hash):
                     values["password_hash"] = hash_password(password)
                 conn.execute(sa.update(users).where(users.c.id == row.id).values(**values))
-        if failure is not None:
-            raise failure
+        if failure is not None or row is None:
+            raise failure or LoginFailed("用户名或密码错误 / wrong username or password.")
         return _user(row)
 
     @staticmethod

@@ -59,6 +59,7 @@ def create_app(settings=None, *, engine=None, world=None, event_store=None, chec
     """
     from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from common.errors import WeimengError
     from serving.operations.alerts import db as _db
@@ -95,6 +96,7 @@ def create_app(settings=None, *, engine=None, world=None, event_store=None, chec
     for cls in (WeimengError, AuthError, AlertsError, ConsoleError, AuditError):
         app.add_exception_handler(cls, web.known_error)
     app.add_exception_handler(RequestValidationError, web.invalid_request)
+    app.add_exception_handler(StarletteHTTPException, web.http_error)
     app.mount("/static", _static_files(), name="static")
     for router in ROUTERS:
         app.include_router(router)
@@ -109,13 +111,13 @@ def _templates():
     from features.catalog import RISK_CATEGORIES
     from serving.operations.alerts.lifecycle import STATE_LABELS
     from serving.operations.auth import ROLE_LABELS
-    from serving.operations.console.decide import DECISION_LABELS
+    from serving.operations.console.decide import DECISION_LABELS, MAX_REASON_CHARS
     from serving.operations.console.display import time_text
 
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(LEVEL_LABELS=LEVEL_LABELS, STATE_LABELS=STATE_LABELS,
                                  RISK_CATEGORIES=RISK_CATEGORIES, ROLE_LABELS=ROLE_LABELS,
-                                 DECISION_LABELS=DECISION_LABELS)
+                                 DECISION_LABELS=DECISION_LABELS, MAX_REASON_CHARS=MAX_REASON_CHARS)
     templates.env.filters["pct"] = lambda v: "—" if v is None else f"{float(v):.1%}"
     templates.env.filters["beijing"] = time_text        # every time shown: aware UTC -> 北京时间
     return templates

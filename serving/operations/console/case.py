@@ -28,6 +28,10 @@ from serving.operations.console.world import World
 __all__ = ["Case", "load_case", "load_alert_in_scope", "subject"]
 
 
+#: alert ids are 64-bit signed integers in every store
+_MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
+
+
 def subject(alert_id: int) -> str:
     return f"alert:{alert_id}"
 
@@ -68,8 +72,10 @@ class Case:
 
 def load_alert_in_scope(engine: Engine, world: World, user: User, alert_id: int) -> tuple[AlertView, list[Place]]:
     """The alert and its person's places, or OutOfScope (audited as ``case.denied``)."""
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(Alert.__table__).where(Alert.id == alert_id)).first()
+    row = None
+    if _MIN_ID <= alert_id <= _MAX_ID:  # a larger number is no alert (and would overflow the database's integer)
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(Alert.__table__).where(Alert.id == alert_id)).first()
     try:
         if row is None:
             raise OutOfScope(f"预警不存在或不在您的辖区 / alert {alert_id} was not found in your jurisdiction.")
@@ -115,7 +121,7 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
                  "role": (_MEDIATORS.get(t.role, t.role) if t.kind == "mediation"
                           else ROLE_IN_INCIDENT.get(t.role, t.role)),
                  "category": _category(t.category),
-                 "disposition": _RESULTS.get(t.disposition, t.disposition) if t.kind == "mediation"
+                 "disposition": _RESULTS.get(t.disposition or "", t.disposition) if t.kind == "mediation"
                  else _disposition(t.disposition),
                  "flags": list(t.flags), "note": t.note,
                  "new": _recorded_after(t.recorded_at, alert.snapshot_time)}
@@ -130,11 +136,11 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
         outcomes = conn.execute(sa.select(AlertOutcome.alert_id, AlertOutcome.kind_label, AlertOutcome.note,
                                           AlertOutcome.reported_at).where(AlertOutcome.alert_id.in_(ids))
                                 .order_by(AlertOutcome.reported_at)).all()
-        events = conn.execute(sa.select(AlertEvent.__table__).where(AlertEvent.alert_id == alert_id)
-                              .order_by(AlertEvent.id)).all()
+        event_rows = conn.execute(sa.select(AlertEvent.__table__).where(AlertEvent.alert_id == alert_id)
+                                  .order_by(AlertEvent.id)).all()
         events = [{"at": e.at, "action": _ACTIONS.get(e.action, e.action),
                    "to": STATE_LABELS.get(e.to_state or "", e.to_state or ""),
-                   "actor": e.actor, "reason": e.reason} for e in events]
+                   "actor": e.actor, "reason": _event_reason(e.action, e.reason, pol.see_notes)} for e in event_rows]
     history = []
     for a in person_alerts:
         history.append({"at": a.created_at, "alert_id": a.id, "score": a.score, "level": a.level, "what": "生成预警"})
@@ -164,6 +170,14 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
         score_history=[{**h, "at": h["at"].isoformat(timespec="minutes")} for h in history],
         past_alerts=[{**p, "created_at": p["created_at"].isoformat(timespec="minutes")} for p in past],
         events=events, looks=looks, can_decide=can, decide_note=why)
+
+
+def _event_reason(action: str, reason: str | None, see_notes: bool) -> str | None:
+    """An event's reason as the viewer may read it: a cadre's outcome event carries the outcome kind and,
+    after "：", the cadre's note, which only roles that may see notes are shown."""
+    if action == "outcome_reported" and reason and not see_notes:
+        return reason.split("：", 1)[0]
+    return reason
 
 
 def _category(code: str) -> str:

@@ -22,8 +22,8 @@ def factor_chart(factors: list[dict], *, max_bars: int = 8) -> str:
     half = (_W - label_w - 60) / 2
     mid = label_w + half
     h = len(items) * (bar_h + gap) + 24
-    parts = [f'<svg class="chart" role="img" aria-label="模型因素贡献" viewBox="0 0 {_W} {h}" width="{_W}" height="{h}" '
-             f'xmlns="http://www.w3.org/2000/svg">',
+    parts = [f'<svg class="chart" role="img" aria-label="模型因素贡献" viewBox="0 0 {_W} {h}" width="{_W}" '
+             f'height="{h}" xmlns="http://www.w3.org/2000/svg">',
              f'<line x1="{mid:.1f}" y1="0" x2="{mid:.1f}" y2="{h - 18}" stroke="#8a9099" stroke-width="1"/>']
     for i, f in enumerate(items):
         c = float(f.get("contribution") or 0)
@@ -58,7 +58,7 @@ def score_chart(points: list[tuple[str, float]]) -> str:
              f'xmlns="http://www.w3.org/2000/svg">',
              f'<line x1="{pad}" y1="{h - pad}" x2="{_W - pad}" y2="{h - pad}" stroke="#c0c4cc"/>',
              f'<polyline points="{poly}" fill="none" stroke="#1677ff" stroke-width="2"/>']
-    for (x, y), (t, s) in zip(xy, pts):
+    for (x, y), (t, s) in zip(xy, pts, strict=True):
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#1677ff">'
                      f'<title>{escape(t)}：{s:.1%}</title></circle>')
         parts.append(f'<text x="{x:.1f}" y="{y - 7:.1f}" text-anchor="middle" font-size="11">{s:.1%}</text>')

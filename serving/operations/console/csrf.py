@@ -31,4 +31,5 @@ class LoginCsrf:
 
     def check(self, nonce: str | None, given: str | None) -> None:
         if not nonce or not given or not hmac.compare_digest(self.token(nonce), str(given)):
-            raise CsrfFailed("登录表单已失效，请刷新后重试 / the login form expired or was not ours; reload and try again.")
+            raise CsrfFailed("登录表单已失效，请刷新后重试 / the login form expired or was not ours; "
+                             "reload and try again.")

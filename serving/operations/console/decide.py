@@ -21,10 +21,13 @@ from serving.operations.auth.users import User
 from serving.operations.console.case import decide_permission, load_alert_in_scope, subject
 from serving.operations.console.world import World
 
-__all__ = ["decide", "DECISION_LABELS", "MIN_REASON_CHARS"]
+__all__ = ["decide", "DECISION_LABELS", "MIN_REASON_CHARS", "MAX_REASON_CHARS"]
 
 DECISION_LABELS = {"approve": "批准推送", "dismiss": "驳回", "escalate": "上报复核"}
 MIN_REASON_CHARS = 4
+#: the longest reason accepted (the case page's form allows as many); a longer one is refused before anything
+#: is decided or audited
+MAX_REASON_CHARS = 1000
 
 
 def decide(engine: Engine, world: World, user: User, alert_id: int, decision: str, reason: str, *,
@@ -37,6 +40,11 @@ def decide(engine: Engine, world: World, user: User, alert_id: int, decision: st
     if len(reason) < MIN_REASON_CHARS:
         raise ReasonRequired(f"请填写理由（至少 {MIN_REASON_CHARS} 个字） / a reason of at least {MIN_REASON_CHARS} "
                              f"characters is required to {decision}.")
+    if len(reason) > MAX_REASON_CHARS:
+        from serving.operations.alerts.errors import InvalidInput
+
+        raise InvalidInput(f"理由过长（最多 {MAX_REASON_CHARS} 个字，现有 {len(reason)} 个字） / the reason has "
+                           f"{len(reason)} characters; at most {MAX_REASON_CHARS} are allowed.", field="reason")
     alert, places = load_alert_in_scope(engine, world, user, alert_id)
     ok, why = decide_permission(user, alert, policies)
     if not ok:

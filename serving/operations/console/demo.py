@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -102,7 +103,7 @@ def demo_review(engine: Engine, world: World, *, approve: int = 20, dismiss: int
     rows = list(page.rows)
     to_approve = rows[:approve]
     to_dismiss = [r for r in reversed(rows[approve:])][:dismiss]
-    done = {"approved": 0, "dismissed": 0, "failed": 0, "pending_left": 0, "alert_ids": []}
+    done: dict[str, Any] = {"approved": 0, "dismissed": 0, "failed": 0, "pending_left": 0, "alert_ids": []}
     for r in to_approve:
         why = (r.summary or "规则与模型均提示风险升高")[:60]
         try:
@@ -114,7 +115,8 @@ def demo_review(engine: Engine, world: World, *, approve: int = 20, dismiss: int
             echo(f"  演示审核未能批准 #{r.id}: {exc}")
     for r in to_dismiss:
         try:
-            decide(engine, world, user, r.id, "dismiss", "演示审核：风险较低，演示中驳回（实际工作中须逐条研判）", policy=policy)
+            decide(engine, world, user, r.id, "dismiss", "演示审核：风险较低，演示中驳回（实际工作中须逐条研判）",
+                   policy=policy)
             done["dismissed"] += 1
         except AlertsError as exc:
             done["failed"] += 1
@@ -131,8 +133,8 @@ class RunningConsole:
 
     url: str
     inbox_url: str
-    server: object
-    thread: object
+    server: Any       # uvicorn.Server
+    thread: Any       # threading.Thread
 
     def stop(self, timeout: float = 10) -> None:
         self.server.should_exit = True

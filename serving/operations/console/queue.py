@@ -29,8 +29,9 @@ __all__ = ["QueueFilters", "QueueRow", "QueuePage", "list_queue", "STATUS_CHOICE
 
 STATUS_CHOICES = {"pending": "待审核（含上报复核）", "open": "未办结", "all": "全部", **STATE_LABELS}
 AGE_CHOICES = {"": "不限", "1": "1天内", "3": "3天内", "7": "7天内", "30": "30天内", "older7": "超过7天"}
-LEVEL_CHOICES = {"": "全部等级", **{lv: LEVEL_LABELS[lv] for lv in ALERT_LEVELS}}
-_RANK = sa.case({lv: level_rank(lv) for lv in ALERT_LEVELS}, value=Alert.level, else_=0)
+LEVEL_CHOICES: dict[str, str] = {"": "全部等级", **{lv: LEVEL_LABELS[lv] for lv in ALERT_LEVELS}}
+_RANKS: dict[str, int] = {lv: level_rank(lv) for lv in ALERT_LEVELS}
+_RANK = sa.case(_RANKS, value=Alert.level, else_=0)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Leadership reports: list the HTML files under the configured folder and serve one safely.
 
-Only ``.html`` files inside the folder are served (no ``..``, no symlinks out); they are sent with
+Only ``.html`` files inside the folder are served (no ``..``, no symlinks out, no NUL bytes); they are sent with
 ``Content-Security-Policy: sandbox allow-scripts`` so a report's own scripts run in an opaque origin
 and can never read the console's cookies or call its API.
 """
@@ -45,6 +45,8 @@ def resolve_report(folder: Path | None, relpath: str) -> Path:
     if folder is None:
         raise ReportNotFound("未配置报告目录 / no reports folder is configured (ConsoleSettings.reports_dir).")
     root = Path(folder).resolve()
+    if "\x00" in relpath:  # no file name holds a NUL byte (and the OS would refuse it)
+        raise ReportNotFound(f"报告不存在 / report {relpath!r} not found under {root}.")
     target = (root / relpath).resolve()
     if root not in target.parents or target.suffix.lower() != ".html" or not target.is_file():
         raise ReportNotFound(f"报告不存在 / report {relpath!r} not found under {root}.")

@@ -36,8 +36,7 @@ from serving.operations.console.world import World
 
 __all__ = ["SESSION_COOKIE", "ConsoleContext", "Viewer", "context", "current_viewer", "csrf_form", "csrf_header",
            "base_path", "cookie_path", "is_api", "safe_next", "render", "error_kind", "error_status", "error_json",
-           "security_headers", "session_expired", "known_error", "invalid_request"]
-
+           "security_headers", "session_expired", "known_error", "invalid_request", "http_error"]
 
 
 @dataclass
@@ -181,3 +180,19 @@ async def invalid_request(request: Request, exc: Exception):
         return JSONResponse(error_body(ErrorKind.BAD_INPUT, message, field=loc[-1] if loc else None),
                             status_code=status)
     return render(request, "error.html", status=status, status_code=status, message=message)
+
+
+async def http_error(request: Request, exc: Exception):
+    """The framework's own refusals (an unknown route 404, a wrong method 405, a body it cannot parse 400):
+    the one JSON error body on ``/api``, the error page elsewhere."""
+    from serving.operations.http_errors import json_error
+
+    if is_api(request):
+        return json_error(exc)
+    status = int(getattr(exc, "status_code", 500))
+    message = {404: "页面不存在 / not found.", 405: "不支持该请求方式 / method not allowed."}.get(
+        status, f"请求无法处理 / bad request: {getattr(exc, 'detail', '')}")
+    resp = render(request, "error.html", status=status, status_code=status, message=message)
+    for k, v in (getattr(exc, "headers", None) or {}).items():
+        resp.headers.setdefault(k, v)
+    return resp

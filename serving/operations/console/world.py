@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from common.places import Place
 
@@ -43,7 +44,9 @@ class World:
         self._es = event_store
         self._lock = threading.Lock()
         self._directory = None
-        self._grids = self._addresses = self._persons = None
+        self._grids: dict[str, dict] | None = None
+        self._addresses: dict[str, str] | None = None
+        self._persons: dict[str, tuple[str, str]] | None = None
         self._county_names: dict[str, str] | None = None
 
     @property
@@ -88,14 +91,14 @@ class World:
             return self._directory
 
     def _place(self, kind: str, code: str | None) -> Place:
-        grid_id = self._addresses.get(code) if code else None
-        g = (self._grids.get(grid_id) if grid_id else None) or {}
+        grid_id = (self._addresses or {}).get(code) if code else None
+        g = ((self._grids or {}).get(grid_id) if grid_id else None) or {}
         return Place(kind, code or None, station_id=g.get("station_id"), grid_id=grid_id,
                      village_name=g.get("village_name"), township_name=g.get("township_name"))
 
     def places(self, person_id: str) -> list[Place]:
         """Household-registration and residence places; ``[Place('unknown', None)]`` if not in the world."""
-        if not self._indexes() or person_id not in self._persons:
+        if not self._indexes() or self._persons is None or person_id not in self._persons:
             return [Place("unknown", None)]
         hukou, residence = self._persons[person_id]
         return [self._place("hukou", hukou), self._place("residence", residence)]
@@ -139,5 +142,5 @@ class World:
                 out.append(TimelineEntry(r["time"], "mediation", r["mediation_id"], r.get("mediator") or "",
                                          cats.get(r["dispute_id"], "") or "", r.get("result"), (), None,
                                          r.get("recorded_at")))
-        out.sort(key=lambda t: t.time, reverse=True)
+        out.sort(key=lambda t: cast(Any, t.time), reverse=True)  # pandas timestamps, all of one kind
         return out[:limit]

@@ -14,13 +14,22 @@ Routes (every ``/api`` route needs ``Authorization: Bearer <token>``; tokens com
 Errors are JSON ``{"error": {"kind", "message", "field"}}`` (``common.errors.error_body``) with the status
 of the error's kind; a malformed request is ``bad_input`` (422) naming the field, an unknown route
 ``not_found`` (404). A separate app: ``weimeng alerts serve-inbox`` (the scoring service does not mount it).
+
+Every response carries a Content-Security-Policy (the page's one inline script and stylesheet allowed
+by their hashes, nothing else), ``X-Frame-Options: DENY``, ``X-Content-Type-Options: nosniff`` and
+``Referrer-Policy: no-referrer``; there are no public API docs. Tokens expire ``token_max_age_days``
+after they were issued (90 by default).
 """
 
 # no `from __future__ import annotations`: FastAPI must see the local request models as real types
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 
 from serving.operations.http_errors import install_error_handlers
+from serving.operations.inbox.tokens import TOKEN_MAX_AGE_DAYS
 
 __all__ = ["create_app"]
 
@@ -29,8 +38,22 @@ def _page() -> str:
     return (Path(__file__).parent / "static" / "inbox.html").read_text(encoding="utf-8")
 
 
-def create_app(engine=None, *, url: str | None = None, check_schema: bool = True):
-    """Build the ASGI app. ``engine`` or ``url``; by default the URL comes from ``WEIMENG_DATABASE_URL``."""
+def page_csp(page: str) -> str:
+    """The page's Content-Security-Policy: its inline ``<script>`` and ``<style>`` blocks by SHA-256, the API
+    on the same origin, no framing, no plugins, no other origin."""
+    def hashes(tag: str) -> str:
+        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
+        return " ".join("'sha256-" + base64.b64encode(hashlib.sha256(b.encode("utf-8")).digest()).decode() + "'"
+                        for b in blocks)
+
+    return (f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; connect-src 'self'; "
+            f"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def create_app(engine=None, *, url: str | None = None, check_schema: bool = True,
+               token_max_age_days: float = TOKEN_MAX_AGE_DAYS):
+    """Build the ASGI app. ``engine`` or ``url``; by default the URL comes from ``WEIMENG_DATABASE_URL``.
+    ``token_max_age_days``: how long a token stays valid after it was issued."""
     from fastapi import Depends, FastAPI, Header
     from fastapi.responses import HTMLResponse
     from pydantic import BaseModel, Field
@@ -42,13 +65,24 @@ def create_app(engine=None, *, url: str | None = None, check_schema: bool = True
         engine = _db.make_engine(url or _db.database_url_from_env())
     if check_schema:
         _db.require_current(engine)
-    service = InboxService(engine)
+    service = InboxService(engine, token_max_age_days=token_max_age_days)
     page = _page()
+    headers = {"Content-Security-Policy": page_csp(page), "X-Frame-Options": "DENY",
+               "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
-    app = FastAPI(title="未萌 收件箱 Weimeng inbox", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(title="未萌 收件箱 Weimeng inbox", version="1", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.inbox = service
 
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):
+        resp = await call_next(request)
+        for k, v in headers.items():
+            resp.headers.setdefault(k, v)
+        if "/api/" in request.url.path:
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
 
     def identity(authorization: str | None = Header(default=None)) -> Identity:
         token = None

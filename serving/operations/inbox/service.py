@@ -5,6 +5,10 @@ addressed by its alert id within the caller's inbox (one item per alert and inbo
 another inbox's item is "not found". Acknowledging is idempotent. Reporting an outcome acknowledges
 first if needed, stores an ``alert_outcomes`` row (the label table) and moves the alert to
 ``outcome_reported`` on the first report.
+
+Every read of an item, acknowledgement and outcome is audited (``inbox.read``, ``inbox.ack``,
+``inbox.outcome``; actor ``cadre:<staff id or inbox id>``) in the same transaction as the act; the
+audit entry names the alert, the person and the outcome kind, never the cadre's note.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.clock import utcnow
+from serving.operations import audit
 from serving.operations.alerts.errors import InboxItemNotFound, InvalidInput, ItemClosed
 from serving.operations.alerts.models import Alert, AlertOutcome, InboxItem
 from serving.operations.alerts.transitions import advance_if
-from serving.operations.inbox.tokens import Identity, verify_inbox_token
+from serving.operations.inbox.tokens import TOKEN_MAX_AGE_DAYS, Identity, verify_inbox_token
 
 __all__ = ["InboxService", "Identity", "OUTCOME_KINDS", "ITEM_STATUS_LABELS", "MAX_NOTE_CHARS", "outcome_kind"]
 
@@ -30,6 +35,8 @@ ITEM_STATUS_LABELS = {"unread": "未读", "read": "已读", "acknowledged": "已
                       "withdrawn": "已撤回", "expired": "已过期"}
 CLOSED_ITEM = frozenset({"withdrawn", "expired"})
 MAX_NOTE_CHARS = 500
+#: alert ids are 64-bit signed integers in every store
+_MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
 
 
 def outcome_kind(kind: str) -> str:
@@ -61,15 +68,17 @@ def item_view(item: InboxItem, full: bool) -> dict:
 
 
 class InboxService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow,
+                 token_max_age_days: float = TOKEN_MAX_AGE_DAYS):
         self.engine = engine
         self.clock = clock
+        self.token_max_age_days = token_max_age_days
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     def authenticate(self, token: str | None) -> Identity:
         """See :func:`serving.operations.inbox.tokens.verify_inbox_token`."""
         with self.sessions.begin() as s:
-            return verify_inbox_token(s, token, now=self.clock())
+            return verify_inbox_token(s, token, now=self.clock(), max_age_days=self.token_max_age_days)
 
     def list(self, who: Identity, *, status: str = "open", limit: int = 100) -> list[dict]:
         """``status``: ``open`` (not reported, not retracted), ``all``, or one item status."""
@@ -88,12 +97,14 @@ class InboxService:
             item = self._item(s, who, alert_id)
             if item.status == "unread":
                 item.status, item.read_at = "read", self.clock()
+            self._audit(s, who, "inbox.read", item)
             return item_view(item, full=True)
 
     def acknowledge(self, who: Identity, alert_id: int) -> dict:
         with self.sessions.begin() as s:
             item = self._item(s, who, alert_id, lock=True)
             self._ack(s, who, item)
+            self._audit(s, who, "inbox.ack", item)
             return item_view(item, full=True)
 
     def report_outcome(self, who: Identity, alert_id: int, kind: str, note: str | None = None) -> dict:
@@ -106,6 +117,8 @@ class InboxService:
             self._ack(s, who, item)
             now = self.clock()
             alert = s.get(Alert, alert_id)
+            if alert is None:  # an inbox item always belongs to an alert (foreign key)
+                raise InboxItemNotFound(f"预警不存在 / alert {alert_id} does not exist.")
             s.add(AlertOutcome(alert_id=alert_id, person_id=alert.person_id, inbox_id=who.inbox_id,
                                staff_id=who.staff_id or item.staff_id, kind=code, kind_label=OUTCOME_KINDS[code],
                                note=note, reported_at=now, alert_level=alert.level, alert_score=alert.score,
@@ -115,12 +128,20 @@ class InboxService:
             item.status, item.reported_at = "reported", now
             advance_if(s, alert_id, "acknowledged", "outcome_reported", actor=self._actor(who), now=now,
                        reason=f"{OUTCOME_KINDS[code]}" + (f"：{note}" if note else ""), detail={"kind": code})
+            self._audit(s, who, "inbox.outcome", item, kind=code, with_note=note is not None)
             return item_view(item, full=True)
 
     # -- helpers ---------------------------------------------------------------------------------
     @staticmethod
     def _actor(who: Identity) -> str:
         return f"cadre:{who.staff_id or who.inbox_id}"
+
+    def _audit(self, s: Session, who: Identity, action: str, item: InboxItem, **detail) -> None:
+        """One audit entry in the act's transaction: who, which alert and person; never the note text."""
+        alert = s.get(Alert, item.alert_id)
+        audit.record(s, self._actor(who), action, f"alert:{item.alert_id}",
+                     {"inbox_id": who.inbox_id, "person_id": alert.person_id if alert else None,
+                      "status": item.status, **detail})
 
     def _ack(self, s: Session, who: Identity, item: InboxItem) -> None:
         if item.status in ("unread", "read"):
@@ -133,6 +154,8 @@ class InboxService:
             advance_if(s, item.alert_id, "delivered", "acknowledged", actor=actor, now=now)
 
     def _item(self, s: Session, who: Identity, alert_id: int, lock: bool = False) -> InboxItem:
+        if not _MIN_ID <= alert_id <= _MAX_ID:  # no such alert (and too large for the database's integer)
+            raise InboxItemNotFound(f"收件箱中没有该预警 / no item for alert {alert_id} in this inbox.")
         q = sa.select(InboxItem).where(InboxItem.inbox_id == who.inbox_id, InboxItem.alert_id == alert_id)
         if lock:
             q = q.with_for_update()

@@ -2,7 +2,9 @@
 
 A token is ``wm_`` + 256 random bits, shown once to whoever issues it (``weimeng alerts issue-token``);
 the ``inbox_tokens`` table keeps only its SHA-256, the inbox identity it belongs to and when it was
-last used. Verifying a token records that use in the caller's transaction.
+last used. Verifying a token records that use in the caller's transaction. A token expires
+``max_age_days`` after it was issued (:data:`TOKEN_MAX_AGE_DAYS`, 90 by default; the inbox app's
+``token_max_age_days``): the cadre then asks for a new one.
 
 >>> hash_token("wm_example") == hash_token("wm_example") and len(hash_token("wm_example"))
 64
@@ -14,19 +16,22 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from common.clock import utcnow
+from common.clock import to_utc, utcnow
 from serving.operations.alerts.errors import AuthenticationError
 from serving.operations.alerts.models import InboxToken
 
-__all__ = ["Identity", "TOKEN_PREFIX", "hash_token", "issue_inbox_token", "revoke_inbox_tokens", "verify_inbox_token"]
+__all__ = ["Identity", "TOKEN_PREFIX", "TOKEN_MAX_AGE_DAYS", "hash_token", "issue_inbox_token", "revoke_inbox_tokens",
+           "verify_inbox_token"]
 
 TOKEN_PREFIX = "wm_"
+#: days a token stays valid after it was issued
+TOKEN_MAX_AGE_DAYS = 90.0
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,17 @@ def revoke_inbox_tokens(engine: Engine, inbox_id: str, *, clock: Callable[[], da
                             .values(revoked_at=clock())).rowcount
 
 
-def verify_inbox_token(session: Session, token: str | None, *, now: datetime) -> Identity:
-    """The identity behind a live token (its use stamped at ``now``), or :class:`AuthenticationError`."""
+def verify_inbox_token(session: Session, token: str | None, *, now: datetime,
+                       max_age_days: float = TOKEN_MAX_AGE_DAYS) -> Identity:
+    """The identity behind a live token (its use stamped at ``now``), or :class:`AuthenticationError`
+    (missing, unknown, revoked, or issued more than ``max_age_days`` ago)."""
     if not token:
         raise AuthenticationError("缺少令牌 / missing bearer token (Authorization: Bearer <token>).")
     row = session.scalar(sa.select(InboxToken).where(InboxToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None:
         raise AuthenticationError("令牌无效或已吊销 / unknown or revoked token; ask for a new one.")
+    if to_utc(row.created_at) + timedelta(days=max_age_days) <= to_utc(now):
+        raise AuthenticationError(f"令牌已过期，请重新申请 / the token expired {max_age_days:g} days after it was "
+                                  f"issued; ask for a new one.")
     row.last_used_at = now
     return Identity(row.inbox_id, row.staff_id, row.label)

@@ -61,9 +61,10 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
           next: str = Form("/queue"), ctx: ConsoleContext = Depends(context)):
     ctx.login_csrf.check(request.cookies.get(LOGIN_COOKIE), csrf_token)
     name = username.strip()[:64]
-    client = (request.client.host if request.client else "") + " " + request.headers.get("user-agent", "")[:150]
-    try:
-        user = ctx.users.authenticate(name, password)
+    address = request.client.host if request.client else ""
+    client = address + " " + request.headers.get("user-agent", "")[:150]
+    try:  # failures are counted per (username, address) and per address: the address, never the user agent
+        user = ctx.users.authenticate(name, password, client=address or None)
     except LoginFailed as exc:
         audit.record(ctx.engine, name or "(empty)", "login.failed", f"user:{name or '(empty)'}",
                      {"reason": exc.code, "client": client.strip()[:200]})

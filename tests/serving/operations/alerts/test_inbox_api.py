@@ -192,3 +192,113 @@ def test_inbox_tokens_are_issued_verified_and_revoked_by_the_inbox(engine, clock
     for bad in (token, "wm_unknown", None):
         with Session(engine) as s, s.begin(), pytest.raises(AuthenticationError):
             verify_inbox_token(s, bad, now=clock.now)
+
+
+# -- issue 13: audit, hostile input, headers, docs, token expiry ----------------------------------------
+def test_reads_acks_and_outcomes_are_audited_without_the_note(client, store, delivered, engine):
+    from serving.operations import audit
+
+    alert_id = delivered[0]
+    inbox_id, h = _token(store, alert_id)
+    staff_id = store.deliveries(alert_id)[0].staff_id
+    note = "邻居称要报复，已联系村委会"
+    assert client.get(f"/api/items/{alert_id}", headers=h).status_code == 200
+    assert client.post(f"/api/items/{alert_id}/ack", headers=h).status_code == 200
+    assert client.post(f"/api/items/{alert_id}/outcome", headers=h,
+                       json={"kind": "resolved", "note": note}).status_code == 200
+    entries = audit.entries(engine, subject=f"alert:{alert_id}", limit=50)
+    by_action = {e.action: e for e in entries}
+    assert {"inbox.read", "inbox.ack", "inbox.outcome"} <= set(by_action)
+    for e in (by_action[a] for a in ("inbox.read", "inbox.ack", "inbox.outcome")):
+        assert e.actor == f"cadre:{staff_id or inbox_id}" and e.detail["inbox_id"] == inbox_id
+        assert e.detail["person_id"] == store.get(alert_id).person_id
+    assert by_action["inbox.outcome"].detail["kind"] == "resolved"
+    assert all(note not in str(e.detail) for e in audit.entries(engine, limit=500))
+    assert audit.verify(engine).ok
+    other = client.get(f"/api/items/{delivered[1]}", headers=h)                 # another inbox's: nothing audited
+    assert other.status_code == 404 and not audit.entries(engine, subject=f"alert:{delivered[1]}", action="inbox.read")
+
+
+def test_ids_too_large_and_bodies_without_a_boundary_are_4xx(engine, store, delivered):
+    alert_id = delivered[0]
+    _, h = _token(store, alert_id)
+    with TestClient(create_app(engine), raise_server_exceptions=False) as c:
+        for method, path in (("get", "/api/items/99999999999999999999"), ("post", "/api/items/9223372036854775808/ack"),
+                             ("post", "/api/items/-9223372036854775809/outcome")):
+            r = getattr(c, method)(path, headers=h, **({"json": {"kind": "visited"}} if "outcome" in path else {}))
+            assert r.status_code == 404, (path, r.text)
+            assert r.json()["error"]["kind"] == "not_found" and set(r.json()) == {"error"}
+        r = c.post(f"/api/items/{alert_id}/outcome", content=b"x",
+                   headers={**h, "Content-Type": "multipart/form-data"})
+        assert 400 <= r.status_code < 500 and set(r.json()) == {"error"}, r.text
+        assert r.json()["error"]["kind"] == "bad_input"
+
+
+def test_the_page_and_the_api_send_security_headers_and_no_docs(client, store, delivered):
+    import base64
+    import hashlib
+    import re
+
+    _, h = _token(store, delivered[0])
+    page = client.get("/")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    script = re.search(r"<script>(.*?)</script>", page.text, flags=re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    assert f"'sha256-{digest}'" in csp                          # the page's own script may run, nothing else
+    assert 'style="' not in page.text                           # no inline style attributes the policy would block
+    for r in (page, client.get("/api/items", headers=h), client.get("/api/items")):
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["content-security-policy"] == csp
+    assert client.get("/api/items", headers=h).headers["cache-control"] == "no-store"
+    for path in ("/api/docs", "/docs", "/redoc", "/api/openapi.json", "/openapi.json"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_tokens_expire_after_the_configured_age(engine, store, delivered):
+    from datetime import timedelta
+
+    from common.clock import utcnow
+
+    inbox_id = store.deliveries(delivered[0]).pop().inbox_id
+
+    def issued(days_ago: float) -> dict:
+        t = issue_inbox_token(engine, inbox_id, clock=lambda: utcnow() - timedelta(days=days_ago))
+        return {"Authorization": "Bearer " + t}
+
+    with TestClient(create_app(engine)) as c:                                   # default: 90 days
+        assert c.get("/api/me", headers=issued(89)).status_code == 200
+        r = c.get("/api/me", headers=issued(91))
+        assert r.status_code == 401 and "令牌已过期" in r.json()["error"]["message"]
+    with TestClient(create_app(engine, token_max_age_days=7)) as c:             # configurable
+        assert c.get("/api/me", headers=issued(6)).status_code == 200
+        assert c.get("/api/me", headers=issued(8)).status_code == 401
+
+
+def test_cli_token_commands_and_requeue_are_audited(engine, store, delivered, db_url):
+    from typer.testing import CliRunner
+
+    from serving.operations import audit
+    from serving.operations.alerts.models import Delivery
+    from weimeng.commands.alerts import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["alerts", "issue-token", "--url", db_url, "--inbox-id", "o-audit", "--staff-id", "W9"])
+    assert r.exit_code == 0, r.output
+    token = r.output.strip()
+    r = runner.invoke(app, ["alerts", "revoke-tokens", "--url", db_url, "--inbox-id", "o-audit"])
+    assert r.exit_code == 0 and "revoked: 1" in r.output
+    d = store.deliveries(delivered[0])[0]
+    with engine.begin() as conn:
+        conn.execute(sa.update(Delivery).where(Delivery.id == d.id).values(status="dead", dead_reason="test"))
+    r = runner.invoke(app, ["alerts", "requeue", str(d.id), "--url", db_url, "--by", "运维", "--reason", "渠道恢复"])
+    assert r.exit_code == 0, r.output
+    issued = audit.entries(engine, action="inbox.token_issued", limit=5)
+    assert [(e.actor, e.subject, e.detail["staff_id"]) for e in issued] == [
+        ("cli:alerts issue-token", "inbox:o-audit", "W9")]
+    assert token not in str(issued[0].detail) and hash_token(token) not in str(issued[0].detail)
+    [revoked] = audit.entries(engine, action="inbox.tokens_revoked", limit=5)
+    assert (revoked.actor, revoked.detail["revoked"]) == ("cli:alerts revoke-tokens", 1)
+    [requeued] = audit.entries(engine, action="delivery.requeue", limit=5)
+    assert (requeued.actor, requeued.subject, requeued.detail["by"]) == ("cli:alerts requeue", f"delivery:{d.id}",
+                                                                          "运维")
