@@ -105,6 +105,10 @@ class Settings(BaseSettings):
         return self.home / "reports"
 
     @property
+    def monitoring_dir(self) -> Path:
+        return self.home / "monitoring"
+
+    @property
     def resolved_mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
 
