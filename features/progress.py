@@ -25,14 +25,22 @@ def progress_enabled() -> bool:
 
 
 @contextlib.contextmanager
-def progress_task(description: str, total: float | None, enabled: bool | None = None) -> Iterator[Callable[[float], None]]:
+def progress_task(description: str, total: float | None,
+                  enabled: bool | None = None) -> Iterator[Callable[[float], None]]:
     """Yield ``advance(n)``; a no-op when bars are disabled (tests, CI logs)."""
     if not (progress_enabled() if enabled is None else enabled):
-        yield lambda n=1: None
+        def skip(n: float = 1) -> None:
+            return None
+
+        yield skip
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=False) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+
+        def advance(n: float = 1) -> None:
+            bar.advance(task, n)
+
+        yield advance

@@ -20,7 +20,6 @@ that rule simple and identical on both engines.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from common.errors import BadInput
 from rules._fields import NUMBER_MAX, NUMBER_MIN, FieldSpec, resolve_field
@@ -59,7 +58,10 @@ class Leaf:
             if self.field.kind == "bool":
                 return "true" if v else "false"
             return f"{v:g}" if isinstance(v, float) else v
-        shown = "[" + ", ".join(map(str, map(fmt, self.value))) + "]" if self.op == "in" else fmt(self.value)
+        if self.op == "in" and isinstance(self.value, tuple):
+            shown = "[" + ", ".join(map(str, map(fmt, self.value))) + "]"
+        else:
+            shown = fmt(self.value)
         return f"{self.field.name} {self.op} {shown}"
 
 
@@ -93,7 +95,7 @@ class Any_:
         return "(" + " 或 ".join(map(str, self.children)) + ")"
 
 
-Condition = Union[Leaf, All, Any_]
+Condition = Leaf | All | Any_
 
 
 def _norm_literal(spec: FieldSpec, op: str, raw, path: str):
@@ -112,18 +114,21 @@ def _norm_literal(spec: FieldSpec, op: str, raw, path: str):
                 return 1.0 if v else 0.0
             raise ConditionSyntaxError(path, f"{spec.name} is true/false; got {v!r}. Write true or false.")
         if not isinstance(v, str):
-            raise ConditionSyntaxError(path, f"{spec.name} is text; got {v!r}. Write one of {sorted(spec.allowed or [])}.")
+            raise ConditionSyntaxError(path, f"{spec.name} is text; got {v!r}. "
+                                             f"Write one of {sorted(spec.allowed or [])}.")
         if spec.allowed is not None and v not in spec.allowed:
             import difflib
 
             close = difflib.get_close_matches(v, sorted(spec.allowed), n=2)
             hint = f" Did you mean {close}?" if close else ""
-            raise ConditionSyntaxError(path, f"{v!r} is not a value of {spec.name}; allowed: {sorted(spec.allowed)}.{hint}")
+            raise ConditionSyntaxError(path, f"{v!r} is not a value of {spec.name}; "
+                                             f"allowed: {sorted(spec.allowed)}.{hint}")
         return v
 
     if op == "in":
         if not isinstance(raw, list) or not raw:
-            raise ConditionSyntaxError(path, f"'in' needs a non-empty list, got {raw!r}, e.g. in: [family, marital].")
+            raise ConditionSyntaxError(path, f"'in' needs a non-empty list, got {raw!r}, "
+                                             f"e.g. in: [family, marital].")
         return tuple(dict.fromkeys(one(v) for v in raw))
     if spec.kind in ("bool", "str") and op in _ORDER_OPS:
         raise ConditionSyntaxError(path, f"operator {op!r} does not apply to {spec.kind} field {spec.name}; "
@@ -141,7 +146,8 @@ def parse_condition(node, path: str = "condition") -> Condition:
         kind = next(iter(node))
         items = node[kind]
         if not isinstance(items, list) or not items:
-            raise ConditionSyntaxError(f"{path}.{kind}", f"'{kind}' needs a non-empty list of conditions, got {items!r}.")
+            raise ConditionSyntaxError(f"{path}.{kind}",
+                                       f"'{kind}' needs a non-empty list of conditions, got {items!r}.")
         children = tuple(parse_condition(c, f"{path}.{kind}[{i}]") for i, c in enumerate(items))
         return All(children) if kind == "all" else Any_(children)
     leaves: list[Condition] = []

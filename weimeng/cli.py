@@ -34,15 +34,17 @@ def simulate(
     people: int = typer.Option(100_000, "--people", help="人数 / number of people"),
     days: int = typer.Option(730, "--days", help="模拟天数 / days to simulate"),
     seed: int = typer.Option(42, "--seed", help="随机种子 / seed (same seed, same world)"),
-    out: Path = typer.Option(Path("weimeng-data/world"), "--out", help="输出目录 / output folder"),
+    out: Path | None = typer.Option(None, "--out", help="输出目录 / output folder (default: $WEIMENG_HOME/world)"),
     start_date: str = typer.Option("2024-01-01", "--start", help="起始日期 / first simulated day"),
     scenario: str = typer.Option("none", "--scenario",
                                  help="漂移场景 / drift scenario: none | labour_surge | recording_change"),
     scenario_day: int | None = typer.Option(None, "--scenario-day", help="场景开始日（默认结束前120天）"),
 ) -> None:
     """模拟合成世界 / Generate the synthetic Sichuan world (tables as Parquet + a separate oracle)."""
+    from common.settings import Settings
     from features.simulate import simulate as run
 
+    out = out or Settings.from_env().world_dir
     summary = run(people=people, days=days, seed=seed, out=out, start_date=start_date, scenario=scenario,
                   scenario_day=scenario_day)
     con = _console()

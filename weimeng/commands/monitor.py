@@ -13,7 +13,8 @@ def monitor_command(
     data: Path = typer.Option(..., "--data", help="数据目录 / data folder"),
     start: str = typer.Option(..., "--from", help="当前窗口起 / current window start (YYYY-MM-DD)"),
     end: str = typer.Option(..., "--to", help="当前窗口止 / current window end (YYYY-MM-DD)"),
-    out: Path = typer.Option(Path("weimeng-data/monitoring"), "--out", help="报告目录 / report folder"),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="报告目录 / report folder (default: $WEIMENG_HOME/monitoring)"),
     reference_from: str | None = typer.Option(None, "--reference-from",
                                                  help="参照窗口起（默认：冠军模型训练窗口）"),
     reference_to: str | None = typer.Option(None, "--reference-to", help="参照窗口止"),
@@ -25,8 +26,10 @@ def monitor_command(
     from rich.console import Console
     from rich.table import Table
 
+    from common.settings import Settings
     from monitoring.run import run_monitor
 
+    out = out or Settings.from_env().monitoring_dir
     con = Console()
     # our errors (a bad window, too little data, an unreadable world) end in weimeng.errors: one line, exit 2
     s = run_monitor(data, start, end, out, reference_start=reference_from, reference_end=reference_to,
@@ -61,17 +64,19 @@ def report_command(
     db: str | None = typer.Option(None, "--db",
                                   help="预警库 URL / alert store URL (default: WEIMENG_DATABASE_URL or SQLite)"),
     monitor: Path | None = typer.Option(None, "--monitor", help="weimeng monitor 的 summary.json"),
-    out: Path = typer.Option(Path("weimeng-data/reports"), "--out", help="输出目录 / output folder"),
+    out: Path | None = typer.Option(None, "--out", help="输出目录 / output folder (default: $WEIMENG_HOME/reports)"),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="同时导出 PDF（需要 Chromium）"),
 ) -> None:
     """领导报告 / Leadership report (HTML + PDF) for a week or a month."""
     import pandas as pd
     from rich.console import Console
 
+    from common.settings import Settings
     from features.store import EventStore
     from monitoring.report import build_leadership_report
     from serving.operations.alerts import database_url_from_env, make_engine
 
+    out = out or Settings.from_env().reports_dir
     con = Console()
     store = EventStore.open(data)
     engine = make_engine(db or database_url_from_env())

@@ -7,8 +7,9 @@ Mount in ``weimeng/cli.py``::
     app.command(name="score")(serve_cmd.score_command)
     app.add_typer(serve_cmd.keys_app, name="keys")
 
-Heavy libraries load inside the command bodies. Expected failures print one Chinese-first message
-and exit with code 2 (1 when a store or model is not ready).
+Heavy libraries load inside the command bodies. Expected failures raise our own errors
+(:mod:`common.errors`); ``weimeng.errors.cli_errors`` prints one Chinese-first message and exits with
+the kind's code: 2 for a call or file to fix, 1 when a store or model is not ready.
 
 ``weimeng serve`` replaces its own process with the BentoML server (``os.execve``): the PID a
 supervisor (systemd, supervisord, a container runtime) started is the server's, so SIGTERM and
@@ -17,38 +18,19 @@ SIGINT reach it directly and nothing is left running after it stops.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
+from common.errors import BadInput, ConfigurationError, NotReady, WeimengError
+from weimeng.errors import WeimengGroup, cli_errors
+
 __all__ = ["serve_command", "score_command", "keys_app"]
 
-keys_app = typer.Typer(help="服务账号密钥 / Service-account API keys: create, list, revoke.", no_args_is_help=True,
-                       add_completion=False)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"错误 / error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=code)
-
-
-@contextlib.contextmanager
-def _clean_errors() -> Iterator[None]:
-    from common.errors import WeimengError
-    from serving.scoring.errors import ScoringError
-
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except ScoringError as exc:
-        _fail(str(exc))
-    except WeimengError as exc:
-        _fail(exc.message or str(exc), exc.exit_code)
+keys_app = typer.Typer(cls=WeimengGroup, help="服务账号密钥 / Service-account API keys: create, list, revoke.",
+                       no_args_is_help=True, add_completion=False)
 
 
 def _check_sink(s) -> None:
@@ -90,30 +72,31 @@ def serve_command(
     no_auth: bool = typer.Option(False, "--no-auth", help="仅限本机试验：不校验密钥 / no API keys (local only)"),
 ) -> None:
     """启动评分服务 / Start the scoring service (BentoML) on embedded defaults."""
-    with _clean_errors():
+    with cli_errors():
         s = _settings(config, data_dir=data, tracking_uri=tracking_uri,
                       auth_required=False if no_auth else None).resolve()  # fail here, not in the worker
-    if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
-        _fail("--no-auth 只能在本机使用 / --no-auth is allowed only with --host 127.0.0.1.")
-    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.scoring.service:WeimengScoring", "-p", str(port),
-           "--host", host]
-    if config is not None:
-        cmd += ["--arg", f"config={config.resolve()}"]
-    for key in ("home", "data_dir", "tracking_uri", "auth_required"):
-        cmd += ["--arg", f"{key}={getattr(s, key)}"]
-    with _clean_errors():
+        if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
+            raise BadInput("--no-auth 只能在本机使用 / --no-auth is allowed only with --host 127.0.0.1.",
+                           field="--no-auth")
+        cmd = [sys.executable, "-m", "bentoml", "serve", "serving.scoring.service:WeimengScoring", "-p", str(port),
+               "--host", host]
+        if config is not None:
+            cmd += ["--arg", f"config={config.resolve()}"]
+        for key in ("home", "data_dir", "tracking_uri", "auth_required"):
+            cmd += ["--arg", f"{key}={getattr(s, key)}"]
         _check_sink(s)
-    env = dict(os.environ)
-    env["BENTOML_CONFIG_OPTIONS"] = (env.get("BENTOML_CONFIG_OPTIONS", "") +
-                                     f" services.weimeng_scoring.workers={workers}").strip()
-    typer.echo(f"未萌评分服务 / Weimeng scoring on http://{host}:{port}  (data {s.data_dir}, MLflow {s.tracking_uri})")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Become the server (same PID): signals from whoever started us reach it, and no orphan is left.
-    try:
-        os.execve(sys.executable, cmd, env)
-    except OSError as exc:
-        _fail(f"无法启动 BentoML / cannot start BentoML ({exc}).", code=1)
+        env = dict(os.environ)
+        env["BENTOML_CONFIG_OPTIONS"] = (env.get("BENTOML_CONFIG_OPTIONS", "") +
+                                         f" services.weimeng_scoring.workers={workers}").strip()
+        typer.echo(f"未萌评分服务 / Weimeng scoring on http://{host}:{port}  "
+                   f"(data {s.data_dir}, MLflow {s.tracking_uri})")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Become the server (same PID): signals from whoever started us reach it, and no orphan is left.
+        try:
+            os.execve(sys.executable, cmd, env)
+        except OSError as exc:
+            raise WeimengError(f"无法启动 BentoML / cannot start BentoML ({exc}).") from exc
 
 
 def score_command(
@@ -128,11 +111,11 @@ def score_command(
                                      help="预警送入审核队列 / file flagged people in the review queue (alert_sink)"),
 ) -> None:
     """批量评分 / Score everyone with recent records as of a date; write levels, categories, explanations."""
-    if explain not in ("flagged", "all", "none"):
-        _fail(f"--explain {explain!r}; allowed: flagged, all, none.")
-    if not data.is_dir():
-        _fail(f"数据目录不存在 / data dir {str(data)!r} not found.")
-    with _clean_errors():
+    with cli_errors():
+        if explain not in ("flagged", "all", "none"):
+            raise BadInput(f"--explain {explain!r}; allowed: flagged, all, none.", field="--explain")
+        if not data.is_dir():
+            raise BadInput(f"数据目录不存在 / data dir {str(data)!r} not found.", field="--data")
         from serving.scoring.app import ScoringApp
         from serving.scoring.batch import score_population, write_outputs
         from serving.scoring.datasource import normalise_as_of
@@ -143,23 +126,27 @@ def score_command(
         app = ScoringApp.start(s, watch=False)
         if send_alerts:  # before the long part: a store that cannot take alerts fails the run now
             if not app.sink_configured:
-                _fail("未配置预警通道 / --send-alerts needs an alert_sink in the settings (it is null).")
+                raise ConfigurationError("未配置预警通道 / --send-alerts needs an alert_sink in the settings "
+                                         "(it is null).", field="alert_sink")
             app.open_sink(raise_errors=True)
         table, scored = score_population(app, as_of, explain=explain)
         write_outputs(table, scored, out, jsonl)
         report = app.send_alerts(scored) if send_alerts else None
-    levels = table["level"].value_counts().to_dict() if len(table) else {}
-    b = app.scorer.bundle
-    typer.echo(f"已评分 / scored {len(table):,} 人 as of {as_of} → {out}"
-               + (f" (+ {jsonl})" if jsonl else ""))
-    typer.echo("  等级 levels: " + ", ".join(f"{k} {levels.get(k, 0):,}" for k in ("red", "orange", "yellow", "none")))
-    typer.echo(f"  模型 model {b.model_version} · 规则集 rules {b.ruleset_version} · 阈值 thresholds "
-               f"{ {k: round(v, 5) for k, v in b.thresholds.as_dict().items() if k in ('red', 'orange', 'yellow')} }")
-    if report is not None:
-        typer.echo(_report_text(report))
-        if report.failed:
-            _fail(f"{report.failed:,} 条预警未能入库，详见日志；重跑不会重复入库 / {report.failed:,} alerts were not "
-                  "filed (see the log); a rerun does not file duplicates.", code=1)
+        levels = table["level"].value_counts().to_dict() if len(table) else {}
+        b = app.scorer.bundle
+        typer.echo(f"已评分 / scored {len(table):,} 人 as of {as_of} → {out}"
+                   + (f" (+ {jsonl})" if jsonl else ""))
+        typer.echo("  等级 levels: " + ", ".join(f"{k} {levels.get(k, 0):,}"
+                                               for k in ("red", "orange", "yellow", "none")))
+        shown = {k: round(v, 5) for k, v in b.thresholds.as_dict().items() if k in ("red", "orange", "yellow")}
+        typer.echo(f"  模型 model {b.model_version} · 规则集 rules {b.ruleset_version} · 阈值 thresholds "
+                   f"{shown}")
+        if report is not None:
+            typer.echo(_report_text(report))
+            if report.failed:
+                raise NotReady(f"{report.failed:,} 条预警未能入库，详见日志；重跑不会重复入库 / "
+                               f"{report.failed:,} alerts were not filed (see the log); "
+                               "a rerun does not file duplicates.")
 
 
 def _report_text(report) -> str:
@@ -184,7 +171,7 @@ def keys_create(
     config: Path | None = typer.Option(None, "--config"),
 ) -> None:
     """新建密钥（只显示一次）/ Create a key; it is shown once and stored only as a salted scrypt hash."""
-    with _clean_errors():
+    with cli_errors():
         ks = _keystore(keys_file, config)
         key = ks.create(name, scope, admin=admin)
     _audit_key_created(key.split("_")[1], name, scope, admin)
@@ -209,7 +196,7 @@ def _audit_key_created(key_id: str, name: str, scope: list[str], admin: bool) ->
 def keys_list(keys_file: Path | None = typer.Option(None, "--keys-file"),
               config: Path | None = typer.Option(None, "--config")) -> None:
     """列出密钥 / List keys (ids, names, scopes; never secrets)."""
-    with _clean_errors():
+    with cli_errors():
         for e in _keystore(keys_file, config).list():
             state = "已吊销 revoked" if e.get("revoked") else "有效 active"
             typer.echo(f"{e['key_id']}  {e['name']}  scopes={','.join(e['scopes'])}  admin={e['admin']}  {state}")
@@ -220,6 +207,6 @@ def keys_revoke(key_id: str = typer.Argument(..., help="密钥编号 / key id"),
                 keys_file: Path | None = typer.Option(None, "--keys-file"),
                 config: Path | None = typer.Option(None, "--config")) -> None:
     """吊销密钥 / Revoke a key (takes effect at the service's next key check)."""
-    with _clean_errors():
+    with cli_errors():
         _keystore(keys_file, config).revoke(key_id)
     typer.echo(f"已吊销 / revoked {key_id}")

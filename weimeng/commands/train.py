@@ -15,6 +15,7 @@ import typer
 
 from common.errors import BadInput
 from weimeng.errors import WeimengGroup, cli_errors
+from weimeng.quiet import quiet_mlflow
 
 __all__ = ["train_command", "model_app"]
 
@@ -42,29 +43,14 @@ def _tracking_uri(given: str | None) -> str:
     return settings.resolved_mlflow_uri
 
 
-def _quiet_mlflow() -> None:
-    """MLflow's INFO chatter (table migrations, 'Created version') would bury our own summary."""
-    import logging
-    import os
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    import mlflow  # noqa: F401  (mlflow configures its loggers on import; adjust them afterwards)
-
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # The cloudpickle notice on every registration is about mlflow's own format, not our input.
-    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
-
-
 @contextlib.contextmanager
 def _progress_bars() -> Iterator:
     """A ``progress(stage, done, total)`` callback drawing one rich bar per stage."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=False) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -128,18 +114,16 @@ def train_command(
             raise BadInput("--data 与 --table 只能二选一 / give either --data (a world) or --table/--spec (BYOD), "
                            "not both.", field="--data")
         uri = _tracking_uri(tracking_uri)
-        _quiet_mlflow()
+        quiet_mlflow()
         from datetime import datetime
 
         from common.settings import Settings
 
         settings = Settings.from_env()
-        if table is None and data is None:
-            data = settings.world_dir
         # The card and plots are always in the MLflow run; a local copy lands under the data home too.
-        out = out or settings.home / "reports" / f"train-{datetime.now():%Y%m%d-%H%M%S}"
+        out = out or settings.reports_dir / f"train-{datetime.now():%Y%m%d-%H%M%S}"
         with _progress_bars() as progress:
-            if table is not None:
+            if table is not None and spec is not None:  # checked above: both or neither
                 from training.byod import train_from_table
 
                 result = train_from_table(table, spec, config=config, tracking_uri=uri, progress=progress,
@@ -147,7 +131,8 @@ def train_command(
             else:
                 from training.pipeline import train
 
-                result = train(data, config=config, tracking_uri=uri, progress=progress, out_dir=out)
+                result = train(data or settings.world_dir, config=config, tracking_uri=uri, progress=progress,
+                               out_dir=out)
         _print_result(result)
 
 
@@ -165,10 +150,11 @@ def promote_command(
 
     with _clean_errors():
         uri = _tracking_uri(tracking_uri)
-        _quiet_mlflow()
+        quiet_mlflow()
         from training.promotion import promote
 
-        rep = promote(version, tracking_uri=uri, force=force, reason=reason, by=by, config=config)
+        rep = promote(version, tracking_uri=uri, force=force, reason=reason, by=by,
+                      config=None if config is None else str(config))
         con = Console()
         if rep.forced:
             con.print(f"[yellow]已强制晋升[/] forced: v{rep.challenger} is champion (gate said: "
@@ -199,7 +185,7 @@ def rollback_command(
 
     with _clean_errors():
         uri = _tracking_uri(tracking_uri)
-        _quiet_mlflow()
+        quiet_mlflow()
         from training.promotion import rollback
 
         r = rollback(tracking_uri=uri, reason=reason, by=by)
@@ -216,7 +202,7 @@ def list_command(
 
     with _clean_errors():
         uri = _tracking_uri(tracking_uri)
-        _quiet_mlflow()
+        quiet_mlflow()
         from training.registry import list_versions
 
         df = list_versions(uri)

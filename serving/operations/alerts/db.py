@@ -123,7 +123,11 @@ def head_revision() -> str:
 
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    if head is None:
+        raise ConfigurationError(f"迁移脚本缺失：{MIGRATIONS} 中没有任何迁移版本 / no migration revisions found in "
+                                 f"{MIGRATIONS}; the installation is incomplete.")
+    return head
 
 
 def require_current(engine: Engine) -> None:

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 from common.clock import to_utc
 from common.levels import LEVELS, level_rank
 from common.records import ScoredPerson
-from serving.operations.alerts.transitions import record_event, transition
 from serving.operations.alerts.errors import InvalidInput
 from serving.operations.alerts.lifecycle import OPEN
 from serving.operations.alerts.models import Alert
+from serving.operations.alerts.transitions import record_event, transition
 from serving.operations.alerts.views import IngestResult
 
 __all__ = ["ingest", "reason_key"]

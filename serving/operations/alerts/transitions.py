@@ -7,8 +7,10 @@ retirement), the push worker (``queued -> delivered``) and the inbox (acknowledg
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from serving.operations.alerts.lifecycle import check_transition
@@ -40,8 +42,10 @@ def advance_if(session: Session, alert_id: int, expected: str, target: str, *, a
     Returns False (and changes nothing) when another path moved the alert first.
     """
     check_transition(expected, target, alert_id=alert_id)
-    res = session.execute(sa.update(Alert).where(Alert.id == alert_id, Alert.state == expected)
-                          .values(state=target, updated_at=now))
+    # an UPDATE always gives a CursorResult (with rowcount); Session.execute is typed as the general Result
+    res = cast(CursorResult[Any], session.execute(sa.update(Alert).where(Alert.id == alert_id,
+                                                                       Alert.state == expected)
+                                                  .values(state=target, updated_at=now)))
     if res.rowcount != 1:
         return False
     record_event(session, alert_id, action=target, actor=actor, now=now, reason=reason, from_state=expected,

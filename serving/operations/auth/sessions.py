@@ -54,10 +54,12 @@ class SessionStore:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = self.clock()
         with self.engine.begin() as conn:
-            sid = conn.execute(sa.insert(sessions).values(
+            key = conn.execute(sa.insert(sessions).values(
                 token_hash=token_hash(token), user_id=user.id, csrf_token=csrf, created_at=now, last_seen_at=now,
-                expires_at=now + self.max_age, client=(client or "")[:200] or None)).inserted_primary_key[0]
-        return token, ActiveSession(int(sid), user, csrf, now + self.max_age)
+                expires_at=now + self.max_age, client=(client or "")[:200] or None)).inserted_primary_key
+        if key is None:  # a single-row INSERT always reports its key; None would mean the row was not made
+            raise RuntimeError("session insert returned no primary key")
+        return token, ActiveSession(int(key[0]), user, csrf, now + self.max_age)
 
     def get(self, token: str | None) -> ActiveSession:
         """The live session for a cookie token, or :class:`SessionExpired`."""

@@ -23,8 +23,13 @@ def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
         from serving.operations.alerts.db import make_engine
+        from serving.operations.alerts.errors import ConfigurationError
 
-        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise ConfigurationError("缺少数据库地址 / no database: pass an engine in config.attributes['engine'] "
+                                     "or set sqlalchemy.url in the Alembic ini file.")
+        engine = make_engine(url)
     with engine.connect() as connection:
         _run(connection)
         connection.commit()

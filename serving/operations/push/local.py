@@ -9,8 +9,11 @@ own transaction (other databases, tests, the contract suite).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.clock import utcnow
@@ -20,12 +23,15 @@ from serving.operations.push.protocol import Delivery, DeliveryResult
 __all__ = ["LocalInboxAdapter"]
 
 
-def _insert(s: Session):
+def _insert(s: Session) -> Callable[..., Any]:
+    """The dialect's ``insert`` (both have ``on_conflict_do_nothing``)."""
     if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 class LocalInboxAdapter:
@@ -79,7 +85,8 @@ class LocalInboxAdapter:
     def retract_in(self, s: Session, delivery: Delivery) -> DeliveryResult:
         status = delivery.payload.get("status", "withdrawn")
         key = delivery.payload.get("send_key") or delivery.idempotency_key.removesuffix(":retract")
-        res = s.execute(sa.update(InboxItem).where(InboxItem.delivery_key == key,
+        # an UPDATE always gives a CursorResult (with rowcount); Session.execute is typed as the general Result
+        res = cast(CursorResult[Any], s.execute(sa.update(InboxItem).where(InboxItem.delivery_key == key,
                                                    InboxItem.status.not_in(["withdrawn", "expired"]))
-                        .values(status=status, retracted_at=utcnow(), retract_reason=delivery.payload.get("reason")))
+                        .values(status=status, retracted_at=utcnow(), retract_reason=delivery.payload.get("reason"))))
         return DeliveryResult("delivered", "inbox item retracted" if res.rowcount else "nothing to retract")

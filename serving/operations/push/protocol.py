@@ -19,9 +19,13 @@ Adapters do not raise for channel errors; an unexpected exception is treated by 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-__all__ = ["Delivery", "DeliveryResult", "Status", "STATUSES", "PushAdapter"]
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+__all__ = ["Delivery", "DeliveryResult", "Status", "STATUSES", "PushAdapter", "InTransactionAdapter",
+           "BatchInTransactionAdapter"]
 
 Status = Literal["delivered", "retry", "refused", "unsubscribed"]
 STATUSES: tuple[str, ...] = ("delivered", "retry", "refused", "unsubscribed")
@@ -61,3 +65,20 @@ class PushAdapter(Protocol):
     def send(self, delivery: Delivery) -> DeliveryResult: ...
 
     def retract(self, delivery: Delivery) -> DeliveryResult: ...
+
+
+class InTransactionAdapter(PushAdapter, Protocol):
+    """An adapter that writes into the worker's own database (the local inbox), inside its transaction."""
+
+    transactional: bool
+
+    def send_in(self, s: Session, delivery: Delivery) -> DeliveryResult: ...
+
+    def retract_in(self, s: Session, delivery: Delivery) -> DeliveryResult: ...
+
+
+@runtime_checkable
+class BatchInTransactionAdapter(InTransactionAdapter, Protocol):
+    """An in-transaction adapter that also takes many sends at once (one result per delivery, same order)."""
+
+    def send_batch_in(self, s: Session, deliveries: list[Delivery]) -> list[DeliveryResult]: ...

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -38,8 +39,13 @@ from serving.operations.alerts.lifecycle import PUSHED
 from serving.operations.alerts.models import Alert, Delivery
 from serving.operations.alerts.transitions import advance_many_if
 from serving.operations.push.config import PushConfig, RetryPolicy
+from serving.operations.push.protocol import (
+    BatchInTransactionAdapter,
+    DeliveryResult,
+    InTransactionAdapter,
+    PushAdapter,
+)
 from serving.operations.push.protocol import Delivery as DeliveryMsg
-from serving.operations.push.protocol import DeliveryResult, PushAdapter
 
 __all__ = ["PushWorker", "WorkerStats", "build_adapters"]
 
@@ -72,10 +78,14 @@ def build_adapters(engine: Engine, config: PushConfig) -> dict[str, PushAdapter]
         elif channel == "wechat":
             from serving.operations.push.wechat import WeChatSubscribeAdapter
 
+            if config.wechat is None:  # PushConfig refuses this already; kept for a config built by hand
+                raise ConfigurationError("channel 'wechat' is enabled but there is no 'wechat:' section.")
             adapters[channel] = WeChatSubscribeAdapter(config.wechat)
         elif channel == "webhook":
             from serving.operations.push.webhook import WebhookAdapter
 
+            if config.webhook is None:  # PushConfig refuses this already; kept for a config built by hand
+                raise ConfigurationError("channel 'webhook' is enabled but there is no 'webhook:' section.")
             adapters[channel] = WebhookAdapter(config.webhook)
     return adapters
 
@@ -131,27 +141,30 @@ class PushWorker:
             self.stats.rounds += 1
             return len(rows)
 
-    def _in_transaction(self, adapter) -> bool:
-        return (self.inbox_in_transaction and getattr(adapter, "transactional", False)
-                and getattr(adapter, "engine", None) is self.engine)
+    def _in_transaction(self, adapter: PushAdapter) -> TypeGuard[InTransactionAdapter]:
+        return bool(self.inbox_in_transaction and getattr(adapter, "transactional", False)
+                    and getattr(adapter, "engine", None) is self.engine)
 
     def _dispatch(self, s: Session, rows: list[Delivery]) -> dict[int, DeliveryResult]:
         """Results by row id. Sends to a transactional adapter sharing our database go in one batch."""
         out: dict[int, DeliveryResult] = {}
         batched: dict[str, list[Delivery]] = {}
+        batch_adapters: dict[str, BatchInTransactionAdapter] = {}
         for row in rows:
             adapter = self.adapters.get(row.channel)
             if adapter is None:
                 out[row.id] = DeliveryResult("retry", f"this worker has no adapter for channel {row.channel!r}")
-            elif row.kind == "send" and self._in_transaction(adapter) and hasattr(adapter, "send_batch_in"):
+            elif (row.kind == "send" and self._in_transaction(adapter)
+                  and isinstance(adapter, BatchInTransactionAdapter)):
                 batched.setdefault(row.channel, []).append(row)
+                batch_adapters[row.channel] = adapter
             else:
                 out[row.id] = self._call(s, adapter, row)
         for channel, group in batched.items():
             try:
                 with s.begin_nested():
-                    results = self.adapters[channel].send_batch_in(s, [self._msg(r) for r in group])
-                out.update({r.id: res for r, res in zip(group, results)})
+                    results = batch_adapters[channel].send_batch_in(s, [self._msg(r) for r in group])
+                out.update({r.id: res for r, res in zip(group, results, strict=True)})
             except Exception:  # fall back to one by one, so one bad row cannot block the others
                 log.exception("batch send on %s failed; sending one by one", channel)
                 for r in group:

@@ -13,7 +13,7 @@ import httpx
 
 from serving.operations.alerts.errors import PayloadError
 from serving.operations.push.config import WeChatConfig
-from serving.operations.push.protocol import Delivery, DeliveryResult
+from serving.operations.push.protocol import Delivery, DeliveryResult, Status
 from serving.operations.push.wechat.errcodes import TOKEN_ERRCODES, action_for
 from serving.operations.push.wechat.fields import render_data
 from serving.operations.push.wechat.token import StableTokenProvider, TokenError
@@ -64,7 +64,7 @@ class WeChatSubscribeAdapter:
             return DeliveryResult("retry", f"network/protocol error: {exc!r}")
         action = action_for(code)
         detail = f"errcode {code} {action.label}" + (f": {msg}" if msg and code else "")
-        status = "retry" if action.status == "token" else action.status
+        status: Status = "retry" if action.status == "token" else action.status
         return DeliveryResult(status, detail, retry_after=action.retry_after, extra={"errcode": code})
 
     def retract(self, delivery: Delivery) -> DeliveryResult:

@@ -7,13 +7,18 @@ second answer is still a token error the delivery is retried later.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["ErrcodeAction", "ERRCODES", "TOKEN_ERRCODES", "action_for"]
+__all__ = ["ActionStatus", "ErrcodeAction", "ERRCODES", "TOKEN_ERRCODES", "action_for"]
+
+
+#: a delivery status (serving.operations.push.protocol.Status) or ``token``: refresh the token, send again
+ActionStatus = Literal["delivered", "retry", "refused", "unsubscribed", "token"]
 
 
 @dataclass(frozen=True)
 class ErrcodeAction:
-    status: str                  # delivered | retry | refused | unsubscribed | token
+    status: ActionStatus
     label: str                   # Chinese, for dead-letter reasons and logs
     retry_after: float | None = None
 

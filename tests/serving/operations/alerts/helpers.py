@@ -48,7 +48,7 @@ def _grid_map(tables) -> dict:
     key = id(tables["addresses"])
     if key not in _GRID_MAPS:
         a = tables["addresses"]
-        _GRID_MAPS[key] = dict(zip(a["address_code"], a["grid_id"]))
+        _GRID_MAPS[key] = dict(zip(a["address_code"], a["grid_id"], strict=True))
     return _GRID_MAPS[key]
 
 
@@ -60,7 +60,7 @@ def person_with_two_places(tables, directory, skip=0) -> str:
     grids = _grid_map(tables)
     found = 0
     for pid, hukou, residence in zip(tables["persons"]["person_id"], tables["persons"]["hukou_address_code"],
-                                     tables["persons"]["residence_address_code"]):
+                                     tables["persons"]["residence_address_code"], strict=True):
         gh, gr = grids.get(hukou), grids.get(residence)
         if gh and gr and gh != gr and directory.grid_staff(gh) and directory.grid_staff(gr):
             if found == skip:
@@ -73,7 +73,7 @@ def person_with_one_place(tables, directory, skip=0) -> str:
     grids = _grid_map(tables)
     found = 0
     for pid, hukou, residence in zip(tables["persons"]["person_id"], tables["persons"]["hukou_address_code"],
-                                     tables["persons"]["residence_address_code"]):
+                                     tables["persons"]["residence_address_code"], strict=True):
         if hukou == residence and directory.grid_staff(grids.get(hukou)):
             if found == skip:
                 return pid

@@ -74,7 +74,8 @@ def test_rising_score_updates_the_open_alert(store, pid, clock):
     assert store.get(first.alert_id).score == 0.55
     down = store.ingest([scored(pid, probability=0.20)])[0]
     assert down.action == "suppressed" and store.get(first.alert_id).score == 0.55
-    assert any(h["action"] == "score_updated" and h["detail"]["new_score"] == 0.55 for h in store.history(first.alert_id))
+    assert any(h["action"] == "score_updated" and h["detail"]["new_score"] == 0.55
+               for h in store.history(first.alert_id))
 
 
 def test_rising_level_re_alerts_and_withdraws_the_unreviewed_one(store, pid):

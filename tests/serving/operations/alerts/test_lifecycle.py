@@ -61,7 +61,8 @@ def test_full_lifecycle_records_who_and_why(store, engine, world_tables, directo
 
     steps = [(h["from"], h["to"]) for h in store.history(res.alert_id) if h["to"]]
     assert steps == [(None, "created"), ("created", "approved"), ("approved", "queued"), ("queued", "delivered"),
-                     ("delivered", "acknowledged"), ("acknowledged", "outcome_reported"), ("outcome_reported", "closed")]
+                     ("delivered", "acknowledged"), ("acknowledged", "outcome_reported"),
+                     ("outcome_reported", "closed")]
     approved = [h for h in store.history(res.alert_id) if h["to"] == "approved"][0]
     assert approved["actor"] == "审核民警A" and approved["reason"] == "一月内四次报警且调解失败"
 

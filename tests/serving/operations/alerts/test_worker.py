@@ -139,7 +139,8 @@ def test_expiry_retires_open_alerts_and_retracts_items(store, engine, world_tabl
     assert store.get(pushed).state == store.get(waiting.alert_id).state == "expired"
     pump(engine, clock=clock)
     with engine.connect() as conn:
-        assert {r[0] for r in conn.execute(sa.text(f"SELECT status FROM inbox_items WHERE alert_id={pushed}"))} == {"expired"}
+        statuses = {r[0] for r in conn.execute(sa.text(f"SELECT status FROM inbox_items WHERE alert_id={pushed}"))}
+        assert statuses == {"expired"}
 
 
 def test_a_send_for_a_withdrawn_alert_is_cancelled_by_the_worker(store, engine, world_tables, directory, clock):
