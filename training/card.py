@@ -106,7 +106,8 @@ def render_card_markdown(ctx: dict) -> str:
               f"is judged in a group of at least {ctx['fairness_min_rows']} rows where the overall rate predicts at "
               f"least {ctx['fairness_min_expected_events']} events (false positives for FPR, misses for FNR, hits for "
               "precision, outcomes for calibration); otherwise the group is `too_small` or `partly_judged`. A judged "
-              f"ratio outside the bounds is a **flag** when noise is an unlikely explanation (p < {ctx['fairness_alpha']}),"
+              f"ratio outside the bounds is a **flag** when noise is an unlikely explanation "
+              f"(p < {ctx['fairness_alpha']}),"
               " else `outside_within_noise`. Audit attributes are residence-based and never model features.", ""]
     fair = ctx["fairness"]
     if len(fair) > 1:

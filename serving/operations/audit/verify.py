@@ -81,13 +81,15 @@ def verify(engine: Engine, *, expected_head: str | None = None, strict: bool = F
     else:
         head_seq, head_hash = int(h.seq), h.hash
         if head_seq != (last_seq or 0) or head_hash != (prev if last_seq else GENESIS_HASH):
-            problems.append(f"audit_head: 头记录指向 #{head_seq}，但最后一条是 #{last_seq or 0} / the head does not match "
+            problems.append(f"audit_head: 头记录指向 #{head_seq}，但最后一条是 #{last_seq or 0} / the head does "
+                            f"not match "
                             f"the last entry (entries deleted from the end, or the head edited)")
     if expected_head and head_hash != expected_head:  # a published hash must still be the head or in the chain
         with engine.connect() as conn:
             found = conn.execute(sa.select(audit_log.c.seq).where(audit_log.c.hash == expected_head)).first()
         if found is None:
-            problems.append(f"anchor: 外部记录的哈希 {expected_head[:16]}… 不在链上 / the published head hash is not in "
+            problems.append(f"anchor: 外部记录的哈希 {expected_head[:16]}… 不在链上 / the published head hash "
+                            f"is not in "
                             f"the chain (the chain was rewritten)")
     result = VerifyResult(ok=not problems, entries=n, head_seq=head_seq, head_hash=head_hash, problems=problems)
     if strict and problems:

@@ -44,7 +44,8 @@ def register_model(store, tracking_uri: str, dates, *, rounds: int = 60, max_dep
     names = list(FEATURE_NAMES)
     X = frame[names].to_numpy(float)
     params = {"objective": "binary", "learning_rate": 0.1, "num_leaves": num_leaves, "max_depth": max_depth,
-              "min_data_in_leaf": 20, "min_gain_to_split": 0.0, "verbosity": -1, "seed": seed, "deterministic": True, "num_threads": 1}
+              "min_data_in_leaf": 20, "min_gain_to_split": 0.0, "verbosity": -1, "seed": seed, "deterministic": True,
+              "num_threads": 1}
     booster = lgb.train(params, lgb.Dataset(X, y, feature_name=names), num_boost_round=rounds)
     margin = booster.predict(X, raw_score=True)
     cal = Calibrator("sigmoid").fit(margin, y)

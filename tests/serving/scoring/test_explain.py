@@ -86,7 +86,7 @@ def test_scoring_is_deterministic(app, population):
     frame = population.head(400)
     a = [scored_to_dict(s) for s in app.scorer.score_frame(frame)]
     b = [scored_to_dict(s) for s in app.scorer.score_frame(frame.copy())]
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         x.pop("snapshot_time"), y.pop("snapshot_time")
     assert a == b
 

@@ -47,7 +47,8 @@ def upgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alerts_expires_at'), ['expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_person_id'), ['person_id'], unique=False)
-        batch_op.create_index('ix_alerts_person_reason_created', ['person_id', 'reason_key', 'created_at'], unique=False)
+        batch_op.create_index('ix_alerts_person_reason_created', ['person_id', 'reason_key', 'created_at'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_state'), ['state'], unique=False)
 
     op.create_table('inbox_tokens',

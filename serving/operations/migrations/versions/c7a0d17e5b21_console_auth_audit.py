@@ -4,7 +4,8 @@ Revision ID: c7a0d17e5b21
 Revises: 0001
 Create Date: 2026-11-29 03:40:00
 
-Owned by the review console (issue 7): ``serving/operations/auth``, ``serving/operations/audit``, ``serving/operations/console``.
+Owned by the review console (issue 7): ``serving/operations/auth``, ``serving/operations/audit``,
+``serving/operations/console``.
 ``audit_log`` is append-only: triggers refuse UPDATE and DELETE on SQLite and PostgreSQL; the hash
 chain (``weimeng audit verify``) detects changes made by someone who drops the triggers.
 """

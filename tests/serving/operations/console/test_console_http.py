@@ -58,7 +58,8 @@ def test_every_form_post_needs_the_session_csrf_token(client, seeded):
     _, _, alerts = seeded
     login(client, "reviewer-a")
     a_id = alerts[list(alerts)[0]][0]
-    r = client.post(f"/cases/{a_id}/decision", data={"decision": "approve", "reason": "理由充分的批准", "csrf_token": "x"})
+    r = client.post(f"/cases/{a_id}/decision",
+                    data={"decision": "approve", "reason": "理由充分的批准", "csrf_token": "x"})
     assert r.status_code == 403
     r = client.post(f"/api/cases/{a_id}/decision", json={"decision": "approve", "reason": "理由充分的批准"})
     assert r.status_code == 403
@@ -116,7 +117,8 @@ def test_another_countys_case_cannot_be_opened_or_decided(client, seeded, counti
     page = client.get(f"/cases/{target}")
     assert page.status_code == 404 and "不在您的辖区" in page.text
     assert client.get(f"/api/cases/{target}").status_code == 404
-    r = client.post(f"/cases/{target}/decision", data={"decision": "approve", "reason": "越权批准尝试", "csrf_token": csrf})
+    r = client.post(f"/cases/{target}/decision",
+                    data={"decision": "approve", "reason": "越权批准尝试", "csrf_token": csrf})
     assert r.status_code == 404
     r = client.post(f"/api/cases/{target}/decision", json={"decision": "dismiss", "reason": "越权驳回尝试"},
                     headers={"X-CSRF-Token": csrf})
