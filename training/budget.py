@@ -252,8 +252,8 @@ def budget_cuts(candidate: np.ndarray, keys: Sequence[tuple], county: Sequence[s
     with more candidates than budget), and a mask of the candidates inside their county's budget.
     """
     groups: dict[str, list[int]] = {}
-    for i in np.flatnonzero(candidate):
-        groups.setdefault(county[i] or "", []).append(int(i))
+    for i in map(int, np.flatnonzero(candidate)):
+        groups.setdefault(county[i] or "", []).append(i)
     cuts = {}
     inside = np.asarray(candidate, dtype=bool).copy()
     for c, rows in groups.items():

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,8 +107,8 @@ def validation_dates(model) -> list[pd.Timestamp]:
     if ".." not in span:
         return []
     a, rest = span.split("..", 1)
-    b, _, n = rest.partition(" (")
-    n = int(n.rstrip(")") or 1)
+    b, _, count = rest.partition(" (")
+    n = int(count.rstrip(")") or 1)
     return list(pd.date_range(pd.Timestamp(a), pd.Timestamp(b), periods=n)) if n > 1 else [pd.Timestamp(a)]
 
 
@@ -264,7 +265,11 @@ def policy_backtest(model, data_dir: str | Path, spec: PolicySpec, thresholds: A
     dates = [pd.Timestamp(d) for d in (dates if dates is not None else model.metadata.get("test_window", []))]
     weeks = spec.budget.period_days / 7.0
     n_grids = len(w.grids)
-    snap_rows, level_acc, pref_acc, rule_acc, curve_acc = [], {}, {}, {}, {}
+    snap_rows: list[dict[str, Any]] = []
+    level_acc: dict[str, Any] = {}
+    pref_acc: dict[str, Any] = {}
+    rule_acc: dict[str, Any] = {}
+    curve_acc: dict[Any, Any] = {}
     prev_alerts: set[str] | None = None
     urgent_hits = urgent_reached = 0
     cmp_acc = {k: 0.0 for k in ("policy", "rules_only", "model_only", "oracle_records", "old_policy_tp")}

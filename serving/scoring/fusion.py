@@ -211,9 +211,9 @@ class _ExplanationsSection(_Strict):
     max_rule_hits: int = Field(ge=0, le=100)
 
 
-_Actions = create_model("_Actions", __base__=_Strict,
-                        **{c: (Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)], ...)
-                           for c in RISK_CATEGORIES})
+_ActionText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_Actions: type[_Strict] = create_model(  # type: ignore[call-overload]  # one required field per category
+    "_Actions", __base__=_Strict, **{c: (_ActionText, ...) for c in RISK_CATEGORIES})
 
 
 class FusionConfig(_Strict):
@@ -225,7 +225,7 @@ class FusionConfig(_Strict):
     rules: _RulesSection
     model: _ModelSection
     explanations: _ExplanationsSection
-    actions: _Actions  # type: ignore[valid-type]
+    actions: _Actions  # a model built from the catalog's categories
 
 
 def load_policy(path: str | Path | None = None) -> FusionPolicy:

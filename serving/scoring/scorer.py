@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,11 @@ from serving.scoring.fusion import (
 )
 from training.budget import AlertThresholds, budget_cuts, county_of, rank_keys, within_budget
 
+if TYPE_CHECKING:
+    from rules.event_engine import EventRuleEngine
+    from rules.model import RuleSet
+    from training.model import EscalationModel
+
 __all__ = ["Bundle", "Scorer", "Explain", "build_bundle", "check_model", "calibrate"]
 
 Explain = Literal["flagged", "all", "none"]
@@ -45,13 +50,13 @@ Explain = Literal["flagged", "all", "none"]
 
 @dataclass(frozen=True)
 class Bundle:
-    model: object | None                 # training.EscalationModel (None: rules only)
-    ruleset: object                      # rules.RuleSet
+    model: EscalationModel | None        # None: rules only
+    ruleset: RuleSet
     policy: FusionPolicy
     thresholds: Thresholds
     model_version: str | None
     loaded_at: datetime
-    engine: object | None = field(default=None, compare=False)   # rules.EventRuleEngine, for events
+    engine: EventRuleEngine | None = field(default=None, compare=False)   # for events
 
     @property
     def ruleset_version(self) -> str:
@@ -108,6 +113,7 @@ def calibrate(calibrator, margin: np.ndarray) -> np.ndarray:
     lr = getattr(calibrator, "model_", None)
     if getattr(calibrator, "method", None) == "sigmoid" and len(margin) <= 256 and hasattr(lr, "coef_") \
             and getattr(lr, "coef_", np.empty(0)).shape == (1, 1) and list(getattr(lr, "classes_", [])) == [0, 1]:
+        assert lr is not None
         z = margin * float(lr.coef_[0, 0]) + float(lr.intercept_[0])
         return np.clip(1.0 / (1.0 + np.exp(-z)), 0.0, 1.0)
     return np.asarray(calibrator.predict(margin), dtype=float)
@@ -280,7 +286,9 @@ class Scorer:
     @staticmethod
     def contributions(b: Bundle, X: np.ndarray) -> np.ndarray:
         threads = 0 if len(X) >= Scorer.PARALLEL_CONTRIB_ROWS else 1  # 0: LightGBM's default (all cores)
-        return b.model.booster.predict(X, pred_contrib=True, num_threads=threads)
+        if b.model is None:
+            raise ValueError("contributions need a model (rules-only bundles have none)")
+        return np.asarray(b.model.booster.predict(X, pred_contrib=True, num_threads=threads))
 
     #: Up to this many rows, rules run on the event engine row by row (about 0.2 ms a row); above it the
     #: vectorised batch evaluator (a few ms of fixed cost, then microseconds a row). Both give the same hits
@@ -355,7 +363,7 @@ class Scorer:
         apply_ceiling = (hits is None and len(set(as_ofs)) == 1) if ceiling is None else ceiling
         if apply_ceiling:
             cand, keys = self._candidates(first, prob, pids)
-            for i in np.flatnonzero(cand):
+            for i in map(int, np.flatnonzero(cand)):
                 cuts = self._cuts(b, as_ofs[i])
                 if cuts is None:
                     continue
@@ -386,7 +394,7 @@ class Scorer:
         for i in range(n):
             res = first[i]
             explanation: Explanation | None = None
-            if i in crow:
+            if i in crow and contrib is not None:
                 c = contrib[crow[i]][:-1]
                 cats = model_categories(names, c, pol)
                 if cats:
@@ -431,6 +439,7 @@ class Scorer:
         from rules.errors import RuleInputError
 
         try:
+            assert b.engine is not None
             hits = b.engine.evaluate(person_id, event, features, as_of=as_of)
         except RuleInputError as exc:
             raise ScoringInputError(str(exc), field="event") from None
