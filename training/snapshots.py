@@ -128,7 +128,8 @@ def time_split(dates: Iterable, test_n: int, validation_n: int, gap_days: int) -
         raise TrainingDataError(
             f"快照数量不足 / only {len(dates)} snapshot dates; need at least {test_n + validation_n + 1} "
             f"(test {test_n} + validation {validation_n} + train >= 1) plus gaps of {gap_days} days. "
-            f"Use a longer data window or fewer split snapshots.")
+            f"Use a longer data window or lower split.test_snapshots / split.validation_snapshots; for daily or "
+            f"irregular times set split.test_fraction instead.")
     test = dates[-test_n:]
     val_pool = [d for d in dates if d <= test[0] - gap]
     validation = val_pool[-validation_n:]
@@ -137,8 +138,9 @@ def time_split(dates: Iterable, test_n: int, validation_n: int, gap_days: int) -
         raise TrainingDataError(
             f"时间切分失败 / cannot split {len(dates)} snapshots ({dates[0].date()}..{dates[-1].date()}) into "
             f"train / validation ({validation_n}) / test ({test_n}) with {gap_days}-day gaps: "
-            f"got train={len(train)}, validation={len(validation)}. Use more data, fewer split snapshots "
-            f"or a higher snapshot frequency.")
+            f"got train={len(train)}, validation={len(validation)}. Use more data, lower split.test_snapshots / "
+            f"split.validation_snapshots, or a higher snapshot frequency; for daily or irregular times set "
+            f"split.test_fraction (the gap is then needed only where a person's rows repeat within the horizon).")
     return Split(tuple(train), tuple(validation), tuple(test), gap_days)
 
 
