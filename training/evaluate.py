@@ -227,6 +227,8 @@ def plot_fairness_svg(audit: pd.DataFrame, attribute: str, bounds: tuple[float, 
     Panels: FPR, FNR, precision, selection-rate ratios and calibration (mean predicted / observed);
     the shaded band is ``bounds``; red marks a flag (the whole interval outside the band).
     """
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -261,7 +263,9 @@ def plot_fairness_svg(audit: pd.DataFrame, attribute: str, bounds: tuple[float, 
     axes[0].invert_yaxis()
     axes[-1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{attribute}: ratio to the reference group (95% interval)", fontsize=10)
-    fig.tight_layout()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        fig.tight_layout()
     out = svg_text(fig)
     plt.close(fig)
     return out

@@ -162,6 +162,25 @@ def _counts(y: np.ndarray, f: np.ndarray, p: np.ndarray) -> np.ndarray:
                             np.ones(len(y), bool), p]).astype(float)
 
 
+def _boot_contrib(y: np.ndarray, f: np.ndarray, p: np.ndarray, n_boot: int, rng) -> np.ndarray:
+    """Bootstrap sums of the contributions, shape (8, n_boot), without resampling rows one by one.
+
+    A row resample draws how many rows of each (label, flagged) cell it holds (multinomial), and the
+    sum of predictions of ``m`` rows drawn from a cell (mean ``mu``, sd ``sd``) as ``m mu + sqrt(m) sd Z``
+    (its normal limit). The cost is O(cells x n_boot) whatever the number of rows.
+    """
+    n = len(y)
+    cells = [(yy, ff) for yy in (0, 1) for ff in (False, True)]
+    masks = [(y == yy) & (f == ff) for yy, ff in cells]
+    share = np.array([m.sum() for m in masks], float) / max(n, 1)
+    mu = np.array([p[m].mean() if m.any() else 0.0 for m in masks])
+    sd = np.array([p[m].std() if m.sum() > 1 else 0.0 for m in masks])
+    c = rng.multinomial(n, share, size=n_boot).T.astype(float)          # (4, B): rows per cell
+    sum_p = (c * mu[:, None] + np.sqrt(c) * sd[:, None] * rng.standard_normal(c.shape)).sum(0)
+    n00, n01, n10, n11 = c
+    return np.array([n00 + n01, n01, n10 + n11, n10, n01 + n11, n11, c.sum(0), sum_p])
+
+
 def _rates_from(c: np.ndarray) -> np.ndarray:
     """[fpr, fnr, precision, selection_rate, calibration] from summed contributions (NaN where undefined)."""
     neg, fp, pos, fn, fl, tp, n, sp = c
@@ -170,22 +189,36 @@ def _rates_from(c: np.ndarray) -> np.ndarray:
 
 
 def _metric_frame(y, f, p, groups):
-    """fairlearn's MetricFrame of the five metrics by group (calibration = mean predicted / observed)."""
+    """fairlearn's MetricFrame of the five metrics by group (calibration = mean predicted / observed).
+
+    The rows are first collapsed to one row per (group, label, flagged) cell with its row count as the
+    sample weight and its mean prediction: every metric here is a weighted count or mean, so the result is
+    exactly the row-level one, at a cost that does not grow with the number of rows.
+    """
     from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_rate, selection_rate
     from sklearn.metrics import precision_score
 
-    def calibration(y_true, y_pred, prob):
-        obs = float(np.mean(y_true))
-        return float(np.mean(prob)) / obs if obs else float("nan")
+    cells = (pd.DataFrame({"g": groups, "y": y, "f": f.astype(int), "p": p})
+             .groupby(["g", "y", "f"], sort=True).agg(n=("p", "size"), p=("p", "mean")).reset_index())
 
-    def precision(y_true, y_pred):
-        return float(precision_score(y_true, y_pred, zero_division=np.nan)) if np.any(y_pred) else float("nan")
+    def calibration(y_true, y_pred, prob, sample_weight):
+        obs = float(np.average(y_true, weights=sample_weight))
+        return float(np.average(prob, weights=sample_weight)) / obs if obs else float("nan")
 
+    def precision(y_true, y_pred, sample_weight):
+        if not np.any(np.asarray(y_pred) * np.asarray(sample_weight)):
+            return float("nan")
+        return float(precision_score(y_true, y_pred, sample_weight=sample_weight, zero_division=np.nan))
+
+    w = cells["n"].to_numpy(float)
     return MetricFrame(
         metrics={"fpr": false_positive_rate, "fnr": false_negative_rate, "precision": precision,
                  "selection_rate": selection_rate, "calibration": calibration},
-        y_true=y, y_pred=f.astype(int), sensitive_features=pd.Series(groups, name="group"),
-        sample_params={"calibration": {"prob": p}})
+        y_true=cells["y"].to_numpy(), y_pred=cells["f"].to_numpy(),
+        sensitive_features=pd.Series(cells["g"].to_numpy(), name="group"),
+        sample_params={"fpr": {"sample_weight": w}, "fnr": {"sample_weight": w}, "precision": {"sample_weight": w},
+                       "selection_rate": {"sample_weight": w},
+                       "calibration": {"prob": cells["p"].to_numpy(), "sample_weight": w}})
 
 
 def reference_audit(frame: pd.DataFrame, groups: list[str], label: str, prob: np.ndarray, flagged: np.ndarray,
@@ -195,7 +228,8 @@ def reference_audit(frame: pd.DataFrame, groups: list[str], label: str, prob: np
     Per (attribute, group): FPR, FNR, precision and selection rate (from fairlearn's ``MetricFrame``),
     their ratios to the reference group (``cfg.reference_groups[attribute]``, else the largest group),
     and calibration-in-the-large (mean predicted / the group's own observed rate; 1 = calibrated).
-    Intervals are percentile bootstraps (``cfg.n_boot`` resamples of rows within each group). A metric is
+    Intervals are percentile bootstraps (``cfg.n_boot`` resamples of rows within each group, drawn by
+    cell counts: :func:`_boot_contrib`). A metric is
     **flagged** only when its whole interval lies outside ``cfg.bounds``. The ``overall`` row carries the
     overall calibration against the observed rate, flagged the same way.
     """
@@ -209,7 +243,7 @@ def reference_audit(frame: pd.DataFrame, groups: list[str], label: str, prob: np
     rows = []
 
     # overall calibration-in-the-large
-    boot = np.array([_rates_from(contrib[rng.integers(0, len(y), len(y))].sum(0))[4] for _ in range(cfg.n_boot)])
+    boot = _rates_from(_boot_contrib(y, f, p, cfg.n_boot, rng))[4]
     cal = _rates_from(contrib.sum(0))[4]
     c_lo, c_hi = np.nanpercentile(boot, q) if np.isfinite(boot).any() else (np.nan, np.nan)
     rows.append({"operating_point": operating_point, "attribute": "overall", "group": "全体 overall",
@@ -229,9 +263,8 @@ def reference_audit(frame: pd.DataFrame, groups: list[str], label: str, prob: np
         if ref is None or ref not in sizes.index:
             ref = str(sizes.index[0])
         idx = {g: np.flatnonzero(values == g) for g in sizes.index}
-        # bootstrap: resample rows within every group, the same draw for the group and the reference
-        draws = {g: np.array([_rates_from(contrib[rng.choice(ix, len(ix))].sum(0)) for _ in range(cfg.n_boot)])
-                 for g, ix in idx.items()}
+        # bootstrap: resample rows within every group independently (groups are disjoint)
+        draws = {g: _rates_from(_boot_contrib(y[ix], f[ix], p[ix], cfg.n_boot, rng)).T for g, ix in idx.items()}
         for g, ix in idx.items():
             row = {"operating_point": operating_point, "attribute": attr, "group": str(g), "reference": ref,
                    "rows": len(ix), "positives": int(y[ix].sum()), "flagged": int(f[ix].sum()),
