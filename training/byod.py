@@ -8,13 +8,18 @@ the data owner computed (outcome within the horizon after the snapshot). The spe
     label: escalated_90d
     features: [calls_30d, threat_90d, failed_mediations_90d]
     audit_groups: [sex, age_band, county]
-    never_features: [name_hash, ethnicity]
+    never_features: [name_hash]
+    protected: [sex, race]                    # protected columns (audit only); sex, ethnicity/race, religion
+                                              # and political affiliation are always protected by name
+    age_policy: audit_only                    # audit_only (default) | not_used; recorded in the model card
     horizon_days: 90
     capacity: {alerts_per_snapshot: 200}      # or {top_fraction: 0.01}
     baseline: rules_score                     # optional: a column with an existing score to beat
 
-Protected attributes (``features.catalog.PROTECTED_ATTRIBUTES``), audit-group columns and
-``never_features`` can never be features: the spec is refused if it asks for one. See docs/byod.md.
+Protected attributes (``features.catalog.PROTECTED_ATTRIBUTES`` and ``training.guard.ALWAYS_PROTECTED``),
+declared ``protected`` columns, audit-group columns and ``never_features`` can never be features: the
+spec is refused if it asks for one by name, and the table is refused if a feature equals or nearly
+predicts a protected column by content (``training.guard.check_proxies``). See docs/byod.md.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ import pandas as pd
 from training.config import TrainConfig, load_config
 from training.dataset import BASELINE_COL, Progress, TrainingSet
 from training.errors import ProtectedFeatureError, TrainingConfigError, TrainingDataError
-from training.guard import check_feature_names
+from training.guard import AGE_NAMES, AGE_POLICIES, ALWAYS_PROTECTED, check_feature_names, check_proxies
 
-__all__ = ["TableSpec", "load_spec", "table_training_set", "train_from_table"]
+__all__ = ["TableSpec", "load_spec", "protected_columns", "table_training_set", "train_from_table"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class TableSpec:
     capacity: dict = field(default_factory=lambda: {"top_fraction": 0.01})
     baseline: str | None = None
     description: str = ""
+    protected: tuple[str, ...] = ()
+    age_policy: str = "audit_only"
+    population: str = ""
+    label_definition: str = ""
 
 
 _KEYS = {f for f in TableSpec.__dataclass_fields__}
@@ -79,19 +88,40 @@ def load_spec(spec: str | Path | dict) -> TableSpec:
     if not (isinstance(cap, dict) and len(cap) == 1 and set(cap) <= {"alerts_per_snapshot", "top_fraction"}):
         raise TrainingConfigError(f"{source}: capacity={cap!r}; give exactly one of "
                                   f"{{alerts_per_snapshot: N}} or {{top_fraction: 0.01}}.")
+    age_policy = str(raw.get("age_policy", "audit_only"))
+    if age_policy not in AGE_POLICIES:
+        raise TrainingConfigError(f"{source}: age_policy={age_policy!r}; allowed: {list(AGE_POLICIES)}. Age is never a "
+                                  f"model feature; audit_only audits it, not_used leaves it out of the audit too.")
+    protected = raw.get("protected") or ()
+    if isinstance(protected, str) or not all(isinstance(x, str) for x in protected):
+        raise TrainingConfigError(f"{source}: protected must be a list of column names, got {protected!r}.")
     spec_obj = TableSpec(
         id=str(raw["id"]), time=str(raw["time"]), label=str(raw["label"]), features=tuple(feats),
         audit_groups=tuple(raw.get("audit_groups") or ()), never_features=tuple(raw.get("never_features") or ()),
         horizon_days=int(raw.get("horizon_days", 90)), capacity=dict(cap), baseline=raw.get("baseline"),
-        description=str(raw.get("description", "")),
+        description=str(raw.get("description", "")), protected=tuple(protected), age_policy=age_policy,
+        population=str(raw.get("population", "")), label_definition=str(raw.get("label_definition", "")),
     )
     clash = sorted(set(spec_obj.features) & (set(spec_obj.audit_groups) | {spec_obj.id, spec_obj.time, spec_obj.label}))
     if clash:
         raise ProtectedFeatureError(
             f"{source}: column(s) {clash} are listed as features and as id/time/label/audit group; an audit group is "
             f"never a feature. Remove them from features.")
-    check_feature_names(spec_obj.features, spec_obj.never_features)
+    check_feature_names(spec_obj.features, (*spec_obj.never_features, *spec_obj.protected))
     return spec_obj
+
+
+def protected_columns(sp: TableSpec, columns) -> list[str]:
+    """Declared protected columns plus any table column named like an always-protected or age attribute."""
+    by_name = ALWAYS_PROTECTED | AGE_NAMES
+    found = [c for c in columns if str(c).lower() in by_name
+             or any(str(c).lower().startswith(p + "_") for p in by_name)]
+    return list(dict.fromkeys([*sp.protected, *(c for c in found if c not in sp.features)]))
+
+
+def _is_age(name: str) -> bool:
+    n = name.lower()
+    return n in AGE_NAMES or any(n.startswith(p + "_") for p in AGE_NAMES)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -119,7 +149,8 @@ def table_training_set(table: str | Path | pd.DataFrame, spec: str | Path | dict
     else:
         path = Path(table)
         df = _read(path)
-    cols = [sp.id, sp.time, sp.label, *sp.features, *sp.audit_groups, *([sp.baseline] if sp.baseline else [])]
+    cols = [sp.id, sp.time, sp.label, *sp.features, *sp.audit_groups, *sp.protected,
+            *([sp.baseline] if sp.baseline else [])]
     missing = [c for c in dict.fromkeys(cols) if c not in df.columns]
     if missing:
         raise TrainingDataError(f"表中缺少规格列 / the table lacks column(s) {missing} named in the spec; "
@@ -143,7 +174,11 @@ def table_training_set(table: str | Path | pd.DataFrame, spec: str | Path | dict
             raise TrainingDataError(f"特征须为数值 / feature {f!r} has non-numeric values (e.g. "
                                     f"{col[num.isna() & col.notna()].head(3).tolist()}); encode it or drop it.")
         out[f] = num.astype(float)
-    for g in sp.audit_groups:
+    prot = protected_columns(sp, df.columns)
+    proxies = check_proxies(df, sp.features, [*prot, *sp.audit_groups])
+    audit = [g for g in dict.fromkeys([*sp.audit_groups, *prot])
+             if not (sp.age_policy == "not_used" and _is_age(g))]
+    for g in audit:
         out[g] = _audit_values(df[g]).to_numpy()
     if sp.baseline:
         out[BASELINE_COL] = pd.to_numeric(df[sp.baseline], errors="coerce")
@@ -160,10 +195,13 @@ def table_training_set(table: str | Path | pd.DataFrame, spec: str | Path | dict
               "data_start": str(out["as_of"].min().date()), "data_end": str(out["as_of"].max().date()),
               "catalog_version": "byod", "ruleset_version": None, "capacity": sp.capacity,
               "capacity_per_grid_per_week": f"{sp.capacity} (BYOD)", "description": sp.description,
+              "population": sp.population, "label_definition": sp.label_definition, "label_column": sp.label,
+              "horizon_days": sp.horizon_days, "protected_columns": prot, "age_policy": sp.age_policy,
+              "proxy_check": {f: {p: {k: v for k, v in m.items()} for p, m in d.items()} for f, d in proxies.items()},
               "limits": ["Trained from a user table: labels, exclusions and point-in-time correctness are the data "
                          "owner's responsibility (see docs/byod.md)."]}
-    never = tuple(dict.fromkeys((*sp.never_features, *sp.audit_groups)))
-    return TrainingSet(out, list(sp.features), k, audit_columns=list(sp.audit_groups),
+    never = tuple(dict.fromkeys((*sp.never_features, *sp.audit_groups, *prot)))
+    return TrainingSet(out, list(sp.features), k, audit_columns=audit,
                        never_features=never, source=source)
 
 

@@ -69,6 +69,10 @@ class SnapshotConfig(_Section):
 class SplitConfig(_Section):
     test_snapshots: int = Field(default=3, ge=1)
     validation_snapshots: int = Field(default=3, ge=1)
+    #: Fraction-based split (used when test_fraction is set): the latest time values holding about this
+    #: share of the rows are test, the share before them validation; one time value is never cut in two.
+    test_fraction: float | None = Field(default=None, gt=0, lt=1)
+    validation_fraction: float | None = Field(default=None, gt=0, lt=1)
     gap_days: int | None = None
     calibration_fraction: float = Field(default=0.5, gt=0, lt=1)
 
@@ -97,6 +101,12 @@ class FairnessConfig(_Section):
     min_rows: int = Field(default=300, ge=1)
     min_expected_events: int = Field(default=20, ge=0)
     alpha: float = Field(default=0.05, gt=0, le=1)
+    #: reference-group audit: attribute -> reference group (default: the largest group)
+    reference_groups: dict[str, str] = Field(default_factory=dict)
+    n_boot: int = Field(default=200, ge=20)
+    ci_level: float = Field(default=0.95, gt=0.5, lt=1)
+    #: the policy "high-risk share": the audit is also judged with the top share of rows flagged
+    high_risk_share: float = Field(default=0.1, gt=0, lt=1)
 
     @field_validator("bounds")
     @classmethod
@@ -140,6 +150,13 @@ class TrainConfig(_Section):
         if self.gap_days < horizon:
             raise ValueError(f"split.gap_days={self.split.gap_days!r} is shorter than the horizon ({horizon} days): "
                              f"labels of neighbouring periods would overlap. Use null (= horizon) or a larger gap.")
+        tf, vf = self.split.test_fraction, self.split.validation_fraction
+        if vf is not None and tf is None:
+            raise ValueError("split.validation_fraction is set without split.test_fraction; set both (or neither, "
+                             "to split by test_snapshots / validation_snapshots).")
+        if tf is not None and tf + (vf if vf is not None else tf) >= 0.9:
+            raise ValueError(f"split.test_fraction + split.validation_fraction = {tf + (vf or tf):.2f} leaves less "
+                             f"than 10% of the rows for training; lower them.")
         depth = self.model.params.get("max_depth", -1)
         if not (isinstance(depth, int) and not isinstance(depth, bool) and 1 <= depth <= MAX_DEPTH_LIMIT):
             raise ValueError(f"model.params.max_depth={depth!r}; must be between 1 and {MAX_DEPTH_LIMIT} so "

@@ -34,6 +34,8 @@ __all__ = [
     "plot_calibration",
     "plot_curves",
     "plot_importance",
+    "plot_fairness_svg",
+    "svg_text",
 ]
 
 
@@ -200,3 +202,70 @@ def finite(x) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(x) or math.isinf(x) else x
+
+
+def svg_text(fig) -> str:
+    """A matplotlib figure as inline SVG with text kept as text (searchable, translatable, small)."""
+    import io
+    import warnings
+
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "weimeng"}), warnings.catch_warnings():
+        # text stays text: the viewer's fonts draw the CJK glyphs, so a missing glyph here only affects layout
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", bbox_inches="tight")
+    text = buf.getvalue()
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else text
+
+
+def plot_fairness_svg(audit: pd.DataFrame, attribute: str, bounds: tuple[float, float]) -> str:
+    """One attribute of a reference-group audit: each group's ratio to the reference with its interval.
+
+    Panels: FPR, FNR, precision, selection-rate ratios and calibration (mean predicted / observed);
+    the shaded band is ``bounds``; red marks a flag (the whole interval outside the band).
+    """
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a = audit[audit["attribute"] == attribute]
+    metrics = [("fpr_ratio", "FPR ratio"), ("fnr_ratio", "FNR ratio"), ("precision_ratio", "precision ratio"),
+               ("selection_rate_ratio", "selection ratio"), ("calibration", "mean pred / observed")]
+    points = list(dict.fromkeys(a["operating_point"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.3 * len(metrics) + 1.5, 0.45 * a["group"].nunique() + 1.6),
+                             sharey=True)
+    groups = list(dict.fromkeys(a["group"]))
+    for ax, (col, title) in zip(axes, metrics, strict=True):
+        ax.axvspan(bounds[0], bounds[1], color="#e8f0e8")
+        ax.axvline(1.0, color="grey", linewidth=0.8)
+        for k, op in enumerate(points):
+            sub = a[a["operating_point"] == op].set_index("group")
+            for i, g in enumerate(groups):
+                if g not in sub.index or col not in sub or not np.isfinite(sub.loc[g, col]):
+                    continue
+                v, lo, hi = sub.loc[g, col], sub.loc[g].get(f"{col}_lo"), sub.loc[g].get(f"{col}_hi")
+                metric = col.removesuffix("_ratio")
+                red = metric in str(sub.loc[g, "flags"]).split(",")
+                y = i + (k - (len(points) - 1) / 2) * 0.25
+                if lo is not None and np.isfinite(lo):
+                    ax.plot([lo, hi], [y, y], color="#c0392b" if red else "#555", linewidth=1.2)
+                ax.plot([v], [y], marker="o" if k == 0 else "s", color="#c0392b" if red else "#1f4e79",
+                        markersize=4, label=op if i == 0 else None)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes[0].set_yticks(range(len(groups)), groups)
+    axes[0].invert_yaxis()
+    axes[-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{attribute}: ratio to the reference group (95% interval)", fontsize=10)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        fig.tight_layout()
+    out = svg_text(fig)
+    plt.close(fig)
+    return out

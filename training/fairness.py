@@ -149,3 +149,162 @@ def fairness_flags(audit: pd.DataFrame) -> list[str]:
             if m:
                 out.append(f"{r.attribute}={r.group}:{m}")
     return sorted(out)
+
+
+# -- reference-group disparities with bootstrap intervals (issue 14) ------------------------------------
+
+REFERENCE_METRICS = ("fpr", "fnr", "precision", "selection_rate", "calibration")
+
+
+def _counts(y: np.ndarray, f: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Per-row contributions [neg, fp, pos, fn, flagged, tp, n, sum_p] summed by the caller."""
+    return np.column_stack([(y == 0), f & (y == 0), (y == 1), ~f & (y == 1), f, f & (y == 1),
+                            np.ones(len(y), bool), p]).astype(float)
+
+
+def _boot_contrib(y: np.ndarray, f: np.ndarray, p: np.ndarray, n_boot: int, rng) -> np.ndarray:
+    """Bootstrap sums of the contributions, shape (8, n_boot), without resampling rows one by one.
+
+    A row resample draws how many rows of each (label, flagged) cell it holds (multinomial), and the
+    sum of predictions of ``m`` rows drawn from a cell (mean ``mu``, sd ``sd``) as ``m mu + sqrt(m) sd Z``
+    (its normal limit). The cost is O(cells x n_boot) whatever the number of rows.
+    """
+    n = len(y)
+    cells = [(yy, ff) for yy in (0, 1) for ff in (False, True)]
+    masks = [(y == yy) & (f == ff) for yy, ff in cells]
+    share = np.array([m.sum() for m in masks], float) / max(n, 1)
+    mu = np.array([p[m].mean() if m.any() else 0.0 for m in masks])
+    sd = np.array([p[m].std() if m.sum() > 1 else 0.0 for m in masks])
+    c = rng.multinomial(n, share, size=n_boot).T.astype(float)          # (4, B): rows per cell
+    sum_p = (c * mu[:, None] + np.sqrt(c) * sd[:, None] * rng.standard_normal(c.shape)).sum(0)
+    n00, n01, n10, n11 = c
+    return np.array([n00 + n01, n01, n10 + n11, n10, n01 + n11, n11, c.sum(0), sum_p])
+
+
+def _rates_from(c: np.ndarray) -> np.ndarray:
+    """[fpr, fnr, precision, selection_rate, calibration] from summed contributions (NaN where undefined)."""
+    neg, fp, pos, fn, fl, tp, n, sp = c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.array([fp / neg, fn / pos, tp / fl, fl / n, (sp / n) / (pos / n)])
+
+
+def _metric_frame(y, f, p, groups):
+    """fairlearn's MetricFrame of the five metrics by group (calibration = mean predicted / observed).
+
+    The rows are first collapsed to one row per (group, label, flagged) cell with its row count as the
+    sample weight and its mean prediction: every metric here is a weighted count or mean, so the result is
+    exactly the row-level one, at a cost that does not grow with the number of rows.
+    """
+    from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_rate, selection_rate
+    from sklearn.metrics import precision_score
+
+    cells = (pd.DataFrame({"g": groups, "y": y, "f": f.astype(int), "p": p})
+             .groupby(["g", "y", "f"], sort=True).agg(n=("p", "size"), p=("p", "mean")).reset_index())
+
+    def calibration(y_true, y_pred, prob, sample_weight):
+        obs = float(np.average(y_true, weights=sample_weight))
+        return float(np.average(prob, weights=sample_weight)) / obs if obs else float("nan")
+
+    def precision(y_true, y_pred, sample_weight):
+        if not np.any(np.asarray(y_pred) * np.asarray(sample_weight)):
+            return float("nan")
+        return float(precision_score(y_true, y_pred, sample_weight=sample_weight, zero_division=np.nan))
+
+    w = cells["n"].to_numpy(float)
+    return MetricFrame(
+        metrics={"fpr": false_positive_rate, "fnr": false_negative_rate, "precision": precision,
+                 "selection_rate": selection_rate, "calibration": calibration},
+        y_true=cells["y"].to_numpy(), y_pred=cells["f"].to_numpy(),
+        sensitive_features=pd.Series(cells["g"].to_numpy(), name="group"),
+        sample_params={"fpr": {"sample_weight": w}, "fnr": {"sample_weight": w}, "precision": {"sample_weight": w},
+                       "selection_rate": {"sample_weight": w},
+                       "calibration": {"prob": cells["p"].to_numpy(), "sample_weight": w}})
+
+
+def reference_audit(frame: pd.DataFrame, groups: list[str], label: str, prob: np.ndarray, flagged: np.ndarray,
+                    cfg: FairnessConfig, operating_point: str = "capacity", seed: int = 0) -> pd.DataFrame:
+    """Each group against a reference group, with bootstrap confidence intervals.
+
+    Per (attribute, group): FPR, FNR, precision and selection rate (from fairlearn's ``MetricFrame``),
+    their ratios to the reference group (``cfg.reference_groups[attribute]``, else the largest group),
+    and calibration-in-the-large (mean predicted / the group's own observed rate; 1 = calibrated).
+    Intervals are percentile bootstraps (``cfg.n_boot`` resamples of rows within each group, drawn by
+    cell counts: :func:`_boot_contrib`). A metric is
+    **flagged** only when its whole interval lies outside ``cfg.bounds``. The ``overall`` row carries the
+    overall calibration against the observed rate, flagged the same way.
+    """
+    y = frame[label].to_numpy(dtype=int)
+    p = np.asarray(prob, dtype=float)
+    f = np.asarray(flagged, dtype=bool)
+    lo, hi = cfg.bounds
+    q = ((1 - cfg.ci_level) / 2 * 100, (1 + cfg.ci_level) / 2 * 100)
+    rng = np.random.default_rng(seed)
+    contrib = _counts(y, f, p)
+    rows = []
+
+    # overall calibration-in-the-large
+    boot = _rates_from(_boot_contrib(y, f, p, cfg.n_boot, rng))[4]
+    cal = _rates_from(contrib.sum(0))[4]
+    c_lo, c_hi = np.nanpercentile(boot, q) if np.isfinite(boot).any() else (np.nan, np.nan)
+    rows.append({"operating_point": operating_point, "attribute": "overall", "group": "全体 overall",
+                 "reference": "", "rows": len(y), "positives": int(y.sum()), "flagged": int(f.sum()),
+                 "mean_predicted": float(p.mean()) if len(p) else np.nan,
+                 "observed_rate": float(y.mean()) if len(y) else np.nan,
+                 "calibration": cal, "calibration_lo": c_lo, "calibration_hi": c_hi,
+                 "flags": "calibration" if (c_hi < lo or c_lo > hi) else ""})
+    for attr in groups:
+        if attr not in frame:
+            continue
+        values = frame[attr].astype("string").fillna("未知 unknown").to_numpy()
+        mf = _metric_frame(y, f, p, values)
+        by = mf.by_group
+        sizes = pd.Series(values).value_counts()
+        ref = cfg.reference_groups.get(attr)
+        if ref is None or ref not in sizes.index:
+            ref = str(sizes.index[0])
+        idx = {g: np.flatnonzero(values == g) for g in sizes.index}
+        # bootstrap: resample rows within every group independently (groups are disjoint)
+        draws = {g: _rates_from(_boot_contrib(y[ix], f[ix], p[ix], cfg.n_boot, rng)).T for g, ix in idx.items()}
+        for g, ix in idx.items():
+            row = {"operating_point": operating_point, "attribute": attr, "group": str(g), "reference": ref,
+                   "rows": len(ix), "positives": int(y[ix].sum()), "flagged": int(f[ix].sum()),
+                   "mean_predicted": float(p[ix].mean()), "observed_rate": float(y[ix].mean())}
+            flags = []
+            for j, m in enumerate(REFERENCE_METRICS):
+                row[m] = float(by.loc[g, m])
+                if m == "calibration":
+                    est, b = row[m], draws[g][:, j]
+                else:
+                    ref_v = float(by.loc[ref, m])
+                    est = row[m] / ref_v if ref_v else np.nan
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        b = draws[g][:, j] / draws[ref][:, j]
+                    row[f"{m}_ratio"] = est
+                b = b[np.isfinite(b)]
+                c_lo, c_hi = (np.percentile(b, q) if len(b) >= 0.9 * cfg.n_boot else (np.nan, np.nan))
+                key = m if m == "calibration" else f"{m}_ratio"
+                row[f"{key}_lo"], row[f"{key}_hi"] = c_lo, c_hi
+                if (g != ref or m == "calibration") and np.isfinite(c_lo) and (c_hi < lo or c_lo > hi):
+                    flags.append(m)
+            row["flags"] = ",".join(flags)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def reference_flags(audit: pd.DataFrame) -> list[str]:
+    """``operating_point:attribute=group:metric`` for every metric whose interval lies outside the bounds."""
+    out = []
+    for r in audit.itertuples():
+        for m in str(r.flags).split(","):
+            if m:
+                out.append(f"{r.operating_point}:{r.attribute}={r.group}:{m}")
+    return sorted(out)
+
+
+def high_risk_flags(prob: np.ndarray, share: float) -> np.ndarray:
+    """The top ``share`` of rows by predicted probability (the policy "high-risk share" operating point)."""
+    p = np.asarray(prob, dtype=float)
+    k = max(1, int(round(share * len(p))))
+    out = np.zeros(len(p), bool)
+    out[np.argsort(-p, kind="stable")[:k]] = True
+    return out

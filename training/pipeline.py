@@ -21,10 +21,11 @@ from training.assess import Assessment, assess, operating_threshold
 from training.card import write_card
 from training.config import TrainConfig, load_config
 from training.dataset import BASELINE_COL, ORACLE_COLS, Progress, TrainingSet, world_training_set
-from training.evaluate import plot_calibration, plot_curves, plot_importance
+from training.evaluate import plot_calibration, plot_curves, plot_fairness_svg, plot_importance
+from training.fairness import high_risk_flags, reference_audit, reference_flags
 from training.fit import fit_model
 from training.model import EscalationModel
-from training.snapshots import Split, hash_fraction, time_split
+from training.snapshots import Split, fraction_split, hash_fraction, repeat_gap_days, time_split
 
 __all__ = ["TrainResult", "train", "train_on_set"]
 
@@ -61,6 +62,41 @@ def train(data_dir: str | Path, config: str | Path | TrainConfig | None = None, 
     return train_on_set(ts, cfg, tracking_uri=tracking_uri, progress=progress, register=register, out_dir=out_dir)
 
 
+def _split(ts: TrainingSet, cfg: TrainConfig) -> Split:
+    """By snapshot counts (default), or by row fractions when ``split.test_fraction`` is set.
+
+    With fractions the gap is ``split.gap_days`` when given, else the horizon only where one person's
+    rows repeat within it (else 0: one row per person needs no gap).
+    """
+    if cfg.split.test_fraction is None:
+        return time_split(ts.dates(), cfg.split.test_snapshots, cfg.split.validation_snapshots, cfg.gap_days)
+    gap = (cfg.split.gap_days if cfg.split.gap_days is not None
+           else repeat_gap_days(ts.frame, cfg.snapshots.horizon_days, ts.id_col, ts.time_col))
+    return fraction_split(ts.frame[ts.time_col], cfg.split.test_fraction, cfg.split.validation_fraction, gap)
+
+
+def _reference_audit(test_df: pd.DataFrame, ts: TrainingSet, a: Assessment, cfg: TrainConfig) -> pd.DataFrame:
+    """The reference-group audit at the capacity operating point and at the policy high-risk share."""
+    cols = [c for c in ts.audit_columns if c in test_df]
+    cap = reference_audit(test_df, cols, ts.label, a.probability, a.flagged, cfg.fairness, "capacity",
+                          seed=cfg.model.seed % 2**32)
+    hr = reference_audit(test_df, cols, ts.label, a.probability,
+                         high_risk_flags(a.probability, cfg.fairness.high_risk_share), cfg.fairness,
+                         "high_risk_share", seed=cfg.model.seed % 2**32 + 1)
+    return pd.concat([cap, hr], ignore_index=True)
+
+
+def _base_rates(frames: dict[str, pd.DataFrame], ts: TrainingSet) -> list[dict]:
+    """Observed label rate (base rate) per period, for the card."""
+    out = []
+    for name, df in frames.items():
+        if len(df):
+            out.append({"period": name, "start": str(pd.Timestamp(df[ts.time_col].min()).date()),
+                        "end": str(pd.Timestamp(df[ts.time_col].max()).date()), "rows": int(len(df)),
+                        "base_rate": float(df[ts.label].mean())})
+    return out
+
+
 def _sizes(frames: dict[str, pd.DataFrame], label: str) -> dict:
     return {k: {"rows": int(len(v)), "positives": int(v[label].sum())} for k, v in frames.items()}
 
@@ -70,7 +106,7 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
     """Everything after the training set exists; shared by the world path and the BYOD path."""
     progress = progress or _noop
     frame = ts.frame
-    split = time_split(ts.dates(), cfg.split.test_snapshots, cfg.split.validation_snapshots, cfg.gap_days)
+    split = _split(ts, cfg)
     period = split.period_of(pd.to_datetime(frame[ts.time_col]))
     train_df = frame[period == "train"]
     val_df = frame[period == "validation"]
@@ -106,6 +142,9 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
         "roc_auc", "pr_auc", "brier", "precision_at_capacity", "recall_at_capacity", "lift_over_rules",
         "oracle_records_roc_auc", "auc_ratio_to_records_oracle", "fairness_flags")}
     model.metadata["fairness_flags"] = result_assessment.flags
+    reference = _reference_audit(test_df, ts, result_assessment, cfg)
+    reference_flags_ = reference_flags(reference)
+    m["reference_fairness_flags"] = float(len(reference_flags_))
     thr = model.metadata["operating_threshold"]
     m["threshold_alerts_per_snapshot"] = float(np.mean(
         [(result_assessment.probability[idx] >= thr).sum() for idx in test_df.groupby(ts.time_col).indices.values()]))
@@ -130,6 +169,9 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
     imp_png = plot_importance(importance, report_dir / "feature_importance.png")
     importance.rename("gain").to_frame().to_csv(report_dir / "feature_importance.csv", encoding="utf-8")
     result_assessment.fairness.to_csv(report_dir / "fairness.csv", index=False, encoding="utf-8")
+    reference.to_csv(report_dir / "fairness_reference.csv", index=False, encoding="utf-8")
+    fairness_svgs = {a: plot_fairness_svg(reference, a, cfg.fairness.bounds) for a in ts.audit_columns
+                     if a in set(reference["attribute"])}
     result_assessment.calibration.to_csv(report_dir / "calibration.csv", index=False)
     pd.DataFrame(result_assessment.scorers).T.to_csv(report_dir / "scorers.csv")
     try:
@@ -154,6 +196,10 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
         "operating_threshold": thr, "feature_names": ts.feature_names, "importance": importance, "labels": labels,
         "calibration_png": cal_png, "curves_png": curves_png, "importance_png": imp_png,
         "limits": ts.source.get("limits", []),
+        "fairness_reference": reference, "fairness_reference_flags": reference_flags_,
+        "fairness_svgs": fairness_svgs, "fairness_ci_level": cfg.fairness.ci_level,
+        "fairness_n_boot": cfg.fairness.n_boot, "high_risk_share": cfg.fairness.high_risk_share,
+        "base_rates": _base_rates({"train": train_df, "validation": val_df, "test": test_df}, ts),
     }
     write_card(ctx, report_dir)
     progress("模型卡 model card", 1, 1)

@@ -81,11 +81,9 @@ def log_and_register(model: EscalationModel, *, tracking_uri: str | None, experi
     Returns ``(run_id, version)``; the new version carries alias ``challenger``.
     """
     import mlflow
-    from mlflow.models import infer_signature
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # mlflow's type-hint nudge: the signature is explicit
-        from training.pyfunc import EscalationPyfunc
+        from training.pyfunc import EscalationPyfunc, input_signature
 
     client = client_for(tracking_uri)
     _ensure_experiment(client, experiment, resolve_tracking_uri(tracking_uri), artifact_location)
@@ -103,8 +101,8 @@ def log_and_register(model: EscalationModel, *, tracking_uri: str | None, experi
         test_set.to_parquet(tpath, index=False)
         mlflow.log_artifact(str(tpath), artifact_path="evaluation")
         paths = model.save(Path(tmp) / "model")
-        example = input_example[model.feature_names].head(5)
-        sig = infer_signature(example, pd.DataFrame({"probability": [0.1], "flag": [False]}))
+        # any numeric type per feature (int, bool, float): predict casts, so a BYOD table's integer columns work
+        sig = input_signature(model.feature_names)
         info = mlflow.pyfunc.log_model(
             name="model", python_model=EscalationPyfunc(), artifacts=paths, signature=sig,
             pip_requirements=_PIP, registered_model_name=model_name,

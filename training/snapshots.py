@@ -32,7 +32,8 @@ import pandas as pd
 from training.config import TrainConfig
 from training.errors import TrainingDataError
 
-__all__ = ["snapshot_dates", "label_snapshots", "recent_outcome_mask", "Split", "time_split", "hash_fraction"]
+__all__ = ["snapshot_dates", "label_snapshots", "recent_outcome_mask", "Split", "time_split", "fraction_split",
+           "repeat_gap_days", "hash_fraction"]
 
 
 def snapshot_dates(start, end, cfg: TrainConfig) -> list[pd.Timestamp]:
@@ -127,7 +128,8 @@ def time_split(dates: Iterable, test_n: int, validation_n: int, gap_days: int) -
         raise TrainingDataError(
             f"快照数量不足 / only {len(dates)} snapshot dates; need at least {test_n + validation_n + 1} "
             f"(test {test_n} + validation {validation_n} + train >= 1) plus gaps of {gap_days} days. "
-            f"Use a longer data window or fewer split snapshots.")
+            f"Use a longer data window or lower split.test_snapshots / split.validation_snapshots; for daily or "
+            f"irregular times set split.test_fraction instead.")
     test = dates[-test_n:]
     val_pool = [d for d in dates if d <= test[0] - gap]
     validation = val_pool[-validation_n:]
@@ -136,8 +138,9 @@ def time_split(dates: Iterable, test_n: int, validation_n: int, gap_days: int) -
         raise TrainingDataError(
             f"时间切分失败 / cannot split {len(dates)} snapshots ({dates[0].date()}..{dates[-1].date()}) into "
             f"train / validation ({validation_n}) / test ({test_n}) with {gap_days}-day gaps: "
-            f"got train={len(train)}, validation={len(validation)}. Use more data, fewer split snapshots "
-            f"or a higher snapshot frequency.")
+            f"got train={len(train)}, validation={len(validation)}. Use more data, lower split.test_snapshots / "
+            f"split.validation_snapshots, or a higher snapshot frequency; for daily or irregular times set "
+            f"split.test_fraction (the gap is then needed only where a person's rows repeat within the horizon).")
     return Split(tuple(train), tuple(validation), tuple(test), gap_days)
 
 
@@ -145,3 +148,61 @@ def hash_fraction(ids: pd.Series, salt: int = 0) -> np.ndarray:
     """A stable pseudo-random number in [0, 1) per id (same id -> same number in every run)."""
     vals = ids.astype(str).to_numpy()
     return np.fromiter((zlib.crc32(f"{salt}:{v}".encode()) / 2**32 for v in vals), dtype=float, count=len(vals))
+
+
+def repeat_gap_days(frame: pd.DataFrame, horizon_days: int, id_col: str = "person_id",
+                    time_col: str = "as_of") -> int:
+    """The gap the periods need: the horizon if some person has two rows within it, else 0.
+
+    Label windows of one person's rows overlap only when the rows are at most ``horizon_days`` apart;
+    when every person appears once (or their rows are further apart) no period can see another's labels.
+    """
+    t = pd.to_datetime(frame[time_col])
+    d = pd.DataFrame({"i": frame[id_col].to_numpy(), "t": t.to_numpy()}).sort_values(["i", "t"])
+    diff = d.groupby("i")["t"].diff().dropna()
+    return int(horizon_days) if (diff <= pd.Timedelta(days=horizon_days)).any() else 0
+
+
+def _take_latest(counts: pd.Series, share: float) -> list[pd.Timestamp]:
+    """The latest time values whose rows first reach ``share`` of ``counts.sum()`` (at least one value)."""
+    target = share * float(counts.sum())
+    taken, total = [], 0
+    for t in counts.index[::-1]:
+        taken.append(t)
+        total += int(counts[t])
+        if total >= target:
+            break
+    return sorted(taken)
+
+
+def fraction_split(times: pd.Series, test_fraction: float, validation_fraction: float | None,
+                   gap_days: int) -> Split:
+    """Latest ~``test_fraction`` of the rows (whole time values) test, the ~``validation_fraction`` before
+    them (at least ``gap_days`` earlier) validation, the rest (``gap_days`` before validation) train.
+
+    >>> t = pd.Series(pd.date_range("2024-01-01", periods=100, freq="D"))
+    >>> s = fraction_split(t, 0.3, 0.2, 0)
+    >>> len(s.train), len(s.validation), len(s.test)
+    (50, 20, 30)
+    """
+    vf = test_fraction if validation_fraction is None else validation_fraction
+    t = pd.to_datetime(times)
+    counts = t.value_counts().sort_index()
+    gap = pd.Timedelta(days=gap_days)
+    if len(counts) < 3:
+        raise TrainingDataError(
+            f"时间值不足 / only {len(counts)} distinct time value(s); a time split needs at least 3 (train, "
+            f"validation, test). Add data from more dates.")
+    test = _take_latest(counts, test_fraction)
+    before = counts[(counts.index <= test[0] - gap) & (counts.index < test[0])]
+    validation = _take_latest(before, vf * float(counts.sum()) / max(float(before.sum()), 1.0)) if len(before) else []
+    train = (list(counts.index[(counts.index <= validation[0] - gap) & (counts.index < validation[0])])
+             if validation else [])
+    if not validation or not train:
+        raise TrainingDataError(
+            f"时间切分失败 / cannot split {len(counts)} time values ({counts.index[0].date()}.."
+            f"{counts.index[-1].date()}) into train / validation (~{vf:.0%}) / test (~{test_fraction:.0%}) with "
+            f"{gap_days}-day gaps: got train={len(train)}, validation={len(validation)}. Lower split.test_fraction "
+            f"or split.validation_fraction, or (if each person's rows are far apart) lower split.gap_days, or use a "
+            f"longer data window.")
+    return Split(tuple(train), tuple(validation), tuple(test), gap_days)

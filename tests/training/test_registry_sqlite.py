@@ -53,8 +53,14 @@ def test_training_registers_a_challenger_with_what_serving_needs(world, good):
     assert m.calibrator.method in ("isotonic", "sigmoid") and m.booster.num_trees() >= 1
     import mlflow.pyfunc
 
-    out = mlflow.pyfunc.load_model("models:/weimeng-escalation@challenger").predict(test[m.feature_names])
+    pyfunc = mlflow.pyfunc.load_model("models:/weimeng-escalation@challenger")
+    out = pyfunc.predict(test[m.feature_names])
     assert np.allclose(out["probability"].to_numpy(), p[:, 1])
+    # a table's integer and boolean columns are accepted (cast on input), not refused by the signature
+    ints = test[m.feature_names].fillna(0).round().astype("int64")
+    ints[m.feature_names[0]] = ints[m.feature_names[0]] > 0
+    assert np.allclose(pyfunc.predict(ints)["probability"].to_numpy(),
+                       good.model.predict_risk(ints.astype(float)))
     arts = {a.path for a in client.list_artifacts(good.run_id, "report")}
     assert {"report/model_card.md", "report/model_card.html", "report/calibration.png",
             "report/feature_importance.png", "report/fairness.csv"} <= arts
