@@ -29,12 +29,8 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from _record import append_section, machine  # noqa: E402
-
-if TYPE_CHECKING:
-    from training.model import EscalationModel
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -155,7 +151,7 @@ def main() -> None:
     assert app.source is not None and b.model is not None, "the service started with its data and a model"
     pop = app.source.population_frame(pd.Timestamp(as_of))
     ids = pop["person_id"].tolist()
-    booster = cast("EscalationModel", b.model).booster
+    booster = b.model.booster
     shape = {"trees": booster.num_trees(), "features": len(b.feature_names), "max_depth": 6, "num_leaves": 31}
 
     # -- in-process batch path vs raw predict -------------------------------------------------------

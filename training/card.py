@@ -266,8 +266,8 @@ def render_card_html(markdown_text: str, image_dir: Path | None = None, title: s
             body = body.replace(f'src="{png.name}"', f'src="data:image/png;base64,{data}"')
         for svg in Path(image_dir).glob("fairness_*.svg"):
             # inline SVG, text kept as text: replace the whole <img> element
-            body = re.sub(rf'<img src="{re.escape(svg.name)}"[^>]*>', lambda _m, s=svg: s.read_text(encoding="utf-8"),
-                          body)
+            markup = svg.read_text(encoding="utf-8")
+            body = re.sub(rf'<img src="{re.escape(svg.name)}"[^>]*>', markup.replace("\\", "\\\\"), body)
     css = ("body{font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;max-width:1100px;margin:2em auto;"
            "padding:0 1em;line-height:1.5;color:#222}table{border-collapse:collapse;font-size:13px;margin:1em 0}"
            "th,td{border:1px solid #ccc;padding:3px 6px;text-align:left}th{background:#f3f3f3}img{max-width:100%}"

@@ -276,7 +276,7 @@ def reference_audit(frame: pd.DataFrame, groups: list[str], label: str, prob: np
                     est, b = row[m], draws[g][:, j]
                 else:
                     ref_v = float(by.loc[ref, m])
-                    est = row[m] / ref_v if ref_v else np.nan
+                    est = float(by.loc[g, m]) / ref_v if ref_v else np.nan
                     with np.errstate(divide="ignore", invalid="ignore"):
                         b = draws[g][:, j] / draws[ref][:, j]
                     row[f"{m}_ratio"] = est

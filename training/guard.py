@@ -20,6 +20,7 @@ training.errors.ProtectedFeatureError: 受保护属性不得作为模型特征 /
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def proxy_measures(feature: pd.Series, protected: pd.Series, max_levels: int = 3
     x = np.where(np.isnan(x), np.nanmin(x) - 1 if np.isfinite(x).any() else 0.0, x)
     ok = protected.notna().to_numpy()
     x, prot = x[ok], protected[ok]
-    out = {"auc": float("nan"), "auc_level": None, "correlation": float("nan"), "equal": False}
+    out: dict[str, Any] = {"auc": float("nan"), "auc_level": None, "correlation": float("nan"), "equal": False}
     if len(x) < 2 * min_level_rows or np.all(x == x[0]):
         return out
     num = pd.to_numeric(prot, errors="coerce")
