@@ -85,6 +85,7 @@ ERROR_STATUSES = {400: "请求格式无效 / the request is malformed (wrong typ
                   403: "无权访问 / outside the key's jurisdictions, or an admin key is needed",
                   404: "未找到 / the person is not in the service's data",
                   409: "冲突 / the registered model does not fit the feature catalog",
+                  415: "不支持的内容类型 / send the request body as application/json",
                   422: "输入无效 / a field is well-formed but its value is not allowed",
                   500: "内部错误 / internal error",
                   503: "未就绪 / no model, rule set or data is loaded yet; retry later"}
@@ -112,6 +113,13 @@ def document_errors(spec: dict, prefix: str = "/v1/") -> dict:
             if not isinstance(op, dict) or "responses" not in op:
                 continue
             ok = {k: v for k, v in op["responses"].items() if str(k).startswith("2")}
+            schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            if schema.get("required"):  # a body with required fields cannot be left out
+                op["requestBody"]["required"] = True
+            for name, prop in schema.get("properties", {}).items():
+                # BentoML keeps only the first type of `str | None`: an optional field also takes null
+                if name not in schema.get("required", ()) and "default" in prop and prop["default"] is None:
+                    prop["nullable"] = True
             op["responses"] = {**ok, **{str(code): {"description": text, "content": {"application/json": {
                 "schema": ref}}} for code, text in ERROR_STATUSES.items()}}
     return spec
@@ -162,6 +170,14 @@ class OneErrorShape:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not scope.get("path", "").startswith(self.prefix):
             await self.app(scope, receive, send)
+            return
+        ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
+        if ctype.startswith(b"multipart/"):  # no endpoint takes files; the framework fails on a bad boundary
+            body = json.dumps(error_body(ErrorKind.BAD_INPUT, "不支持的内容类型 / send the request body as "
+                                         "application/json.", field="Content-Type"), ensure_ascii=False).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 415, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return
         held: dict | None = None
         chunks: list[bytes] = []
