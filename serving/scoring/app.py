@@ -36,6 +36,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ from serving.scoring.errors import (
 from serving.scoring.fusion import FusionPolicy, load_policy, thresholds_for
 from serving.scoring.overlay import add_incident
 from serving.scoring.records import scored_to_dict
-from serving.scoring.scorer import Bundle, Scorer, build_bundle
+from serving.scoring.scorer import Bundle, Explain, Scorer, build_bundle
 from serving.scoring.settings import ServingSettings
 
 __all__ = ["ScoringApp", "AlertSink", "SinkFactory", "import_sink"]
@@ -73,7 +74,7 @@ SinkFactory = Callable[[], AlertSink]
 SINK_RETRY_SECONDS = 5.0
 
 
-def import_sink(spec: str | None, field: str = "alert_sink") -> SinkFactory | None:
+def import_sink(spec: str | None, field: str = "alert_sink") -> Callable[[], Any] | None:
     """Resolve ``alert_sink`` (``"package.module:attribute"``) to a factory; ``None``/empty: no sink.
 
     The attribute is a class (an :class:`AlertSink` built without arguments on first use, e.g.
@@ -140,11 +141,12 @@ class ScoringApp:
         replaces the configured ``audit_sink`` the same way."""
         s = (settings or ServingSettings.load(None)).resolve()
         policy = load_policy(s.fusion)
-        source = FeatureSource.open(s.data_dir) if Path(s.data_dir).is_dir() else None
+        data_dir = str(s.data_dir)  # resolve() fills every path
+        source = FeatureSource.open(data_dir) if Path(data_dir).is_dir() else None
         if source is None:
             log.warning("data dir %s does not exist: scoring by id is unavailable (supply feature records).",
                         s.data_dir)
-        keys = KeyStore(s.keys_file) if s.auth_required else None
+        keys = KeyStore(str(s.keys_file)) if s.auth_required else None
         app = cls(s, policy=policy, scorer=Scorer.__new__(Scorer), source=source, keys=keys,
                   sink=sink, sink_factory=None if sink is not None else import_sink(s.alert_sink),
                   audit=audit, audit_factory=None if audit is not None else import_sink(s.audit_sink, "audit_sink"))
@@ -191,7 +193,7 @@ class ScoringApp:
     def _build_bundle(self, alias: str) -> Bundle:
         ruleset = self._load_ruleset()
         model = self._load_model(alias)
-        reference = None
+        reference: Any = None  # the probabilities of a reference batch (an array), for capacity thresholds
         n_grids = None
         probe = build_bundle(model, ruleset, self.policy, thresholds_for(_probability_policy(self.policy)),
                              with_engine=False)
@@ -226,7 +228,7 @@ class ScoringApp:
     # -- reload ------------------------------------------------------------------------------------
     @property
     def _token_path(self) -> Path:
-        return Path(self.settings.home) / "serving" / "reload.token"
+        return Path(str(self.settings.home)) / "serving" / "reload.token"
 
     def _read_token(self) -> str | None:
         try:
@@ -317,7 +319,7 @@ class ScoringApp:
         if audit:
             self.audit(account, "api.refused", [person_id] if person_id else [], endpoint=endpoint, code=code)
         try:
-            path = Path(self.settings.home) / "serving" / "audit.jsonl"
+            path = Path(str(self.settings.home)) / "serving" / "audit.jsonl"
             with self._audit_lock:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with path.open("a", encoding="utf-8") as fh:
@@ -447,7 +449,8 @@ class ScoringApp:
                 "sink_report": {**sink_details(report), "alert_ids": list(report.alert_ids)}}
 
     # -- endpoints ---------------------------------------------------------------------------------
-    def score_ids(self, api_key: str | None, person_ids: Sequence[str], as_of=None, explain: str = "flagged"):
+    def score_ids(self, api_key: str | None, person_ids: Sequence[str], as_of=None,
+                  explain: Explain = "flagged") -> tuple[int, dict]:
         def run(account: Account) -> dict:
             self._check_batch(len(person_ids), "person_ids")
             source = self._need_source()
@@ -482,7 +485,8 @@ class ScoringApp:
 
         return self.call("score", api_key, run)
 
-    def score_records(self, api_key: str | None, records: Sequence[dict], explain: str = "flagged"):
+    def score_records(self, api_key: str | None, records: Sequence[dict],
+                      explain: Explain = "flagged") -> tuple[int, dict]:
         def run(account: Account) -> dict:
             self._check_batch(len(records), "records")
             for i, r in enumerate(records):
@@ -530,7 +534,7 @@ class ScoringApp:
 
         return self.call("score_records", api_key, run)
 
-    def ingest_event(self, api_key: str | None, event: dict):
+    def ingest_event(self, api_key: str | None, event: dict) -> tuple[int, dict]:
         def run(account: Account) -> dict:
             pid = event["person_id"]
             t_event = normalise_as_of(event["event_time"], "event_time")
@@ -557,9 +561,8 @@ class ScoringApp:
                     _check_value(event["features"][name], f"features.{name}")
                 features = dict(event["features"])
                 feature_source = "supplied"
-            elif own is not None:
-                if self.source is not None:
-                    self.source.check_as_of(t_event.normalize(), "event_time")
+            elif own is not None and self.source is not None:  # `own` comes from the source
+                self.source.check_as_of(t_event.normalize(), "event_time")
                 before = self.source.vector_at(pid, t_event)
                 features = add_incident(before, incident, t_event.hour)
                 feature_source = "store+incident"
@@ -580,7 +583,8 @@ class ScoringApp:
 
         return self.call("event", api_key, run)
 
-    def explain_person(self, api_key: str | None, person_id: str, as_of=None, history: int | None = None):
+    def explain_person(self, api_key: str | None, person_id: str, as_of=None,
+                       history: int | None = None) -> tuple[int, dict]:
         def run(account: Account) -> dict:
             source = self._need_source()
             ts = self._as_of(as_of)
@@ -636,7 +640,7 @@ class ScoringApp:
     def ready(self) -> bool:
         return self.scorer.bundle is not None
 
-    def reload(self, api_key: str | None, alias: str | None = None):
+    def reload(self, api_key: str | None, alias: str | None = None) -> tuple[int, dict]:
         def run(account: Account) -> dict:
             name = alias or self.settings.model_alias
             try:

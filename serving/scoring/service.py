@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 import bentoml
@@ -50,7 +50,9 @@ PersonId = Annotated[str, Field(pattern=PERSON_ID)]
 ExplainMode = Literal["flagged", "all", "none"]
 
 
-def _respond(status: int, body: dict, ctx=None) -> Response:
+def _respond(status: int, body: dict, ctx=None) -> Any:
+    """The JSON answer (a starlette Response). Typed ``Any``: each endpoint declares ``dict``, which is what
+    BentoML's OpenAPI shows as its 200 body."""
     if ctx is not None:  # BentoML copies ctx.response.status_code onto the response when an API takes ctx
         ctx.response.status_code = status
     return Response(json.dumps(body, ensure_ascii=False, allow_nan=False, default=str).encode("utf-8"),
@@ -301,7 +303,7 @@ class WeimengScoring:
             examples=["2025-06-01"], description="时点 as-of date; default: the day after the data ends")] = None,
         explain: Annotated[ExplainMode, Field(description="flagged: explanations for flagged people; all; none")]
         = "flagged",
-        ctx: bentoml.Context = None,
+        ctx: bentoml.Context = None,  # type: ignore[assignment]  # BentoML finds ctx by this exact annotation
     ) -> dict:
         """按编号批量评分 / Score people by id as of a time; one status per item."""
         key = _key(ctx)
@@ -314,13 +316,13 @@ class WeimengScoring:
         self,
         records: Annotated[list[FeatureRecord], Field(min_length=1, examples=[[EXAMPLE_RECORD]])],
         explain: ExplainMode = "flagged",
-        ctx: bentoml.Context = None,
+        ctx: bentoml.Context = None,  # type: ignore[assignment]  # BentoML finds ctx by this exact annotation
     ) -> dict:
         """按特征记录评分 / Score supplied feature records (catalog names)."""
         return _respond(*self.app.score_records(_key(ctx), [r.model_dump() for r in records], explain), ctx)
 
     @bentoml.api(route="/v1/event")
-    def event(self, event: IncidentEvent, ctx: bentoml.Context = None) -> dict:
+    def event(self, event: IncidentEvent, ctx: bentoml.Context = None) -> dict:  # type: ignore[assignment]
         """接收新警情 / Ingest one incident for one party; an urgent rule hit returns the alert at once."""
         return _respond(*self.app.ingest_event(_key(ctx), event.model_dump()), ctx)
 
@@ -331,7 +333,7 @@ class WeimengScoring:
         as_of: Annotated[str | None, Field(examples=["2025-06-01"])] = None,
         history: Annotated[int | None, Field(ge=1, le=36, description="monthly snapshots of score history")]
         = None,
-        ctx: bentoml.Context = None,
+        ctx: bentoml.Context = None,  # type: ignore[assignment]  # BentoML finds ctx by this exact annotation
     ) -> dict:
         """完整解释 / One person in full: every factor, every rule hit, score history."""
         return _respond(*self.app.explain_person(_key(ctx), person_id, as_of, history), ctx)
@@ -343,7 +345,7 @@ class WeimengScoring:
 
     @bentoml.api(route="/v1/reload")
     def reload(self, alias: Annotated[str | None, Field(pattern=PERSON_ID, examples=["champion"])] = None,
-               ctx: bentoml.Context = None) -> dict:
+               ctx: bentoml.Context = None) -> dict:  # type: ignore[assignment]
         """重新加载 / (admin) Load the champion and the rule set again; swap atomically; other workers follow."""
         return _respond(*self.app.reload(_key(ctx), alias), ctx)
 
@@ -358,5 +360,6 @@ def _strict_inputs(service) -> None:
 
 
 _strict_inputs(WeimengScoring)
-WeimengScoring.add_asgi_middleware(OneErrorShape)
-WeimengScoring.add_asgi_middleware(OpenAPIErrors)
+# the decorator made WeimengScoring a bentoml Service; mypy still sees the class
+WeimengScoring.add_asgi_middleware(OneErrorShape)  # type: ignore[attr-defined]
+WeimengScoring.add_asgi_middleware(OpenAPIErrors)  # type: ignore[attr-defined]
