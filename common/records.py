@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from common.clock import UTC, from_data_time, to_utc
 
 __all__ = ["Source", "RuleHitView", "Factor", "Explanation", "ScoredPerson", "AlertSink", "SinkReport", "plain_reasons",
-           "RISK_UP", "RISK_DOWN"]
+           "RISK_UP", "RISK_DOWN", "AuditEvent", "AuditSink"]
 
 Source = Literal["batch", "event", "api"]
 
@@ -129,6 +129,29 @@ class AlertSink(Protocol):
     several threads and must not raise for one bad record: it counts it as failed."""
 
     def __call__(self, scored: Sequence[ScoredPerson]) -> SinkReport: ...
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audited act of a service that cannot reach the audit log itself (the scoring API).
+
+    ``actor`` names who acted (an API key's name and id), ``action`` is a dotted stable name
+    (``api.explain``, ``api.event``, ``api.score``, ``api.refused``), ``subject`` what it concerned
+    (``person:<id>``). ``detail`` is small and JSON-friendly: never note text or feature values."""
+
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    """Where scoring sends its audit events: the hash-chained audit log in every real configuration
+    (``serving.operations.sink:AuditLogSink``). Safe to call from several threads; it may raise when
+    the log cannot be written (the caller logs that and answers anyway)."""
+
+    def __call__(self, events: Sequence[AuditEvent]) -> None: ...
 
 
 def sink_details(report: SinkReport) -> dict[str, Any]:

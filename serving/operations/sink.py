@@ -31,15 +31,17 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from common.errors import ConfigurationError, NotReady
-from common.records import ScoredPerson, SinkReport
+from common.records import AuditEvent, ScoredPerson, SinkReport
 from common.settings import Settings, normalise_database_url
 from serving.operations.alerts.db import make_engine, require_current
 from serving.operations.alerts.errors import ConfigurationError as AlertsConfigurationError
 from serving.operations.alerts.errors import DatabaseNotMigrated
 from serving.operations.alerts.policy import AlertPolicy
 from serving.operations.alerts.store import INGEST_CHUNK, AlertStore
+from serving.operations.audit.chain import MAX_ACTOR, MAX_SUBJECT
+from serving.operations.audit.chain import record as audit_record
 
-__all__ = ["AlertStoreSink", "StoreNotReady", "FILED_ACTIONS"]
+__all__ = ["AlertStoreSink", "AuditLogSink", "StoreNotReady", "FILED_ACTIONS"]
 
 log = logging.getLogger("weimeng.serving.operations.sink")
 
@@ -171,3 +173,38 @@ class AlertStoreSink:
                     failed += len(part) - i - 1
                     return results, failed, True
         return results, failed, False
+
+
+class AuditLogSink:
+    """Write scoring's :class:`common.records.AuditEvent` records to the hash-chained audit log
+    (``audit_sink: serving.operations.sink:AuditLogSink`` in ``serving/scoring/config/serving.yaml``);
+    implements :class:`common.records.AuditSink`.
+
+    ``url``: the operational store (default: as :class:`AlertStoreSink`); ``engine``: an open engine
+    instead (tests). The store must be migrated (:class:`StoreNotReady` otherwise). One call is one
+    transaction: the events of a request are appended together or not at all; an error is raised
+    to the caller (the scoring app logs it without personal data).
+    """
+
+    def __init__(self, url: str | None = None, *, engine: sa.engine.Engine | None = None) -> None:
+        self.engine = engine if engine is not None else _open_migrated(
+            url or Settings.from_env().resolved_database_url)
+        self._lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+
+    def __repr__(self) -> str:
+        return f"AuditLogSink({self.engine.url.render_as_string(hide_password=True)})"
+
+    def __call__(self, events: Sequence[AuditEvent]) -> None:
+        batch = list(events)
+        if not batch:
+            return
+        if self._lock is not None:
+            with self._lock:
+                self._write(batch)
+        else:
+            self._write(batch)
+
+    def _write(self, batch: list[AuditEvent]) -> None:
+        with self.engine.begin() as conn:
+            for ev in batch:
+                audit_record(conn, ev.actor[:MAX_ACTOR], ev.action, ev.subject[:MAX_SUBJECT], dict(ev.detail))

@@ -36,13 +36,14 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from common.clock import from_data_time, to_data_time, utcnow
 from common.errors import error_body, error_response, kind_for_status
-from common.records import AlertSink, ScoredPerson, SinkReport, sink_details
+from common.records import AlertSink, AuditEvent, AuditSink, ScoredPerson, SinkReport, sink_details
 from features.catalog import CATALOG, CATALOG_VERSION, FEATURE_NAMES
 from serving.scoring.auth import ANONYMOUS_ADMIN, Account, KeyStore, permits, stated_places
 from serving.scoring.datasource import FeatureSource, normalise_as_of, records_frame
@@ -58,7 +59,7 @@ from serving.scoring.errors import (
 from serving.scoring.fusion import FusionPolicy, load_policy, thresholds_for
 from serving.scoring.overlay import add_incident
 from serving.scoring.records import scored_to_dict
-from serving.scoring.scorer import Bundle, Scorer, build_bundle
+from serving.scoring.scorer import Bundle, Explain, Scorer, build_bundle
 from serving.scoring.settings import ServingSettings
 
 __all__ = ["ScoringApp", "AlertSink", "SinkFactory", "import_sink"]
@@ -73,7 +74,7 @@ SinkFactory = Callable[[], AlertSink]
 SINK_RETRY_SECONDS = 5.0
 
 
-def import_sink(spec: str | None) -> SinkFactory | None:
+def import_sink(spec: str | None, field: str = "alert_sink") -> Callable[[], Any] | None:
     """Resolve ``alert_sink`` (``"package.module:attribute"``) to a factory; ``None``/empty: no sink.
 
     The attribute is a class (an :class:`AlertSink` built without arguments on first use, e.g.
@@ -84,14 +85,14 @@ def import_sink(spec: str | None) -> SinkFactory | None:
         return None
     module, sep, name = str(spec).partition(":")
     if not sep or not module or not name:
-        raise ServingConfigError(f"alert_sink {spec!r} is not 'package.module:attribute'.", field="alert_sink")
+        raise ServingConfigError(f"{field} {spec!r} is not 'package.module:attribute'.", field=field)
     try:
         obj = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise ServingConfigError(f"alert_sink {spec!r} cannot be imported ({exc}); write "
-                                 "'package.module:attribute'.", field="alert_sink") from None
+        raise ServingConfigError(f"{field} {spec!r} cannot be imported ({exc}); write "
+                                 "'package.module:attribute'.", field=field) from None
     if not callable(obj):
-        raise ServingConfigError(f"alert_sink {spec!r} is not callable.", field="alert_sink")
+        raise ServingConfigError(f"{field} {spec!r} is not callable.", field=field)
     if isinstance(obj, type):
         return obj
     return lambda: obj
@@ -102,7 +103,8 @@ class ScoringApp:
 
     def __init__(self, settings: ServingSettings, *, policy: FusionPolicy, scorer: Scorer,
                  source: FeatureSource | None, keys: KeyStore | None, sink: AlertSink | None = None,
-                 sink_factory: SinkFactory | None = None):
+                 sink_factory: SinkFactory | None = None, audit: AuditSink | None = None,
+                 audit_factory: Callable[[], AuditSink] | None = None):
         self.settings = settings
         self.policy = policy
         self.scorer = scorer
@@ -118,6 +120,10 @@ class ScoringApp:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._audit_lock = threading.Lock()
+        self.audit_sink: AuditSink | None = audit
+        self._audit_factory = audit_factory
+        self._audit_failed_at: float | None = None
+        self._audit_open_lock = threading.Lock()
         self.started_at = utcnow().replace(microsecond=0)
         from serving.scoring.metrics import metrics
 
@@ -126,21 +132,24 @@ class ScoringApp:
     # -- start-up ----------------------------------------------------------------------------------
     @classmethod
     def start(cls, settings: ServingSettings | None = None, *, sink: AlertSink | None = None,
-              watch: bool = True, open_sink: bool = False) -> ScoringApp:
+              watch: bool = True, open_sink: bool = False, audit: AuditSink | None = None) -> ScoringApp:
         """Load everything; raise a ScoringError subclass (never a half-started app) if anything is wrong.
 
         ``sink`` replaces the configured ``alert_sink``. The configured sink is imported here (a bad
         name fails start-up) and opened on first use; ``open_sink=True`` opens it now and logs why
-        if it cannot (the service: an unmigrated alert store must not stop scoring)."""
+        if it cannot (the service: an unmigrated alert store must not stop scoring). ``audit``
+        replaces the configured ``audit_sink`` the same way."""
         s = (settings or ServingSettings.load(None)).resolve()
         policy = load_policy(s.fusion)
-        source = FeatureSource.open(s.data_dir) if Path(s.data_dir).is_dir() else None
+        data_dir = str(s.data_dir)  # resolve() fills every path
+        source = FeatureSource.open(data_dir) if Path(data_dir).is_dir() else None
         if source is None:
             log.warning("data dir %s does not exist: scoring by id is unavailable (supply feature records).",
                         s.data_dir)
-        keys = KeyStore(s.keys_file) if s.auth_required else None
+        keys = KeyStore(str(s.keys_file)) if s.auth_required else None
         app = cls(s, policy=policy, scorer=Scorer.__new__(Scorer), source=source, keys=keys,
-                  sink=sink, sink_factory=None if sink is not None else import_sink(s.alert_sink))
+                  sink=sink, sink_factory=None if sink is not None else import_sink(s.alert_sink),
+                  audit=audit, audit_factory=None if audit is not None else import_sink(s.audit_sink, "audit_sink"))
         app.scorer = Scorer(app._build_bundle(s.model_alias))
         if source is not None:  # the per-county budget is decided over each as-of's whole population
             app.scorer.attach(source)
@@ -153,6 +162,7 @@ class ScoringApp:
         gc.freeze()
         if open_sink:
             app.open_sink()
+            app.open_audit()
         if watch:
             app._watcher = threading.Thread(target=app._watch, name="weimeng-reload-watcher", daemon=True)
             app._watcher.start()
@@ -185,7 +195,7 @@ class ScoringApp:
     def _build_bundle(self, alias: str) -> Bundle:
         ruleset = self._load_ruleset()
         model = self._load_model(alias)
-        reference = None
+        reference: Any = None  # the probabilities of a reference batch (an array), for capacity thresholds
         n_grids = None
         probe = build_bundle(model, ruleset, self.policy, thresholds_for(_probability_policy(self.policy)),
                              with_engine=False)
@@ -220,7 +230,7 @@ class ScoringApp:
     # -- reload ------------------------------------------------------------------------------------
     @property
     def _token_path(self) -> Path:
-        return Path(self.settings.home) / "serving" / "reload.token"
+        return Path(str(self.settings.home)) / "serving" / "reload.token"
 
     def _read_token(self) -> str | None:
         try:
@@ -286,8 +296,8 @@ class ScoringApp:
             body = fn(account)
         except ScoringError as exc:
             status, body = error_response(exc)
-            if status in (401, 403):
-                self.refused(endpoint, account, None, exc.code, exc.reason)
+            if status in (401, 403):  # a ScopeError was audited with its person where it was raised
+                self.refused(endpoint, account, None, exc.code, exc.reason, audit=not isinstance(exc, ScopeError))
         except Exception as exc:  # a bug: log it, answer 500 without internals
             log.exception("%s failed", endpoint)
             status, body = error_response(exc)
@@ -300,14 +310,18 @@ class ScoringApp:
             return ANONYMOUS_ADMIN
         return self.keys.verify(api_key)
 
-    def refused(self, endpoint: str, account: Account | None, person_id: str | None, code: str, reason: str) -> None:
+    def refused(self, endpoint: str, account: Account | None, person_id: str | None, code: str, reason: str, *,
+                audit: bool = True) -> None:
         self.metrics.refusals.labels(endpoint, code).inc()
         entry = {"time": utcnow().isoformat(timespec="seconds"), "event": "refused", "endpoint": endpoint,
                  "code": code, "key_id": account.key_id if account else None,
                  "account": account.name if account else None, "person_id": person_id, "reason": reason}
-        audit_log.warning(json.dumps(entry, ensure_ascii=False))
+        # the service log gets no person id (it is in the audit file and the audit log)
+        audit_log.warning(json.dumps({k: v for k, v in entry.items() if k != "person_id"}, ensure_ascii=False))
+        if audit:
+            self.audit(account, "api.refused", [person_id] if person_id else [], endpoint=endpoint, code=code)
         try:
-            path = Path(self.settings.home) / "serving" / "audit.jsonl"
+            path = Path(str(self.settings.home)) / "serving" / "audit.jsonl"
             with self._audit_lock:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with path.open("a", encoding="utf-8") as fh:
@@ -315,14 +329,50 @@ class ScoringApp:
         except OSError:
             log.exception("cannot write the audit file")
 
+    # -- audit sink --------------------------------------------------------------------------------
+    def open_audit(self) -> AuditSink | None:
+        """The audit sink, built now if it is not yet; ``None`` when none is configured or it cannot be
+        opened (logged; retried after :data:`SINK_RETRY_SECONDS`)."""
+        if self.audit_sink is not None or self._audit_factory is None:
+            return self.audit_sink
+        with self._audit_open_lock:
+            if self.audit_sink is not None:
+                return self.audit_sink
+            if self._audit_failed_at is not None and time.monotonic() - self._audit_failed_at < SINK_RETRY_SECONDS:
+                return None
+            try:
+                self.audit_sink = self._audit_factory()
+            except Exception as exc:
+                self._audit_failed_at = time.monotonic()
+                log.error("audit sink %s cannot be opened (%s): %s; API reads are not in the audit log until it can",
+                          self.settings.audit_sink, type(exc).__name__, getattr(exc, "message", "") or exc)
+                return None
+            self._audit_failed_at = None
+            log.info("audit sink %s opened: %r", self.settings.audit_sink, self.audit_sink)
+            return self.audit_sink
+
+    def audit(self, account: Account | None, action: str, person_ids: Sequence[str], **detail) -> None:
+        """Send one audit event per person (``subject`` ``person:<id>``; one ``request:<endpoint>`` event
+        when there is no person) to the audit sink; never raises, logs no personal data."""
+        sink = self.open_audit()
+        if sink is None:
+            return
+        actor = f"apikey:{account.key_id} {account.name}" if account is not None else "apikey:none"
+        info = {"key_id": account.key_id if account is not None else None, **detail}
+        subjects = [f"person:{pid}" for pid in person_ids] or [f"request:{detail.get('endpoint', action)}"]
+        try:
+            sink([AuditEvent(actor, action, subject, info) for subject in subjects])
+        except Exception as exc:
+            log.error("audit sink failed for %d %s event(s) (%s)", len(subjects), action, type(exc).__name__)
+
     def _versions(self, b: Bundle) -> dict:
         return {"model_version": b.model_version, "ruleset_version": b.ruleset_version,
                 "catalog_version": CATALOG_VERSION, "fusion_version": b.policy.version}
 
     def _need_source(self) -> FeatureSource:
         if self.source is None:
-            raise NotReadyError(f"服务未配置数据目录 / no data dir ({self.settings.data_dir}) is loaded: score by "
-                                f"supplied feature records instead (POST /v1/score/records).", field="person_ids")
+            raise NotReadyError("服务未配置数据目录 / no data dir is loaded: score by "
+                                "supplied feature records instead (POST /v1/score/records).", field="person_ids")
         return self.source
 
     def _as_of(self, value, field: str = "as_of") -> pd.Timestamp:
@@ -401,7 +451,8 @@ class ScoringApp:
                 "sink_report": {**sink_details(report), "alert_ids": list(report.alert_ids)}}
 
     # -- endpoints ---------------------------------------------------------------------------------
-    def score_ids(self, api_key: str | None, person_ids: Sequence[str], as_of=None, explain: str = "flagged"):
+    def score_ids(self, api_key: str | None, person_ids: Sequence[str], as_of=None,
+                  explain: Explain = "flagged") -> tuple[int, dict]:
         def run(account: Account) -> dict:
             self._check_batch(len(person_ids), "person_ids")
             source = self._need_source()
@@ -430,12 +481,14 @@ class ScoringApp:
                     items[pos] = {"person_id": s.person_id, "status": "ok", "http_status": 200,
                                   "result": scored_to_dict(s)}
                 self.metrics.observe_scores(scored, "api")
+                self.audit(account, "api.score", ok_ids, endpoint="score")
             sink = self._sink_body(scored, send=self.settings.sink_on_score)
             return _batch_body(items, b, self, ts, sink)
 
         return self.call("score", api_key, run)
 
-    def score_records(self, api_key: str | None, records: Sequence[dict], explain: str = "flagged"):
+    def score_records(self, api_key: str | None, records: Sequence[dict],
+                      explain: Explain = "flagged") -> tuple[int, dict]:
         def run(account: Account) -> dict:
             self._check_batch(len(records), "records")
             for i, r in enumerate(records):
@@ -448,10 +501,7 @@ class ScoringApp:
                             f"未知特征 / unknown feature {name!r} (catalog {CATALOG_VERSION})"
                             + (f"; did you mean {close}?" if close else "; `weimeng catalog` lists the names."),
                             field=f"records[{i}].features.{name}")
-                    v = r["features"][name]
-                    if v is not None and not np.isfinite(v):
-                        raise ScoringInputError(f"value {v!r} is not a finite number (use null for no value).",
-                                                field=f"records[{i}].features.{name}")
+                    _check_value(r["features"][name], f"records[{i}].features.{name}")
                 normalise_as_of(r["as_of"], f"records[{i}].as_of")
             items: list[dict | None] = [None] * len(records)
             keep, keep_pos = [], []
@@ -480,12 +530,13 @@ class ScoringApp:
                     items[pos] = {"person_id": s.person_id, "status": "ok", "http_status": 200,
                                   "result": scored_to_dict(s)}
                 self.metrics.observe_scores(scored, "api")
+                self.audit(account, "api.score", [r["person_id"] for r in keep], endpoint="score_records")
             sink = self._sink_body(scored, send=self.settings.sink_on_score)
             return _batch_body(items, b, self, None, sink)
 
         return self.call("score_records", api_key, run)
 
-    def ingest_event(self, api_key: str | None, event: dict):
+    def ingest_event(self, api_key: str | None, event: dict) -> tuple[int, dict]:
         def run(account: Account) -> dict:
             pid = event["person_id"]
             t_event = normalise_as_of(event["event_time"], "event_time")
@@ -509,11 +560,11 @@ class ScoringApp:
                 for name in event["features"]:
                     if name not in CATALOG:
                         raise ScoringInputError(f"未知特征 / unknown feature {name!r}.", field=f"features.{name}")
+                    _check_value(event["features"][name], f"features.{name}")
                 features = dict(event["features"])
                 feature_source = "supplied"
-            elif own is not None:
-                if self.source is not None:
-                    self.source.check_as_of(t_event.normalize(), "event_time")
+            elif own is not None and self.source is not None:  # `own` comes from the source
+                self.source.check_as_of(t_event.normalize(), "event_time")
                 before = self.source.vector_at(pid, t_event)
                 features = add_incident(before, incident, t_event.hour)
                 feature_source = "store+incident"
@@ -524,6 +575,7 @@ class ScoringApp:
             scored, hits = self.scorer.score_event(pid, incident, features, t_event, snapshot_time=snapshot)
             scored = _with_extra(scored, feature_source=feature_source, incident_id=event["incident_id"])
             self.metrics.observe_scores([scored], "event")
+            self.audit(account, "api.event", [pid], endpoint="event", incident_id=event["incident_id"])
             sink = self._sink_body([scored])  # the event path always hands over: urgent hits reach review at once
             body = {"person_id": pid, "urgent": scored.urgent, "level": scored.level,
                     "alert": scored_to_dict(scored) if scored.level != "none" else None,
@@ -533,7 +585,8 @@ class ScoringApp:
 
         return self.call("event", api_key, run)
 
-    def explain_person(self, api_key: str | None, person_id: str, as_of=None, history: int | None = None):
+    def explain_person(self, api_key: str | None, person_id: str, as_of=None,
+                       history: int | None = None) -> tuple[int, dict]:
         def run(account: Account) -> dict:
             source = self._need_source()
             ts = self._as_of(as_of)
@@ -557,6 +610,7 @@ class ScoringApp:
             history_rows = [{"as_of": to_data_time(h.as_of).date().isoformat(),  # the data day, as asked for
                              "probability": h.probability, "level": h.level,
                              "categories": list(h.categories), "rule_ids": h.extra.get("rule_ids", [])} for h in hist]
+            self.audit(account, "api.explain", [person_id], endpoint="explain")
             return {"person": scored_to_dict(full), "history": history_rows, **self._versions(b)}
 
         return self.call("explain", api_key, run)
@@ -580,7 +634,7 @@ class ScoringApp:
                               "error": None if self._sink_error is None else
                               "预警通道未就绪 / the alert sink cannot be opened; see the service log."}}
         if self.source is not None:
-            out["data"] = {"dir": str(self.source.data_dir), "start": self.source.start.date().isoformat(),
+            out["data"] = {"start": self.source.start.date().isoformat(),
                            "end": self.source.end.date().isoformat(), "grids": self.source.n_grids,
                            "opened_at": self.source.opened_at.isoformat()}
         return out
@@ -588,11 +642,32 @@ class ScoringApp:
     def ready(self) -> bool:
         return self.scorer.bundle is not None
 
-    def reload(self, api_key: str | None, alias: str | None = None):
+    def reload(self, api_key: str | None, alias: str | None = None) -> tuple[int, dict]:
         def run(account: Account) -> dict:
-            return self._reload(alias or self.settings.model_alias, broadcast=True)
+            name = alias or self.settings.model_alias
+            try:
+                return self._reload(name, broadcast=True)
+            except NotReadyError as exc:  # the registry's message names the tracking URI: log it, do not answer it
+                log.warning("reload of alias %r failed: %s", name, exc)
+                raise NotReadyError(f"别名 {name!r} 下没有可用模型 / no model can be loaded under this alias; "
+                                    "see the service log.", field="alias") from None
 
         return self.call("reload", api_key, run, admin=True)
+
+
+#: The largest feature value accepted (counts and days; anything larger is a mistake or an attack).
+MAX_FEATURE_VALUE = 1e9
+
+
+def _check_value(v, field: str) -> None:
+    """A supplied feature value: null, or a finite number no larger than :data:`MAX_FEATURE_VALUE`."""
+    if v is None:
+        return
+    if not np.isfinite(v):
+        raise ScoringInputError(f"value {v!r} is not a finite number (use null for no value).", field=field)
+    if abs(v) > MAX_FEATURE_VALUE:
+        raise ScoringInputError(f"特征值过大 / value {v!r} is out of range (at most {MAX_FEATURE_VALUE:g} in size).",
+                                field=field)
 
 
 def _probability_policy(policy: FusionPolicy) -> FusionPolicy:

@@ -44,8 +44,13 @@ def normalise_as_of(value, field: str = "as_of") -> pd.Timestamp:
                                     f"ISO 8601).", field=field) from None
     if ts is pd.NaT:
         raise ScoringInputError(f"{value!r} 不是有效日期 / is not a date (use YYYY-MM-DD).", field=field)
-    if ts.tzinfo is not None:
-        ts = pd.Timestamp(to_data_time(ts))
+    try:  # pandas parses years like 0000 in a coarser unit; the data and the code work in nanoseconds
+        ts = ts.as_unit("ns")
+        if ts.tzinfo is not None:
+            ts = pd.Timestamp(to_data_time(ts)).as_unit("ns")
+    except (ValueError, OverflowError, NotImplementedError):
+        raise ScoringInputError(f"{str(value)[:40]!r} 超出可用日期范围 / is outside the supported dates "
+                                f"({pd.Timestamp.min.year + 1}..{pd.Timestamp.max.year - 1}).", field=field) from None
     return ts
 
 

@@ -27,7 +27,7 @@ EXAMPLE_EVENT = {"incident_id": "I20250601-0001", "person_id": "PA9668ED6", "rol
 class FeatureRecord(BaseModel):
     """Feature values supplied by the caller (catalog names; a missing feature means no value)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     person_id: str = Field(pattern=PERSON_ID, description="假名化人员编号 pseudonymous person id",
                            examples=["PA9668ED6"])
@@ -42,7 +42,7 @@ class FeatureRecord(BaseModel):
 class IncidentEvent(BaseModel):
     """A new incident (警情) for one party, in the incidents contract's fields plus the party's role."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     incident_id: str = Field(pattern=PERSON_ID, description="警情编号", examples=["I20250601-0001"])
     person_id: str = Field(pattern=PERSON_ID, description="当事人编号", examples=["PA9668ED6"])

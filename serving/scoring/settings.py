@@ -59,6 +59,7 @@ class ServingSettings(ConfigModel):
     registry_poll_seconds: float = 60.0
     alert_sink: str | None = "serving.operations.sink:AlertStoreSink"
     sink_on_score: bool = False
+    audit_sink: str | None = "serving.operations.sink:AuditLogSink"
 
     @field_validator("registry_poll_seconds")
     @classmethod

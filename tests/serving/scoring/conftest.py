@@ -43,7 +43,12 @@ def sink_calls():
 
 
 @pytest.fixture(scope="session")
-def app(settings, sink_calls):
+def audit_calls():
+    return []
+
+
+@pytest.fixture(scope="session")
+def app(settings, sink_calls, audit_calls):
     from common.records import SinkReport
     from serving.scoring.app import ScoringApp
 
@@ -51,7 +56,7 @@ def app(settings, sink_calls):
         sink_calls.extend(scored)
         return SinkReport(filed=len(scored))
 
-    a = ScoringApp.start(settings, sink=record, watch=False)
+    a = ScoringApp.start(settings, sink=record, watch=False, audit=audit_calls.extend)
     yield a
     a.close()
 

@@ -25,7 +25,8 @@ def test_unknown_key_in_a_file_names_file_key_and_allowed_keys(tmp_path):
         ServingSettings.load(p)
     msg = str(info.value)
     assert str(p) in msg and "unknown key(s) ['max_bach']" in msg
-    assert "max_bach: unknown key; allowed: alert_sink, auth_required," in msg and "Did you mean 'max_batch'?" in msg
+    assert "max_bach: unknown key; allowed: alert_sink, audit_sink, auth_required," in msg
+    assert "Did you mean 'max_batch'?" in msg
     assert info.value.field == "max_bach"
 
 
