@@ -169,7 +169,7 @@ class KeyStore:
             return cached
         m = _KEY_RE.match(key)
         entry = self._entries.get(m.group(1)) if m else None
-        if entry is None or entry.get("revoked"):
+        if m is None or entry is None or entry.get("revoked"):
             raise AuthenticationError("API 密钥无效或已吊销 / unknown or revoked API key.", field="X-API-Key")
         params = entry.get("kdf", {}).get("scrypt", _SCRYPT)
         expected = bytes.fromhex(entry["hash"])
