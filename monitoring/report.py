@@ -132,6 +132,21 @@ def _budget_line(funnel: Funnel, store, days: int) -> str:
             f"紧急预警 {urgent} 条不占预算。")
 
 
+def _audit_line(engine) -> str:
+    """The newest signed checkpoint of the audit log (kept outside the database), for the record."""
+    from serving.operations.audit.anchor import CheckpointStore
+
+    try:
+        cp, problems = CheckpointStore.from_settings().newest(engine)
+    except Exception:  # noqa: BLE001  (a report must not fail on its audit footnote)
+        return "审计日志检查点：读取失败，请运行 weimeng audit verify。"
+    if problems:
+        return f"审计日志检查点：有 {len(problems)} 处异常，请运行 weimeng audit verify。"
+    if cp is None:
+        return "审计日志检查点：尚无（请定期运行 weimeng audit checkpoint）。"
+    return f"审计日志检查点：{cp.line()}（外部留存，可用于核验审计日志未被截断或改写）。"
+
+
 def build_leadership_report(out_dir: str | Path, *, period: str, end, store, engine=None,
                             monitor_summary: dict | str | Path | None = None, pdf: bool = True,
                             now=None) -> ReportResult:
@@ -151,6 +166,8 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
     lines = _summary_lines(funnel, summary, label)
     if funnel is not None:
         lines.insert(1, _budget_line(funnel, store, (end_ts - start).days))
+    if engine is not None:
+        lines.append(_audit_line(engine))
     sections = {sid: "" for sid in SECTION_IDS}
 
     # volumes

@@ -72,6 +72,7 @@ def test_report_has_every_section_with_numbers_and_charts(alert_db, small_store,
     assert "共生成预警 12 条" in res.summary_lines[0]
     assert "审核通过 8 条" in res.summary_lines[2]
     assert "本期非紧急预警" in res.summary_lines[1] and "/ 预算" in res.summary_lines[1]
+    assert res.summary_lines[-1].startswith("审计日志检查点")
     assert "有 1 项告警" in page and "2.1%" in page
 
 
@@ -138,3 +139,16 @@ def test_monitoring_reads_the_alert_store_without_sql_strings():
         text = path.read_text(encoding="utf-8")
         assert "sa.text(" not in text and "read_sql_query" not in text, path.name
         assert not re.search(r"\bSELECT\b.+\bFROM\b", text), path.name
+
+
+def test_the_report_prints_the_newest_audit_checkpoint(alert_db, small_store, tmp_path, monkeypatch):
+    from serving.operations import audit
+    from serving.operations.audit.anchor import CheckpointStore
+
+    monkeypatch.setenv("WEIMENG_HOME", str(tmp_path / "home"))
+    audit.record(alert_db, "reviewer01", "case.view", "alert:1", {})
+    cp = CheckpointStore.from_settings().append(alert_db)
+    end = pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+    res = build_leadership_report(tmp_path / "r", period="monthly", end=end, store=small_store, engine=alert_db,
+                                  pdf=False)
+    assert cp is not None and f"#{cp.seq} {cp.hash[:16]}" in res.summary_lines[-1]
