@@ -94,35 +94,23 @@ class EventStore:
     # ------------------------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: str | Path, quarantine_dir: str | Path | None = None,
-             progress: bool | None = None) -> EventStore:
+             progress: bool | None = None, engine: str = "duckdb") -> EventStore:
         """Read and validate every table in ``data_dir``; write quarantined rows to ``quarantine_dir``
-        (default ``data_dir/quarantine``). Raises ContractError only for an unusable file."""
+        (default ``data_dir/quarantine``). Raises ContractError only for an unusable file.
+
+        ``engine="duckdb"`` (default) validates inside DuckDB straight over the Parquet files
+        (:mod:`features.validate_sql`); ``engine="pandas"`` is the original pandas validator. Both give
+        the same quarantine and the same accepted rows (tests/features/test_validate_sql.py).
+        """
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
             raise ContractError(f"{data_dir}: 数据目录不存在 / data directory not found.")
-        results: dict[str, ValidationResult] = {}
-        rows_read: dict[str, int] = {}
-        with progress_task("校验输入数据 (validating tables)", total=len(TABLES), enabled=progress) as advance:
-            for name, contract in TABLES.items():
-                path = data_dir / contract.filename
-                if not path.exists() and (data_dir / f"{name}.csv").exists():
-                    path = data_dir / f"{name}.csv"
-                if not path.exists():
-                    if contract.optional:
-                        empty = pd.DataFrame({c.name: pd.Series(dtype="object") for c in contract.columns})
-                        results[name] = validate(empty, contract)
-                        rows_read[name] = 0
-                        advance(1)
-                        continue
-                    raise ContractError(f"{path}: 缺少必需的数据表 / required table '{name}' is missing.")
-                res = read_table(path, contract)
-                rows_read[name] = len(res.valid) + res.n_dropped_rows
-                results[name] = res
-                advance(1)
-        tables = {k: r.valid for k, r in results.items()}
-        quarantine = [r.quarantine for r in results.values() if len(r.quarantine)]
-        tables, orphans = _drop_orphans(tables)
-        quarantine += orphans
+        if engine not in ("duckdb", "pandas"):
+            raise ContractError(f"engine {engine!r}: 未知的校验引擎 / unknown validation engine; use duckdb or pandas.")
+        if engine == "duckdb":
+            tables, rows_read, quarantine = _load_sql(data_dir, progress)
+        else:
+            tables, rows_read, quarantine = _load_pandas(data_dir, progress)
         q = (pd.concat(quarantine, ignore_index=True) if quarantine
              else pd.DataFrame(columns=QUARANTINE_COLUMNS))
         report = LoadReport(rows_read, {k: len(v) for k, v in tables.items()}, q)
@@ -234,6 +222,68 @@ class EventStore:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _table_path(data_dir: Path, name: str) -> Path | None:
+    path = data_dir / TABLES[name].filename
+    if not path.exists() and (data_dir / f"{name}.csv").exists():
+        path = data_dir / f"{name}.csv"
+    if path.exists():
+        return path
+    if TABLES[name].optional:
+        return None
+    raise ContractError(f"{path}: 缺少必需的数据表 / required table '{name}' is missing.")
+
+
+def _load_pandas(data_dir: Path, progress: bool | None):
+    """The original path: pandas reads and validates each table, orphans dropped in pandas."""
+    results: dict[str, ValidationResult] = {}
+    rows_read: dict[str, int] = {}
+    with progress_task("校验输入数据 (validating tables)", total=len(TABLES), enabled=progress) as advance:
+        for name, contract in TABLES.items():
+            path = _table_path(data_dir, name)
+            if path is None:
+                empty = pd.DataFrame({c.name: pd.Series(dtype="object") for c in contract.columns})
+                results[name] = validate(empty, contract)
+                rows_read[name] = 0
+            else:
+                res = read_table(path, contract)
+                rows_read[name] = len(res.valid) + res.n_dropped_rows
+                results[name] = res
+            advance(1)
+    tables = {k: r.valid for k, r in results.items()}
+    quarantine = [r.quarantine for r in results.values() if len(r.quarantine)]
+    tables, orphans = _drop_orphans(tables)
+    return tables, rows_read, quarantine + orphans
+
+
+def _load_sql(data_dir: Path, progress: bool | None):
+    """Validation and orphan checks as SQL in DuckDB over the Parquet files; accepted rows to pandas."""
+    import duckdb
+
+    from features.validate_sql import drop_orphans_sql, empty_table, validate_parquet
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET threads TO 2")
+        con.execute("SET preserve_insertion_order = true")
+        done = {}
+        rows_read: dict[str, int] = {}
+        with progress_task("校验输入数据 (validating tables)", total=len(TABLES), enabled=progress) as advance:
+            for name, contract in TABLES.items():
+                path = _table_path(data_dir, name)
+                done[name] = empty_table(con, contract) if path is None else validate_parquet(con, path, contract)
+                rows_read[name] = done[name].rows_read
+                advance(1)
+        quarantine = [t.quarantine for t in done.values() if len(t.quarantine)]
+        quarantine += drop_orphans_sql(done)
+        tables = {}
+        for name, t in done.items():
+            tables[name] = t.to_frame()
+            con.execute(f'DROP TABLE "{name}"')
+        return tables, rows_read, quarantine
+    finally:
+        con.close()
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
