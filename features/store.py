@@ -25,7 +25,13 @@ from features.contracts import QUARANTINE_COLUMNS, TABLES, ValidationResult, rea
 from features.divisions import AUTONOMOUS_PREFECTURES, prefectures
 from features.errors import ContractError
 from features.pointintime import feature_sql
-from features.prepare import build_event_relation, epoch_s, prepare_grid_incidents, prepare_person_static
+from features.prepare import (
+    build_event_relation,
+    epoch_s,
+    prepare_grid_incidents,
+    prepare_in_duckdb,
+    prepare_person_static,
+)
 from features.progress import progress_task
 
 __all__ = ["EventStore", "LoadReport", "as_timestamp", "AGE_BANDS"]
@@ -72,18 +78,25 @@ class EventStore:
     Thread-safe for queries (one DuckDB connection guarded by a lock; each query uses a cursor).
     """
 
-    def __init__(self, tables: dict[str, pd.DataFrame], report: LoadReport, data_dir: Path | None = None):
+    def __init__(self, tables: dict[str, pd.DataFrame] | None, report: LoadReport, data_dir: Path | None = None,
+                 con=None):
+        """From validated frames (``tables``), or from a DuckDB connection ``con`` that already holds the
+        validated tables (:mod:`features.validate_sql`); then frames are made only when asked for."""
         import duckdb
 
-        self._tables = tables
+        self._tables = dict(tables or {})
         self.report = report
         self.data_dir = data_dir
         self._lock = threading.Lock()
+        if con is not None:
+            self._con = con
+            self.n_events = prepare_in_duckdb(con)
+            return
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET threads TO 2")
-        self.n_events = build_event_relation(self._con, tables)
-        static = prepare_person_static(tables)
-        gi, gp = prepare_grid_incidents(tables)
+        self.n_events = build_event_relation(self._con, self._tables)
+        static = prepare_person_static(self._tables)
+        gi, gp = prepare_grid_incidents(self._tables)
         import pyarrow as pa
 
         for name, df in (("person_static", static), ("grid_incidents", gi), ("grid_population", gp)):
@@ -107,13 +120,16 @@ class EventStore:
             raise ContractError(f"{data_dir}: 数据目录不存在 / data directory not found.")
         if engine not in ("duckdb", "pandas"):
             raise ContractError(f"engine {engine!r}: 未知的校验引擎 / unknown validation engine; use duckdb or pandas.")
+        con = None
         if engine == "duckdb":
-            tables, rows_read, quarantine = _load_sql(data_dir, progress)
+            con, rows_read, rows_kept, quarantine = _load_sql(data_dir, progress)
+            tables = None
         else:
             tables, rows_read, quarantine = _load_pandas(data_dir, progress)
+            rows_kept = {k: len(v) for k, v in tables.items()}
         q = (pd.concat(quarantine, ignore_index=True) if quarantine
              else pd.DataFrame(columns=QUARANTINE_COLUMNS))
-        report = LoadReport(rows_read, {k: len(v) for k, v in tables.items()}, q)
+        report = LoadReport(rows_read, rows_kept, q)
         qdir = Path(quarantine_dir) if quarantine_dir else data_dir / "quarantine"
         if len(q):
             qdir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +139,7 @@ class EventStore:
                 json.dumps(report.summary().to_dict(orient="records"), ensure_ascii=False, indent=1),
                 encoding="utf-8")
         with progress_task("准备特征关系 (preparing events)", total=1, enabled=progress) as advance:
-            store = cls(tables, report, data_dir)
+            store = cls(tables, report, data_dir, con=con)
             advance(1)
         return store
 
@@ -143,8 +159,15 @@ class EventStore:
 
     # ------------------------------------------------------------------------------------------------
     def table(self, name: str) -> pd.DataFrame:
+        """One validated table as a frame (index = the row number in its file)."""
+        if name not in TABLES:
+            raise KeyError(f"unknown table {name!r}; tables: {sorted(TABLES)}")
         if name not in self._tables:
-            raise KeyError(f"unknown table {name!r}; tables: {sorted(self._tables)}")
+            from features.validate_sql import frame_from_duckdb
+
+            with self._lock:
+                if name not in self._tables:
+                    self._tables[name] = frame_from_duckdb(self._con, name, TABLES[name])
         return self._tables[name]
 
     def _query(self, sql: str, params: Sequence | None = None, frames: dict[str, pd.DataFrame] | None = None):
@@ -258,7 +281,10 @@ def _load_pandas(data_dir: Path, progress: bool | None):
 
 
 def _load_sql(data_dir: Path, progress: bool | None):
-    """Validation and orphan checks as SQL in DuckDB over the Parquet files; accepted rows to pandas."""
+    """Validation and orphan checks as SQL in DuckDB over the Parquet files.
+
+    Returns the connection holding the validated tables, rows read and kept, and the quarantine frames.
+    """
     import duckdb
 
     from features.validate_sql import drop_orphans_sql, empty_table, validate_parquet
@@ -266,7 +292,6 @@ def _load_sql(data_dir: Path, progress: bool | None):
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET threads TO 2")
-        con.execute("SET preserve_insertion_order = true")
         done = {}
         rows_read: dict[str, int] = {}
         with progress_task("校验输入数据 (validating tables)", total=len(TABLES), enabled=progress) as advance:
@@ -277,13 +302,10 @@ def _load_sql(data_dir: Path, progress: bool | None):
                 advance(1)
         quarantine = [t.quarantine for t in done.values() if len(t.quarantine)]
         quarantine += drop_orphans_sql(done)
-        tables = {}
-        for name, t in done.items():
-            tables[name] = t.to_frame()
-            con.execute(f'DROP TABLE "{name}"')
-        return tables, rows_read, quarantine
-    finally:
+        return con, rows_read, {name: len(t) for name, t in done.items()}, quarantine
+    except BaseException:
         con.close()
+        raise
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:

@@ -39,7 +39,8 @@ from features.contracts import (
 )
 from features.errors import ContractError
 
-__all__ = ["SqlTable", "validate_parquet", "drop_orphans_sql", "ORPHAN_CHECKS", "WHITESPACE"]
+__all__ = ["SqlTable", "validate_parquet", "frame_from_duckdb", "empty_table", "drop_orphans_sql", "ORPHAN_CHECKS",
+           "WHITESPACE"]
 
 #: The characters Python's ``str.strip`` (and Arrow's ``utf8_trim_whitespace``) remove.
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
@@ -88,21 +89,25 @@ class SqlTable:
 
     def to_frame(self) -> pd.DataFrame:
         """The accepted rows as the pandas validator returns them (canonical dtypes, index = file row)."""
-        cols = ", ".join(_ident(c.name) for c in self.contract.columns)
-        arrow = self.con.execute(f"SELECT source_row, {cols} FROM {_ident(self.name)} ORDER BY source_row"
-                                 ).to_arrow_table()
-        df = arrow.to_pandas()
-        del arrow
-        out = {}
-        for c in self.contract.columns:
-            s = df.pop(c.name)
-            if c.kind == "datetime":
-                out[c.name] = pd.to_datetime(s).astype("datetime64[ns]")
-            else:
-                out[c.name] = s.astype(_PANDAS_DTYPES[c.kind])
-        frame = pd.DataFrame(out)
-        frame.index = pd.Index(df["source_row"].to_numpy(dtype=np.int64), name="source_row")
-        return frame
+        return frame_from_duckdb(self.con, self.name, self.contract)
+
+
+def frame_from_duckdb(con, name: str, contract: TableContract) -> pd.DataFrame:
+    """A validated table in ``con`` as the frame the pandas validator returns (dtypes, index = file row)."""
+    cols = ", ".join(_ident(c.name) for c in contract.columns)
+    arrow = con.execute(f"SELECT source_row, {cols} FROM {_ident(name)} ORDER BY source_row").to_arrow_table()
+    df = arrow.to_pandas()
+    del arrow
+    out = {}
+    for c in contract.columns:
+        s = df.pop(c.name)
+        if c.kind == "datetime":
+            out[c.name] = pd.to_datetime(s).astype("datetime64[ns]")
+        else:
+            out[c.name] = s.astype(_PANDAS_DTYPES[c.kind])
+    frame = pd.DataFrame(out)
+    frame.index = pd.Index(df["source_row"].to_numpy(dtype=np.int64), name="source_row")
+    return frame
 
 
 # -------------------------------------------------------------------------------------------------------
