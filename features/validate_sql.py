@@ -269,6 +269,8 @@ def validate_parquet(con, path: str | Path, contract: TableContract, name: str |
         value, invalid = _column_sql(col, types[col.name])
         parts.append((f"v{i}", value, f"x{i}", invalid, f"k{i}", _code_sql(col, f"v{i}", f"x{i}")))
     stage = f"_stage_{name}"
+    raw_cols = ", ".join(_ident(c) for c in contract.column_names)  # only the contract's columns (a file may
+    # carry a column named like ours, e.g. "row"; extra columns are never read)
     values_sql = ", ".join(f"{value} AS {v}, {invalid} AS {x}" for v, value, x, invalid, _, _ in parts)
     codes_sql = ", ".join(f"{code} AS {k}" for *_, k, code in parts)
     drop_terms = [f"k{i} > 0" for i, c in enumerate(contract.columns) if not c.nullable]
@@ -287,7 +289,8 @@ def validate_parquet(con, path: str | Path, contract: TableContract, name: str |
     key = ", ".join(f"v{names.index(k)}" for k in contract.key)
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {_ident(stage)} AS
-    WITH raw AS (SELECT file_row_number + 1 AS row, * FROM read_parquet({_q(str(path))}, file_row_number = true)),
+    WITH raw AS (SELECT file_row_number + 1 AS row, {raw_cols}
+                 FROM read_parquet({_q(str(path))}, file_row_number = true)),
     coerced AS (SELECT row, {values_sql} FROM raw),
     coded AS (SELECT *, {codes_sql} FROM coerced),
     nulled AS (SELECT * {nulled_sql} FROM coded),

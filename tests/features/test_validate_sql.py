@@ -153,3 +153,13 @@ def test_wrong_and_unreadable_files_are_one_clear_error(tmp_path):
     path.write_text("this is not parquet")
     with pytest.raises(ContractError, match="cannot be read as Parquet"):
         validate_parquet(duckdb.connect(), path, TABLES["incidents"])
+
+
+def test_extra_columns_are_ignored_even_with_our_internal_names(tmp_path):
+    df = pd.DataFrame([incident("J1", "2024-03-01 10:00"), incident("J1", "2024-03-01 11:00")])
+    df["row"] = [7, 8]
+    df["v0"] = ["x", "y"]
+    path = tmp_path / "incidents.parquet"
+    df.to_parquet(path)  # with the pandas index stored as a column too
+    old, new = _same(path, "incidents")
+    assert list(new.quarantine["row"]) == [2] and "row" not in new.to_frame().columns
