@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,7 @@ def _ident(name: str) -> str:
 class SqlTable:
     """A validated table living in a DuckDB connection (``name``), plus its quarantine entries."""
 
-    con: object
+    con: Any  # a duckdb connection
     name: str
     contract: TableContract
     quarantine: pd.DataFrame
