@@ -31,7 +31,7 @@ from features.catalog import NOTE_KEYWORDS
 from features.contracts import INCIDENT_CATEGORIES
 
 __all__ = ["build_event_relation", "prepare_person_static", "prepare_grid_incidents", "EV_COLUMNS",
-           "DUPLICATE_WINDOW_S"]
+           "DUPLICATE_WINDOW_S", "prepare_in_duckdb", "epoch_s_sql"]
 
 DUPLICATE_WINDOW_S = 1800
 EV_COLUMNS = ["person_id", "ts", "rts", "src", "cat", "role", "disp", "violence", "weapon", "alcohol", "minor",
@@ -68,18 +68,66 @@ def _arrow(df: pd.DataFrame, time_cols: tuple[str, ...] = ()):
     return pa.Table.from_pandas(df.assign(**extra), preserve_index=False)
 
 
+def epoch_s_sql(expr: str) -> str:
+    """SQL for :func:`epoch_s`: whole epoch seconds, rounded down (exact integer arithmetic, as numpy does)."""
+    n = f"epoch_ns({expr})"
+    return f"(({n} - (({n} % 1000000000) + 1000000000) % 1000000000) // 1000000000)"
+
+
+_SOURCES = {"_inc": ("incidents", ("event_time", "recorded_at")), "_par": ("incident_parties", ()),
+            "_med": ("mediations", ("time", "recorded_at")), "_dp": ("dispute_parties", ()),
+            "_care": ("care_records", ("time", "recorded_at")), "_out": ("outcomes", ("time", "recorded_at"))}
+
+
 def build_event_relation(con, tables: dict[str, pd.DataFrame]) -> int:
-    """Create the ``ev`` table in a DuckDB connection; return its row count.
+    """Create the ``ev`` table in a DuckDB connection from validated frames; return its row count.
 
     Runs in DuckDB (joins, keyword search and the duplicate rule in SQL), sorted by person so that
     the online path's per-person filter reads few row groups.
     """
-    con.register("_inc", _arrow(tables["incidents"], ("event_time", "recorded_at")))
-    con.register("_par", _arrow(tables["incident_parties"]))
-    con.register("_med", _arrow(tables["mediations"], ("time", "recorded_at")))
-    con.register("_dp", _arrow(tables["dispute_parties"]))
-    con.register("_care", _arrow(tables["care_records"], ("time", "recorded_at")))
-    con.register("_out", _arrow(tables["outcomes"], ("time", "recorded_at")))
+    for view, (table, times) in _SOURCES.items():
+        con.register(view, _arrow(tables[table], times))
+    try:
+        return _build_ev(con)
+    finally:
+        for view in _SOURCES:
+            con.unregister(view)
+
+
+def prepare_in_duckdb(con) -> int:
+    """Everything :class:`~features.store.EventStore` prepares, from validated tables already in ``con``
+    (as :mod:`features.validate_sql` leaves them: one table per contract, ordered by ``source_row``).
+
+    Creates ``ev``, ``person_static``, ``grid_incidents`` and ``grid_population`` without a round trip
+    through pandas; returns the row count of ``ev``.
+    """
+    for view, (table, times) in _SOURCES.items():
+        extra = "".join(f", {epoch_s_sql(c)} AS {c}_s" for c in times)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *{extra} FROM {table}")
+    try:
+        n = _build_ev(con)
+    finally:
+        for view in _SOURCES:
+            con.execute(f"DROP VIEW {view}")
+    con.execute(f"""
+    CREATE TABLE person_static AS
+    SELECT p.person_id, {epoch_s_sql("p.residence_since")} AS residence_since_ts,
+        CAST(p.hukou_address_code <> p.residence_address_code AS TINYINT) AS lives_away, a.grid_id
+    FROM persons AS p LEFT JOIN addresses AS a ON a.address_code = p.residence_address_code
+    ORDER BY p.source_row
+    """)
+    con.execute(f"""
+    CREATE TABLE grid_incidents AS
+    SELECT a.grid_id, {epoch_s_sql("i.event_time")} AS ts, {epoch_s_sql("i.recorded_at")} AS rts
+    FROM incidents AS i JOIN addresses AS a ON a.address_code = i.address_code
+    ORDER BY i.source_row
+    """)
+    con.execute("CREATE TABLE grid_population AS SELECT grid_id, CAST(population AS BIGINT) AS population FROM grids "
+                "ORDER BY source_row")
+    return n
+
+
+def _build_ev(con) -> int:
     flags = ",\n        ".join(f"CAST(COALESCE(i.{v}, FALSE) AS TINYINT) AS {k}" for k, v in _FLAG_MAP.items())
     con.execute(f"""
     CREATE TEMP TABLE _ip AS
@@ -145,8 +193,6 @@ def build_event_relation(con, tables: dict[str, pd.DataFrame]) -> int:
         FROM _out AS o
     ) ORDER BY person_id, ts
     """)
-    for name in ("_inc", "_par", "_med", "_dp", "_care", "_out"):
-        con.unregister(name)
     for name in ("_ip", "_dup", "_calls"):
         con.execute(f"DROP TABLE {name}")
     return con.execute("SELECT COUNT(*) FROM ev").fetchone()[0]

@@ -25,7 +25,13 @@ from features.contracts import QUARANTINE_COLUMNS, TABLES, ValidationResult, rea
 from features.divisions import AUTONOMOUS_PREFECTURES, prefectures
 from features.errors import ContractError
 from features.pointintime import feature_sql
-from features.prepare import build_event_relation, epoch_s, prepare_grid_incidents, prepare_person_static
+from features.prepare import (
+    build_event_relation,
+    epoch_s,
+    prepare_grid_incidents,
+    prepare_in_duckdb,
+    prepare_person_static,
+)
 from features.progress import progress_task
 
 __all__ = ["EventStore", "LoadReport", "as_timestamp", "AGE_BANDS"]
@@ -72,18 +78,25 @@ class EventStore:
     Thread-safe for queries (one DuckDB connection guarded by a lock; each query uses a cursor).
     """
 
-    def __init__(self, tables: dict[str, pd.DataFrame], report: LoadReport, data_dir: Path | None = None):
+    def __init__(self, tables: dict[str, pd.DataFrame] | None, report: LoadReport, data_dir: Path | None = None,
+                 con=None):
+        """From validated frames (``tables``), or from a DuckDB connection ``con`` that already holds the
+        validated tables (:mod:`features.validate_sql`); then frames are made only when asked for."""
         import duckdb
 
-        self._tables = tables
+        self._tables = dict(tables or {})
         self.report = report
         self.data_dir = data_dir
         self._lock = threading.Lock()
+        if con is not None:
+            self._con = con
+            self.n_events = prepare_in_duckdb(con)
+            return
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET threads TO 2")
-        self.n_events = build_event_relation(self._con, tables)
-        static = prepare_person_static(tables)
-        gi, gp = prepare_grid_incidents(tables)
+        self.n_events = build_event_relation(self._con, self._tables)
+        static = prepare_person_static(self._tables)
+        gi, gp = prepare_grid_incidents(self._tables)
         import pyarrow as pa
 
         for name, df in (("person_static", static), ("grid_incidents", gi), ("grid_population", gp)):
@@ -94,38 +107,29 @@ class EventStore:
     # ------------------------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: str | Path, quarantine_dir: str | Path | None = None,
-             progress: bool | None = None) -> EventStore:
+             progress: bool | None = None, engine: str = "duckdb") -> EventStore:
         """Read and validate every table in ``data_dir``; write quarantined rows to ``quarantine_dir``
-        (default ``data_dir/quarantine``). Raises ContractError only for an unusable file."""
+        (default ``data_dir/quarantine``). Raises ContractError only for an unusable file.
+
+        ``engine="duckdb"`` (default) validates inside DuckDB straight over the Parquet files
+        (:mod:`features.validate_sql`); ``engine="pandas"`` is the original pandas validator. Both give
+        the same quarantine and the same accepted rows (tests/features/test_validate_sql.py).
+        """
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
             raise ContractError(f"{data_dir}: 数据目录不存在 / data directory not found.")
-        results: dict[str, ValidationResult] = {}
-        rows_read: dict[str, int] = {}
-        with progress_task("校验输入数据 (validating tables)", total=len(TABLES), enabled=progress) as advance:
-            for name, contract in TABLES.items():
-                path = data_dir / contract.filename
-                if not path.exists() and (data_dir / f"{name}.csv").exists():
-                    path = data_dir / f"{name}.csv"
-                if not path.exists():
-                    if contract.optional:
-                        empty = pd.DataFrame({c.name: pd.Series(dtype="object") for c in contract.columns})
-                        results[name] = validate(empty, contract)
-                        rows_read[name] = 0
-                        advance(1)
-                        continue
-                    raise ContractError(f"{path}: 缺少必需的数据表 / required table '{name}' is missing.")
-                res = read_table(path, contract)
-                rows_read[name] = len(res.valid) + res.n_dropped_rows
-                results[name] = res
-                advance(1)
-        tables = {k: r.valid for k, r in results.items()}
-        quarantine = [r.quarantine for r in results.values() if len(r.quarantine)]
-        tables, orphans = _drop_orphans(tables)
-        quarantine += orphans
+        if engine not in ("duckdb", "pandas"):
+            raise ContractError(f"engine {engine!r}: 未知的校验引擎 / unknown validation engine; use duckdb or pandas.")
+        con = None
+        if engine == "duckdb":
+            con, rows_read, rows_kept, quarantine = _load_sql(data_dir, progress)
+            tables = None
+        else:
+            tables, rows_read, quarantine = _load_pandas(data_dir, progress)
+            rows_kept = {k: len(v) for k, v in tables.items()}
         q = (pd.concat(quarantine, ignore_index=True) if quarantine
              else pd.DataFrame(columns=QUARANTINE_COLUMNS))
-        report = LoadReport(rows_read, {k: len(v) for k, v in tables.items()}, q)
+        report = LoadReport(rows_read, rows_kept, q)
         qdir = Path(quarantine_dir) if quarantine_dir else data_dir / "quarantine"
         if len(q):
             qdir.mkdir(parents=True, exist_ok=True)
@@ -135,7 +139,7 @@ class EventStore:
                 json.dumps(report.summary().to_dict(orient="records"), ensure_ascii=False, indent=1),
                 encoding="utf-8")
         with progress_task("准备特征关系 (preparing events)", total=1, enabled=progress) as advance:
-            store = cls(tables, report, data_dir)
+            store = cls(tables, report, data_dir, con=con)
             advance(1)
         return store
 
@@ -155,8 +159,15 @@ class EventStore:
 
     # ------------------------------------------------------------------------------------------------
     def table(self, name: str) -> pd.DataFrame:
+        """One validated table as a frame (index = the row number in its file)."""
+        if name not in TABLES:
+            raise KeyError(f"unknown table {name!r}; tables: {sorted(TABLES)}")
         if name not in self._tables:
-            raise KeyError(f"unknown table {name!r}; tables: {sorted(self._tables)}")
+            from features.validate_sql import frame_from_duckdb
+
+            with self._lock:
+                if name not in self._tables:
+                    self._tables[name] = frame_from_duckdb(self._con, name, TABLES[name])
         return self._tables[name]
 
     def _query(self, sql: str, params: Sequence | None = None, frames: dict[str, pd.DataFrame] | None = None):
@@ -234,6 +245,67 @@ class EventStore:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _table_path(data_dir: Path, name: str) -> Path | None:
+    path = data_dir / TABLES[name].filename
+    if not path.exists() and (data_dir / f"{name}.csv").exists():
+        path = data_dir / f"{name}.csv"
+    if path.exists():
+        return path
+    if TABLES[name].optional:
+        return None
+    raise ContractError(f"{path}: 缺少必需的数据表 / required table '{name}' is missing.")
+
+
+def _load_pandas(data_dir: Path, progress: bool | None):
+    """The original path: pandas reads and validates each table, orphans dropped in pandas."""
+    results: dict[str, ValidationResult] = {}
+    rows_read: dict[str, int] = {}
+    with progress_task("校验输入数据 (validating tables)", total=len(TABLES), enabled=progress) as advance:
+        for name, contract in TABLES.items():
+            path = _table_path(data_dir, name)
+            if path is None:
+                empty = pd.DataFrame({c.name: pd.Series(dtype="object") for c in contract.columns})
+                results[name] = validate(empty, contract)
+                rows_read[name] = 0
+            else:
+                res = read_table(path, contract)
+                rows_read[name] = len(res.valid) + res.n_dropped_rows
+                results[name] = res
+            advance(1)
+    tables = {k: r.valid for k, r in results.items()}
+    quarantine = [r.quarantine for r in results.values() if len(r.quarantine)]
+    tables, orphans = _drop_orphans(tables)
+    return tables, rows_read, quarantine + orphans
+
+
+def _load_sql(data_dir: Path, progress: bool | None):
+    """Validation and orphan checks as SQL in DuckDB over the Parquet files.
+
+    Returns the connection holding the validated tables, rows read and kept, and the quarantine frames.
+    """
+    import duckdb
+
+    from features.validate_sql import drop_orphans_sql, empty_table, validate_parquet
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET threads TO 2")
+        done = {}
+        rows_read: dict[str, int] = {}
+        with progress_task("校验输入数据 (validating tables)", total=len(TABLES), enabled=progress) as advance:
+            for name, contract in TABLES.items():
+                path = _table_path(data_dir, name)
+                done[name] = empty_table(con, contract) if path is None else validate_parquet(con, path, contract)
+                rows_read[name] = done[name].rows_read
+                advance(1)
+        quarantine = [t.quarantine for t in done.values() if len(t.quarantine)]
+        quarantine += drop_orphans_sql(done)
+        return con, rows_read, {name: len(t) for name, t in done.items()}, quarantine
+    except BaseException:
+        con.close()
+        raise
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,142 @@
+"""Benchmark: load + validate + prepare, the DuckDB validator against the pandas one, in the same run.
+
+Each measurement runs in its own process (peak memory = that process's max RSS):
+
+1. a simulated world of N people over two years (default 1,000,000): ``EventStore.open`` with
+   ``engine="pandas"`` (the original path) and ``engine="duckdb"`` (validation in SQL over the Parquet files);
+2. optionally (``--incidents``, 0 to skip) the synthetic load of bench_features.py (that many incidents,
+   two parties each, on the world's people), both engines again.
+
+The machine is shared: the load average is recorded with the figures, and absolute times are noisy; the
+ratio of the two engines measured in the same run is the steadier figure.
+
+Usage: python benchmarks/bench_load.py [--people 1000000] [--incidents 0] [--world DIR]
+       [--synthetic-engines pandas,duckdb] [--no-record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from _record import append_section, machine  # noqa: E402
+from bench_features import _stage  # noqa: E402
+
+_SYNTHETIC = """
+import numpy as np, pandas as pd
+from pathlib import Path
+world, load = Path({world!r}), Path({load!r})
+load.mkdir(parents=True, exist_ok=True)
+rng = np.random.default_rng(5)
+persons = pd.read_parquet(world / 'persons.parquet')
+n_inc = {n}
+for name in ['grids', 'stations', 'staff', 'addresses', 'persons', 'disputes', 'dispute_parties', 'mediations',
+             'care_records', 'outcomes']:
+    if (world / f'{{name}}.parquet').exists():
+        pd.read_parquet(world / f'{{name}}.parquet').to_parquet(load / f'{{name}}.parquet', index=False)
+pid = persons['person_id'].to_numpy()
+addr = persons['residence_address_code'].to_numpy()
+start = np.datetime64('2024-01-01T00:00:00')
+secs = rng.integers(0, 730 * 86400, n_inc)
+caller = rng.integers(0, len(pid), n_inc)
+other = (caller + rng.integers(1, 500, n_inc)) % len(pid)
+cats = np.array(['family', 'marital', 'neighbour', 'labour', 'land', 'debt', 'consumer', 'other'], dtype=object)
+notes = np.array(['报警称与邻居因噪音扰民发生纠纷。民警到场后现场调解。', '一方扬言要报复对方，经调解未果。',
+                  '一方情绪激动称不想活了。', '家属报警称当事人精神病发作。'], dtype=object)
+ids = np.char.add('J', np.arange(n_inc).astype(str))
+t_event = start + secs.astype('timedelta64[s]')
+inc = pd.DataFrame(dict(incident_id=ids, event_time=t_event.astype('datetime64[ns]'),
+    recorded_at=(t_event + rng.integers(60, 7200, n_inc).astype('timedelta64[s]')).astype('datetime64[ns]'),
+    address_code=addr[caller], category=cats[rng.integers(0, 8, n_inc)], disposition='unresolved',
+    flag_violence=rng.random(n_inc) < 0.1, flag_weapon=rng.random(n_inc) < 0.02, flag_alcohol=rng.random(n_inc) < 0.1,
+    flag_minor_present=rng.random(n_inc) < 0.05, flag_threat=rng.random(n_inc) < 0.03,
+    note=notes[rng.integers(0, 4, n_inc)], dispute_id=None, station_id=None))
+inc.to_parquet(load / 'incidents.parquet', index=False)
+parties = pd.DataFrame(dict(incident_id=np.concatenate([ids, ids]), person_id=np.concatenate([pid[caller], pid[other]]),
+                            role=np.concatenate([np.full(n_inc, 'caller'), np.full(n_inc, 'party')])))
+parties.drop_duplicates(['incident_id', 'person_id']).to_parquet(load / 'incident_parties.parquet', index=False)
+res = dict(incidents=n_inc)
+"""
+
+_OPEN = """
+import os
+from features.store import EventStore
+load1 = os.getloadavg()[0]
+t = time.perf_counter()
+store = EventStore.open({path!r}, quarantine_dir={qdir!r}, progress=False, engine={engine!r})
+res = dict(seconds=round(time.perf_counter() - t, 1), events=store.n_events,
+           quarantined=len(store.report.quarantine), load_before=round(load1, 1),
+           load_after=round(os.getloadavg()[0], 1))
+"""
+
+
+def _pair(path: Path, label: str, rows: list, engines: tuple[str, ...] = ("pandas", "duckdb")) -> None:
+    out = {}
+    for engine in engines:
+        out[engine] = _stage(_OPEN.format(path=str(path), qdir=str(path / f"q_{engine}"), engine=engine))
+    if len(out) < 2:
+        r = out[engines[0]]
+        rows.append((f"{label}: load + validate + prepare, {engines[0]} only", f"{r['seconds']} s",
+                     f"{r['events']:,} person-event rows, {r['quarantined']:,} quarantined",
+                     r["max_rss_mb"], f"{r['load_before']} / {r['load_after']}"))
+        return
+    assert out["pandas"]["events"] == out["duckdb"]["events"]
+    assert out["pandas"]["quarantined"] == out["duckdb"]["quarantined"]
+    ratio = out["pandas"]["seconds"] / max(out["duckdb"]["seconds"], 0.05)
+    mem = out["pandas"]["max_rss_mb"] / max(out["duckdb"]["max_rss_mb"], 1)
+    for engine in ("pandas", "duckdb"):
+        r = out[engine]
+        rows.append((f"{label}: load + validate + prepare, {engine}", f"{r['seconds']} s",
+                     f"{r['events']:,} person-event rows, {r['quarantined']:,} quarantined",
+                     r["max_rss_mb"], f"{r['load_before']} / {r['load_after']}"))
+    rows.append((f"{label}: pandas / duckdb", f"{ratio:.2f}x time", "", f"{mem:.2f}x memory", ""))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--people", type=int, default=1_000_000)
+    ap.add_argument("--incidents", type=int, default=0)
+    ap.add_argument("--world", help="reuse a simulated world in this folder (simulated there if empty)")
+    ap.add_argument("--synthetic-engines", default="pandas,duckdb",
+                    help="engines for the synthetic load ('duckdb' alone where the pandas path would not fit)")
+    ap.add_argument("--no-record", action="store_true")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="weimeng-bench-load-"))
+    world = Path(args.world) if args.world else work / "world"
+    rows: list = []
+    if args.people and not (world / "persons.parquet").exists():
+        sim = _stage(f"""
+from features.simulate import simulate
+t = time.perf_counter()
+s = simulate(people={args.people}, days=730, seed=1, out={str(world)!r}, progress=False)
+res = dict(seconds=round(time.perf_counter() - t, 1), incidents=s['tables']['incidents'])
+""")
+        rows.append((f"simulate {args.people:,} people x 730 days", f"{sim['seconds']} s",
+                     f"{sim['incidents']:,} incidents", sim["max_rss_mb"], ""))
+    if args.people:
+        _pair(world, f"world {args.people:,} people", rows)
+    if args.incidents:
+        load = work / "load"
+        _stage(_SYNTHETIC.format(world=str(world), load=str(load), n=args.incidents))
+        _pair(load, f"synthetic {args.incidents:,} incidents", rows, tuple(args.synthetic_engines.split(",")))
+
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    one, five, fifteen = os.getloadavg()
+    lines = [f"## Load + validate + prepare: DuckDB validator vs pandas (bench_load.py; {when}; {machine()})", "",
+             "The machine is shared and was busy: absolute times are noisy (see the load averages, 1-minute, "
+             "before / after each measurement); the ratio measured in the same run is the steadier figure.", "",
+             "| what | time | size | peak RSS (MB) | load avg before / after |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    lines.append(f"\nLoad average at the end: {one:.1f} / {five:.1f} / {fifteen:.1f} (1/5/15 min) on 2 vCPUs.")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_record:
+        append_section(text)
+
+
+if __name__ == "__main__":
+    main()
