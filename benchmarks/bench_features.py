@@ -27,6 +27,44 @@ from _record import append_section, machine  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
+#: Python source that writes a synthetic load of ``n`` incidents (two parties each) on a world's people
+#: into ``load`` (the world's other tables copied); ``str.format`` fills world, load and n.
+SYNTHETIC_LOAD = """
+import numpy as np, pandas as pd
+from pathlib import Path
+world, load = Path({world!r}), Path({load!r})
+load.mkdir(parents=True, exist_ok=True)
+rng = np.random.default_rng(5)
+persons = pd.read_parquet(world / 'persons.parquet')
+n_inc = {n}
+for name in ['grids', 'stations', 'staff', 'addresses', 'persons', 'disputes', 'dispute_parties', 'mediations',
+             'care_records', 'outcomes']:
+    if (world / f'{{name}}.parquet').exists():
+        pd.read_parquet(world / f'{{name}}.parquet').to_parquet(load / f'{{name}}.parquet', index=False)
+pid = persons['person_id'].to_numpy()
+addr = persons['residence_address_code'].to_numpy()
+start = np.datetime64('2024-01-01T00:00:00')
+secs = rng.integers(0, 730 * 86400, n_inc)
+caller = rng.integers(0, len(pid), n_inc)
+other = (caller + rng.integers(1, 500, n_inc)) % len(pid)
+cats = np.array(['family', 'marital', 'neighbour', 'labour', 'land', 'debt', 'consumer', 'other'], dtype=object)
+notes = np.array(['报警称与邻居因噪音扰民发生纠纷。民警到场后现场调解。', '一方扬言要报复对方，经调解未果。',
+                  '一方情绪激动称不想活了。', '家属报警称当事人精神病发作。'], dtype=object)
+ids = np.char.add('J', np.arange(n_inc).astype(str))
+t_event = start + secs.astype('timedelta64[s]')
+inc = pd.DataFrame(dict(incident_id=ids, event_time=t_event.astype('datetime64[ns]'),
+    recorded_at=(t_event + rng.integers(60, 7200, n_inc).astype('timedelta64[s]')).astype('datetime64[ns]'),
+    address_code=addr[caller], category=cats[rng.integers(0, 8, n_inc)], disposition='unresolved',
+    flag_violence=rng.random(n_inc) < 0.1, flag_weapon=rng.random(n_inc) < 0.02, flag_alcohol=rng.random(n_inc) < 0.1,
+    flag_minor_present=rng.random(n_inc) < 0.05, flag_threat=rng.random(n_inc) < 0.03,
+    note=notes[rng.integers(0, 4, n_inc)], dispute_id=None, station_id=None))
+inc.to_parquet(load / 'incidents.parquet', index=False)
+parties = pd.DataFrame(dict(incident_id=np.concatenate([ids, ids]), person_id=np.concatenate([pid[caller], pid[other]]),
+                            role=np.concatenate([np.full(n_inc, 'caller'), np.full(n_inc, 'party')])))
+parties.drop_duplicates(['incident_id', 'person_id']).to_parquet(load / 'incident_parties.parquet', index=False)
+"""
+
+
 def _stage(code: str) -> dict:
     """Run a Python snippet in a fresh process; it prints one JSON line; add its max RSS."""
     wrapper = (
@@ -83,38 +121,7 @@ res = dict(open=round(t_open, 1), one=round(t_one, 2), rows_one=len(f1), twelve=
     rows.append(("world: features, 12 monthly snapshots", f"{feats['twelve']} s", f"{feats['rows_12']:,} rows", ""))
     rows.append(("world: one person's online vector", f"{feats['online_ms']} ms", "same SQL as batch", ""))
 
-    big = _stage(f"""
-import numpy as np, pandas as pd
-from pathlib import Path
-world, load = Path({str(world)!r}), Path({str(load)!r})
-load.mkdir(parents=True, exist_ok=True)
-rng = np.random.default_rng(5)
-persons = pd.read_parquet(world / 'persons.parquet')
-n_inc = {args.incidents}
-for name in ['grids', 'stations', 'staff', 'addresses', 'persons', 'disputes', 'dispute_parties', 'mediations',
-             'care_records', 'outcomes']:
-    pd.read_parquet(world / f'{{name}}.parquet').to_parquet(load / f'{{name}}.parquet', index=False)
-pid = persons['person_id'].to_numpy()
-addr = persons['residence_address_code'].to_numpy()
-start = np.datetime64('2024-01-01T00:00:00')
-secs = rng.integers(0, 730 * 86400, n_inc)
-caller = rng.integers(0, len(pid), n_inc)
-other = (caller + rng.integers(1, 500, n_inc)) % len(pid)
-cats = np.array(['family', 'marital', 'neighbour', 'labour', 'land', 'debt', 'consumer', 'other'], dtype=object)
-notes = np.array(['报警称与邻居因噪音扰民发生纠纷。民警到场后现场调解。', '一方扬言要报复对方，经调解未果。',
-                  '一方情绪激动称不想活了。', '家属报警称当事人精神病发作。'], dtype=object)
-ids = np.char.add('J', np.arange(n_inc).astype(str))
-t_event = start + secs.astype('timedelta64[s]')
-inc = pd.DataFrame(dict(incident_id=ids, event_time=t_event.astype('datetime64[ns]'),
-    recorded_at=(t_event + rng.integers(60, 7200, n_inc).astype('timedelta64[s]')).astype('datetime64[ns]'),
-    address_code=addr[caller], category=cats[rng.integers(0, 8, n_inc)], disposition='unresolved',
-    flag_violence=rng.random(n_inc) < 0.1, flag_weapon=rng.random(n_inc) < 0.02, flag_alcohol=rng.random(n_inc) < 0.1,
-    flag_minor_present=rng.random(n_inc) < 0.05, flag_threat=rng.random(n_inc) < 0.03,
-    note=notes[rng.integers(0, 4, n_inc)], dispute_id=None, station_id=None))
-inc.to_parquet(load / 'incidents.parquet', index=False)
-parties = pd.DataFrame(dict(incident_id=np.concatenate([ids, ids]), person_id=np.concatenate([pid[caller], pid[other]]),
-                            role=np.concatenate([np.full(n_inc, 'caller'), np.full(n_inc, 'party')])))
-parties.drop_duplicates(['incident_id', 'person_id']).to_parquet(load / 'incident_parties.parquet', index=False)
+    big = _stage(SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=args.incidents) + """
 del inc, parties
 from features.store import EventStore
 t = time.perf_counter(); store = EventStore.open(load, progress=False); t_open = time.perf_counter() - t
