@@ -21,10 +21,10 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from common.errors import HTTP_STATUS, ErrorKind, WeimengError, error_body
+from common.errors import HTTP_STATUS, ErrorKind, error_response
 from common.places import Jurisdiction
 from serving.operations.auth.roles import RolePolicy
 from serving.operations.auth.sessions import ActiveSession, SessionStore
@@ -33,9 +33,10 @@ from serving.operations.console.app import SESSION_COOKIE
 from serving.operations.console.csrf import LoginCsrf
 from serving.operations.console.settings import ConsoleSettings
 from serving.operations.console.world import World
+from serving.operations.http_errors import json_error
 
 __all__ = ["SESSION_COOKIE", "ConsoleContext", "Viewer", "context", "current_viewer", "csrf_form", "csrf_header",
-           "base_path", "cookie_path", "is_api", "safe_next", "render", "error_kind", "error_status", "error_json",
+           "base_path", "cookie_path", "is_api", "safe_next", "render",
            "security_headers", "session_expired", "known_error", "invalid_request", "http_error"]
 
 
@@ -117,27 +118,6 @@ def render(request: Request, name: str, status: int = 200, **ctx):
     return resp
 
 
-_KIND_BY_STATUS = {401: ErrorKind.UNAUTHENTICATED, 403: ErrorKind.FORBIDDEN, 404: ErrorKind.NOT_FOUND,
-                   409: ErrorKind.CONFLICT, 422: ErrorKind.BAD_INPUT, 429: ErrorKind.FORBIDDEN,
-                   503: ErrorKind.NOT_READY}
-
-
-def error_kind(exc: Exception) -> ErrorKind:
-    """The error kind of one of ours: its own where it has one, else read from its HTTP status."""
-    if isinstance(exc, WeimengError):
-        return exc.kind
-    return _KIND_BY_STATUS.get(getattr(exc, "http_status", 500), ErrorKind.INTERNAL)
-
-
-def error_status(exc: Exception) -> int:
-    status = getattr(exc, "http_status", None)
-    return int(status) if isinstance(status, int) else HTTP_STATUS[error_kind(exc)]
-
-
-def error_json(exc: Exception, *, field_name: str | None = None) -> dict:
-    return error_body(error_kind(exc), str(exc), field=field_name or getattr(exc, "field", None))
-
-
 # -- answers for errors, and the headers of every response ------------------------------------------
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
        "form-action 'self'")
@@ -155,7 +135,7 @@ async def security_headers(request: Request, call_next):
 async def session_expired(request: Request, exc: Exception):
     """Pages go to the login form (and come back after it); JSON answers 401."""
     if is_api(request):
-        return JSONResponse(error_json(exc), status_code=error_status(exc))
+        return json_error(exc)
     path = request.url.path[len(base_path(request)):] or "/queue"
     q = urlencode({"next": path + (f"?{request.url.query}" if request.url.query else "")})
     return RedirectResponse(f"{base_path(request)}/login?{q}", status_code=303)
@@ -163,30 +143,27 @@ async def session_expired(request: Request, exc: Exception):
 
 async def known_error(request: Request, exc: Exception):
     """Any error of ours: the JSON error body on ``/api``, the error page elsewhere, with its status."""
-    status = error_status(exc)
     if is_api(request):
-        return JSONResponse(error_json(exc), status_code=status)
+        return json_error(exc)
+    status, _ = error_response(exc)
     return render(request, "error.html", status=status, status_code=status, message=str(exc))
 
 
 async def invalid_request(request: Request, exc: Exception):
     """A request FastAPI could not read (a path id that is not a number, a malformed JSON body)."""
+    if is_api(request):
+        return json_error(exc)
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     first = errors[0] if errors else {}
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     message = f"请求参数有误 / invalid request: {'.'.join(loc) or 'request'}: {first.get('msg', 'not readable')}"
     status = HTTP_STATUS[ErrorKind.BAD_INPUT]
-    if is_api(request):
-        return JSONResponse(error_body(ErrorKind.BAD_INPUT, message, field=loc[-1] if loc else None),
-                            status_code=status)
     return render(request, "error.html", status=status, status_code=status, message=message)
 
 
 async def http_error(request: Request, exc: Exception):
     """The framework's own refusals (an unknown route 404, a wrong method 405, a body it cannot parse 400):
     the one JSON error body on ``/api``, the error page elsewhere."""
-    from serving.operations.http_errors import json_error
-
     if is_api(request):
         return json_error(exc)
     status = int(getattr(exc, "status_code", 500))
