@@ -35,12 +35,9 @@ def _clean_errors() -> Iterator[None]:
 
 
 def _tracking_uri(given: str | None) -> str:
-    from common.settings import Settings
+    from training.registry import resolve_tracking_uri
 
-    if given:
-        return given
-    settings = Settings.from_env().ensure_dirs()
-    return settings.resolved_mlflow_uri
+    return resolve_tracking_uri(given)
 
 
 @contextlib.contextmanager
