@@ -103,7 +103,7 @@ def backtest_command(
     if agreement and result.snapshots:
         with tempfile.TemporaryDirectory() as tmp:
             result.agreement = check_agreement(Path(data), uri, alias, result.snapshots[-1], fusion, Path(tmp))
-    out = out or settings.home / "reports" / f"policy-{datetime.now():%Y%m%d-%H%M%S}"
+    out = out or settings.reports_dir / f"policy-{datetime.now():%Y%m%d-%H%M%S}"
     paths = write_report(result, out)
     s = result.summary
     con.print(f"[bold]融合策略回测[/] policy {spec.version} · model v{result.model_version} · thresholds "
