@@ -163,8 +163,12 @@ def promote_model(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
         how = "通过晋级门槛"
     except PromotionRefused as exc:
         reasons = "; ".join(str(x) for x in getattr(exc.report, "reasons", []) or [str(exc)])[:200]
+        m = st.train.metrics
+        flags, shared = m.get("reference_fairness_flags"), m.get("reference_fairness_flags_shared_with_oracle")
+        measured = (f"；参照组差异标记 {int(flags)} 项，其中 {int(shared)} 项在记录真值上同样出现（源于各群体真实风险"
+                    f"差异，非模型习得）" if flags and shared is not None else "")
         report = promote(tracking_uri=cfg.tracking_uri, force=True, by="demo-analyst（演示分析员）",
-                         reason=f"演示：首个冠军模型，已人工查看模型卡与公平性标记（门槛未通过原因：{reasons}）")
+                         reason=f"演示：首个冠军模型，已人工查看模型卡与公平性标记{measured}（门槛未通过原因：{reasons}）")
         how = "门槛未通过，由演示分析员强制晋级并记录原因"
     st.promotion_audit = dict(version=st.train.version, by="demo-analyst（演示分析员）",
                               reason=getattr(report, "reason", None) or how, forced=bool(report.forced),
