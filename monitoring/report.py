@@ -72,7 +72,8 @@ def _table(df: pd.DataFrame, columns: dict[str, str], limit: int = 30) -> str:
             elif isinstance(v, (bool, np.bool_)):
                 v = "是" if v else "否"
             elif isinstance(v, (float, np.floating)):
-                v = f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}"
+                x = float(v)
+                v = f"{x:.3f}" if abs(x) < 10 else f"{x:,.0f}"
             cells.append(f"<td>{_esc(v)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
