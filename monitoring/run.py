@@ -115,7 +115,9 @@ def _features(store, dates) -> pd.DataFrame:
 
 def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, reference_start=None, reference_end=None,
                 config: MonitorConfig | str | Path | None = None, tracking_uri: str | None = None,
-                model_alias: str = "champion", use_model: bool = True, ruleset=None, store=None) -> MonitorSummary:
+                model_alias: str = "champion", use_model: bool = True, ruleset=None, store=None,
+                workspace: str | Path | None = None) -> MonitorSummary:
+    """One monitor run; with ``workspace`` its Evidently snapshots are also kept there (monitoring.workspace)."""
     from features.catalog import FEATURE_NAMES
     from features.divisions import prefectures
     from features.store import EventStore, as_timestamp
@@ -147,7 +149,9 @@ def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, refere
     ref_f = _features(store, ref_dates)
     cur_f = _features(store, cur_dates)
     feats = [f for f in FEATURE_NAMES if f in ref_f]
-    feature_drift = run_drift(ref_f, cur_f, feats, max_rows=cfg.drift.max_rows, html=out / "feature_drift.html")
+    stamp = {"timestamp": end}
+    feature_drift = run_drift(ref_f, cur_f, feats, max_rows=cfg.drift.max_rows, html=out / "feature_drift.html",
+                              tags=["feature_drift"], **stamp)
 
     prediction_drift = None
     model_version = None
@@ -156,7 +160,7 @@ def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, refere
         p_ref = pd.DataFrame({"prediction": model.predict_risk(ref_f)})
         p_cur = pd.DataFrame({"prediction": model.predict_risk(cur_f)})
         prediction_drift = run_drift(p_ref, p_cur, ["prediction"], max_rows=cfg.drift.max_rows,
-                                     html=out / "prediction_drift.html")
+                                     html=out / "prediction_drift.html", tags=["prediction_drift"], **stamp)
 
     incidents = store.table("incidents")
     ref_inc = incident_window(incidents, reference_start, pd.Timestamp(reference_end) + pd.DateOffset(months=1))
@@ -171,7 +175,8 @@ def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, refere
         return v
 
     incident_drift = run_drift(incident_view(ref_inc), incident_view(cur_inc), ["threat_flag_missing"], cat_cols,
-                               max_rows=cfg.drift.max_rows, html=out / "incident_drift.html")
+                               max_rows=cfg.drift.max_rows, html=out / "incident_drift.html",
+                               tags=["incident_drift"], **stamp)
     names = prefectures().set_index("code")["name"].to_dict()
     quality = compare_quality(ref_inc, cur_inc, cfg.quality, store.report.quarantine, names)
 
@@ -223,6 +228,13 @@ def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, refere
     summary = MonitorSummary((pd.Timestamp(reference_start), pd.Timestamp(reference_end)), (start, end),
                              model_version, feature_drift, prediction_drift, incident_drift, quality, rule_rates,
                              matured, alarms, notes, items)
+    if workspace is not None:
+        from monitoring.workspace import record_runs
+
+        record_runs(workspace, {"feature_drift": feature_drift.snapshot, "incident_drift": incident_drift.snapshot,
+                                "prediction_drift": None if prediction_drift is None else prediction_drift.snapshot},
+                    window=(start, end))
+        notes.append(f"监测快照已记入 Evidently 工作区 / runs kept in the Evidently workspace {workspace}")
     (out / "summary.json").write_text(json.dumps(summary.to_dict(), ensure_ascii=False, indent=1, default=_json),
                                       encoding="utf-8")
     return summary

@@ -45,7 +45,8 @@ def test_labour_surge_is_flagged_as_a_category_shift(worlds, tmp_path):
     s = _run(worlds, "labour_surge", tmp_path)
     assert s.exit_code == ALARM_EXIT_CODE
     assert "category" in s.incident_drift.drifted
-    assert any("category" in a for a in s.alarms)
+    assert {"kind": "incident", "column": "category"} in s.alarm_items
+    assert "警情记录漂移：警情类别构成发生变化" in s.alarms          # people read Chinese, not column names
 
 
 def test_recording_change_is_flagged_as_missing_flags(worlds, tmp_path):
@@ -56,6 +57,8 @@ def test_recording_change_is_flagged_as_missing_flags(worlds, tmp_path):
     flagged = set(regional["indicator"]) | {r.indicator for r in s.quality.overall.itertuples() if r.alarm}
     assert {"missing:flag_threat", "missing:flag_violence"} <= flagged
     assert not flagged & {"missing:address_code", "missing:disposition", "late_over_1d"}  # only what changed
+    assert any(a.startswith("数据质量：成都市 威胁言语标记缺失率由 ") for a in s.alarms)
+    assert not [a for a in s.alarms if "missing:" in a or "flag_" in a]
 
 
 def test_config_rejects_unknown_keys(tmp_path):
