@@ -2,8 +2,9 @@
 
 A renamed or removed column breaks these queries at import or on first use, loudly, instead of
 leaving a report silently empty. Every query takes the alerts *created* in ``[start, end)`` or, with
-``by="as_of"``, the alerts whose score is *about* that period (their ``as_of``, the data time: what a
-report on the data's own period wants when scoring runs later than the data, as in the demo):
+``by="as_of"``, the alerts whose score is *about* that period: ``as_of`` in ``(start, end]`` (a score as of
+T reads the data before T; what a report on the data's own period wants when scoring runs later than the
+data, as in the demo):
 
 * :meth:`AlertReadModel.funnel_alerts` — one :class:`FunnelAlert` per alert with the time of each
   step it reached (reviewed, first delivered to an inbox, first acknowledged, outcome reported), so
@@ -155,6 +156,8 @@ class AlertReadModel:
         self._time = Alert.as_of if by == "as_of" else Alert.created_at
 
     def _in(self, start: datetime, end: datetime):
+        if self._time is Alert.as_of:   # a score as of T is about the data before T: (start, end]
+            return sa.and_(self._time > start, self._time <= end)
         return sa.and_(self._time >= start, self._time < end)
 
     def _created_in(self, start: datetime, end: datetime):

@@ -6,15 +6,17 @@ every one of those acts is also in the audit log, written in the same transactio
 the data directory (persons -> addresses -> grids -> stations, disputes and their mediations, escalation
 outcomes).
 
-The period is in the data's own time: an alert belongs to the period of its ``as_of`` (the data time
-its score was computed for), a mediation or an outcome to the period of its recorded ``time``.
+The period ``[start, end)`` is in the data's own time: an alert belongs to it when its ``as_of`` (the data
+time its score was computed for) lies in ``(start, end]`` (a score as of T reads the data before T, so the
+snapshot at the period's end is about the period); a mediation or an outcome by its recorded ``time``.
 
 Per station (one row; the columns are :data:`COLUMNS`):
 
 * **收到预警** — alerts about a person whose household-registration place or residence this station
   serves (an alert with both places in one station counts once there; with two stations, once in each);
 * **按时审核** — of those, reviewed (approve, dismiss or escalate) within the review deadline of the level
-  (:class:`ScorecardRules`), counted from filing;
+  (:class:`ScorecardRules`), counted from filing; the rate's denominator leaves out alerts still waiting
+  whose deadline has not passed (neither on time nor late); the same for acknowledgements;
 * **已推送** — approved and delivered to at least one cadre inbox;
 * **按时签收** — of the pushed, acknowledged by a cadre before the response deadline set at approval;
 * **走访反馈** — of the pushed, a visit outcome reported (已走访 / 已化解 / 已转交 / 误报);
@@ -39,7 +41,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
 
-from common.clock import from_data_time, to_data_time, to_utc
+from common.clock import from_data_time, to_data_time, to_utc, utcnow
 from common.places import Jurisdiction, Place
 from common.settings import ConfigModel
 from serving.operations.alerts.models import Alert, AlertOutcome, InboxItem
@@ -78,6 +80,7 @@ def method_lines(rules: ScorecardRules | None = None) -> list[str]:
         f"按时审核：自预警入库起，紧急预警 {r.urgent_review_hours:g} 小时内、红色 {h.get('red', 0):g} 小时、"
         f"橙色 {h.get('orange', 0):g} 小时、黄色 {h.get('yellow', 0):g} 小时内完成审核（通过、驳回或上报复核）。",
         "已推送：审核通过并送达至少一名网格员、村社干部或社区民警的收件箱。",
+        "尚未到时限的待审核、待签收预警既不算按时也不算超时，不计入这两项比率的分母（括号内为按时占已到期的比例）。",
         "按时签收：在审核通过时确定的处置时限前签收（红色24小时、橙色3天、黄色7天，以预警上记录的时限为准）。",
         "走访反馈：已推送的预警中，干部反馈了走访结果（已走访、已化解、已转交或误报）的条数。",
         "走访后结局：已反馈走访的人员中，走访之后又记录了民转刑、个人极端事件或自伤的人数（越少越好，仅列示不计分）。",
@@ -165,8 +168,8 @@ class Scorecard:
         for r in t.itertuples():
             rows.append({
                 "区县": r.county, "派出所": r.station, "收到预警": int(r.received),
-                "按时审核": share(r.reviewed_on_time, r.received), "已推送": int(r.pushed),
-                "按时签收": share(r.acked_on_time, r.pushed), "走访反馈": share(r.visits, r.pushed),
+                "按时审核": share(r.reviewed_on_time, r.review_due), "已推送": int(r.pushed),
+                "按时签收": share(r.acked_on_time, r.ack_due), "走访反馈": share(r.visits, r.pushed),
                 "走访后结局": int(r.outcomes_after_visit), "调解成功": share(r.mediation_success, r.mediations),
                 "综合得分": "—" if pd.isna(r.score) else f"{r.score:.0f}",
                 "县内排名": "—" if pd.isna(r.rank) else f"{int(r.rank)}/{int(r.county_stations)}",
@@ -185,7 +188,7 @@ def _alert_rows(engine, start_utc: datetime, end_utc: datetime) -> pd.DataFrame:
                    Alert.review_decision, Alert.deadline_at, items.c.delivered_at, items.c.acknowledged_at,
                    visits.c.visit_at)
          .outerjoin(items, items.c.alert_id == Alert.id).outerjoin(visits, visits.c.alert_id == Alert.id)
-         .where(Alert.as_of >= start_utc, Alert.as_of < end_utc))
+         .where(Alert.as_of > start_utc, Alert.as_of <= end_utc))      # a score as of T is about the data before T
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     cols = ["id", "person_id", "level", "urgent", "created_at", "reviewed_at", "review_decision", "deadline_at",
@@ -198,21 +201,26 @@ def _alert_rows(engine, start_utc: datetime, end_utc: datetime) -> pd.DataFrame:
 
 
 def station_scorecard(engine, index: StationIndex, start, end, *, rules: ScorecardRules | None = None,
-                      scope: Iterable[Jurisdiction] | None = None) -> Scorecard:
+                      scope: Iterable[Jurisdiction] | None = None, now=None) -> Scorecard:
     """The scorecard of ``[start, end)`` (data time: naive is Beijing wall time, as in the records).
 
     Stations listed: those with an alert or a mediation in the period (within ``scope`` when given),
     sorted by county, then rank.
     """
     rules = rules or ScorecardRules()
+    now = pd.Timestamp(to_utc(utcnow() if now is None else now))
     s, e = to_data_time(start), to_data_time(end)
     a = _alert_rows(engine, from_data_time(s), from_data_time(e))
     hours = (a["reviewed_at"] - a["created_at"]).dt.total_seconds() / 3600
     limit = [rules.review_deadline_hours(lv, urgent=bool(u)) for lv, u in zip(a["level"], a["urgent"], strict=True)]
-    a["reviewed_on_time"] = a["reviewed_at"].notna() & (hours <= pd.Series(limit, index=a.index, dtype=float))
+    limit_h = pd.Series(limit, index=a.index, dtype=float)
+    a["reviewed_on_time"] = a["reviewed_at"].notna() & (hours <= limit_h)
+    # an alert still waiting whose deadline has not passed is neither on time nor late: left out of the rate
+    a["review_due"] = a["reviewed_at"].notna() | (a["created_at"] + pd.to_timedelta(limit_h, unit="h") <= now)
     a["pushed"] = (a["review_decision"] == "approve") & a["delivered_at"].notna()
     a["acked_on_time"] = a["pushed"] & a["acknowledged_at"].notna() & (
         a["deadline_at"].isna() | (a["acknowledged_at"] <= a["deadline_at"]))
+    a["ack_due"] = a["pushed"] & (a["acknowledged_at"].notna() | a["deadline_at"].isna() | (a["deadline_at"] <= now))
     a["visits"] = a["pushed"] & a["visit_at"].notna()
     # an escalation outcome recorded (data time) after the visit was reported
     out = index.outcomes
@@ -228,8 +236,9 @@ def station_scorecard(engine, index: StationIndex, start, end, *, rules: Scoreca
     a["station_id"] = a["person_id"].map(lambda p: stations_of.get(p, ()))
     per = a.explode("station_id").dropna(subset=["station_id"])
     counts = per.groupby("station_id").agg(
-        received=("id", "size"), reviewed_on_time=("reviewed_on_time", "sum"), pushed=("pushed", "sum"),
-        acked_on_time=("acked_on_time", "sum"), visits=("visits", "sum"))
+        received=("id", "size"), reviewed_on_time=("reviewed_on_time", "sum"), review_due=("review_due", "sum"),
+        pushed=("pushed", "sum"), acked_on_time=("acked_on_time", "sum"), ack_due=("ack_due", "sum"),
+        visits=("visits", "sum"))
     people_after = (per[per["outcome_after_visit"]].drop_duplicates(["station_id", "person_id"])
                     .groupby("station_id").size().rename("outcomes_after_visit"))
     med = index.mediations
@@ -248,12 +257,12 @@ def station_scorecard(engine, index: StationIndex, start, end, *, rules: Scoreca
     def rate(n: str, d: str) -> pd.Series:
         return (t[n] / t[d]).where(t[d] > 0)
 
-    t = t.assign(review_rate=rate("reviewed_on_time", "received"), ack_rate=rate("acked_on_time", "pushed"),
+    t = t.assign(review_rate=rate("reviewed_on_time", "review_due"), ack_rate=rate("acked_on_time", "ack_due"),
                  visit_rate=rate("visits", "pushed"), mediation_rate=rate("mediation_success", "mediations"))
     t["score"] = t[["review_rate", "ack_rate", "visit_rate", "mediation_rate"]].mean(axis=1, skipna=True) * 100
     t["rank"] = t.groupby("county_code")["score"].rank(method="min", ascending=False)
     t["county_stations"] = t.groupby("county_code")["score"].transform("count")
     t = t.sort_values(["county_code", "rank", "station_id"], na_position="last").reset_index(drop=True)
-    keep = ["station_id", "county_code", *COLUMNS, "county_stations", "review_rate", "ack_rate", "visit_rate",
-            "mediation_rate"]
+    keep = ["station_id", "county_code", *COLUMNS, "county_stations", "review_due", "ack_due", "review_rate",
+            "ack_rate", "visit_rate", "mediation_rate"]
     return Scorecard(s, e, t[keep], rules)

@@ -67,6 +67,13 @@ def test_scorecard_counts_each_alert_at_its_stations_against_the_deadlines(engin
     strict = station_scorecard(engine, index, "2024-12-01", "2025-01-01",
                                rules=ScorecardRules(urgent_review_hours=0.5)).table.set_index("station_id")
     assert int(strict["reviewed_on_time"].sum()) == 0
+    # the yellow alert still waiting is not late yet an hour after filing (72 h): out of the review rate
+    for sid in index.person_stations[people[2]]:
+        assert int(t.at[sid, "review_due"]) == int(t.at[sid, "received"])
+    early = station_scorecard(engine, index, "2024-12-01", "2025-01-01",
+                              now=datetime(2024, 12, 20, 3, 0, tzinfo=UTC)).table.set_index("station_id")
+    for sid in index.person_stations[people[2]]:
+        assert int(early.at[sid, "review_due"]) == int(t.at[sid, "received"]) - 1
     # another period holds none of these alerts
     later = station_scorecard(engine, index, "2025-01-01", "2025-02-01").table
     assert int(later["received"].sum()) == 0
