@@ -46,7 +46,7 @@ from common.places import Jurisdiction, Place
 from common.settings import ConfigModel
 from serving.operations.alerts.models import Alert, AlertOutcome, InboxItem
 
-__all__ = ["ScorecardRules", "Scorecard", "station_scorecard", "method_lines", "COLUMNS", "StationIndex",
+__all__ = ["ScorecardRules", "Scorecard", "station_scorecard", "tally", "method_lines", "COLUMNS", "StationIndex",
            "in_scope", "data_end", "last_month"]
 
 #: Output columns, code -> Chinese header (the report and the console show the headers only).
@@ -207,10 +207,20 @@ def station_scorecard(engine, index: StationIndex, start, end, *, rules: Scoreca
     Stations listed: those with an alert or a mediation in the period (within ``scope`` when given),
     sorted by county, then rank.
     """
+    s, e = to_data_time(start), to_data_time(end)
+    alerts = _alert_rows(engine, from_data_time(s), from_data_time(e))
+    return tally(alerts, index, s, e, rules=rules, scope=scope, now=now)
+
+
+def tally(alerts: pd.DataFrame, index: StationIndex, start, end, *, rules: ScorecardRules | None = None,
+          scope: Iterable[Jurisdiction] | None = None, now=None) -> Scorecard:
+    """The scorecard from the period's alert rows (the columns :func:`station_scorecard` reads from the store:
+    id, person_id, level, urgent and the aware-UTC times created_at, reviewed_at, review_decision,
+    deadline_at, delivered_at, acknowledged_at, visit_at) and the records in ``index``. No I/O."""
     rules = rules or ScorecardRules()
     now = pd.Timestamp(to_utc(utcnow() if now is None else now))
     s, e = to_data_time(start), to_data_time(end)
-    a = _alert_rows(engine, from_data_time(s), from_data_time(e))
+    a = alerts.copy()
     hours = (a["reviewed_at"] - a["created_at"]).dt.total_seconds() / 3600
     limit = [rules.review_deadline_hours(lv, urgent=bool(u)) for lv, u in zip(a["level"], a["urgent"], strict=True)]
     limit_h = pd.Series(limit, index=a.index, dtype=float)
