@@ -155,11 +155,11 @@ def _audit_line(engine) -> str:
     try:
         cp, problems = CheckpointStore.from_settings().newest(engine)
     except Exception:  # noqa: BLE001  (a report must not fail on its audit footnote)
-        return "审计日志检查点：读取失败，请运行 weimeng audit verify。"
+        return "审计日志检查点：读取失败，请系统管理员核验审计日志。"
     if problems:
-        return f"审计日志检查点：有 {len(problems)} 处异常，请运行 weimeng audit verify。"
+        return f"审计日志检查点：有 {len(problems)} 处异常，请系统管理员核验审计日志。"
     if cp is None:
-        return "审计日志检查点：尚无（请定期运行 weimeng audit checkpoint）。"
+        return "审计日志检查点：尚无（请系统管理员定期生成外部留存的检查点）。"
     return f"审计日志检查点：{cp.line()}（外部留存，可用于核验审计日志未被截断或改写）。"
 
 
@@ -209,7 +209,7 @@ def _drift_section(m: dict) -> str:
     if texts:
         out += "<ul>" + "".join(f"<li>{_esc(x)}</li>" for x in texts[:15]) + "</ul>"
     elif alarms:
-        out += "<p class='muted'>告警明细需以新版监测重新生成（weimeng monitor）。</p>"
+        out += "<p class='muted'>告警明细需重新运行数据与模型监测后显示。</p>"
     drifted = (m.get("feature_drift") or {}).get("drifted") or []
     out += f"<p>发生漂移的特征：{_esc(feature_labels(drifted, limit=20))}</p>"
     rates = pd.DataFrame(m.get("rule_rates") or [])

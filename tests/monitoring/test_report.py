@@ -129,6 +129,7 @@ def test_report_speaks_chinese_without_identifiers(alert_db, small_store, tmp_pa
     raw = re.findall(r"\{'|'\}|\[\d+, |\bNone\b|\bTrue\b|\bFalse\b|\bnan\b|\bNaN\b|<NA>|\bNaT\b", text)
     assert not raw, raw
     assert not re.search(r"\b(urban|rural|autonomous|flagged|too_small)\b", text)
+    assert "weimeng " not in text                        # no commands for leadership to run
     for words in ("城镇", "阿坝藏族羌族自治州（自治州）", "超出区间且差异显著", "派出所一网考", "统计方法"):
         assert words in text
 
