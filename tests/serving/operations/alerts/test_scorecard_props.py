@@ -69,3 +69,21 @@ def test_counts_nest_scores_stay_in_range_and_ranks_follow_scores(items, meds, n
         assert list(by_rank["score"]) == sorted(g["score"], reverse=True)
     shown = card.display()
     assert list(shown["派出所"]) == list(t["station"]) and "县内排名" in shown
+
+
+def test_an_outcome_counts_against_a_visit_only_when_it_came_after_it():
+    items = [{"person": p, "level": "red", "urgent": False, "review": 1.0, "decision": "approve", "deliver": True,
+              "ack": 2.0, "visit": 5.0} for p in ("P0", "P1", "P2")]
+    frame = _frame(items)
+    visit = frame.set_index("person_id")["visit_at"]
+    # outcomes in data time (Beijing wall time): P0 a day after its visit, P1 a day before, P2 none
+    outcomes = pd.DataFrame({"person_id": ["P0", "P1"],
+                             "time": [(visit["P0"] + timedelta(days=1)).tz_convert("Asia/Shanghai").tz_localize(None),
+                                      (visit["P1"] - timedelta(days=1)).tz_convert("Asia/Shanghai").tz_localize(None)]})
+    index = StationIndex(PLACES, STATIONS, {}, pd.DataFrame(columns=["mediation_id", "time", "result", "station_id"]),
+                         outcomes)
+    t = tally(frame, index, "2025-06-01", "2025-07-01", now=T0 + timedelta(days=30)).table.set_index("station_id")
+    for sid in STATIONS["station_id"]:
+        expected = int(sid in PLACES["P0"])
+        got = int(t.at[sid, "outcomes_after_visit"]) if sid in t.index else 0
+        assert got == expected, sid
