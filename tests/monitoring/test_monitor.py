@@ -84,3 +84,26 @@ def test_config_rejects_unknown_keys(tmp_path):
 def test_backwards_window_is_refused(worlds, tmp_path):
     with pytest.raises(MonitorConfigError, match="before --from"):
         run_monitor(worlds["none"], "2025-09-01", "2025-01-01", tmp_path, use_model=False)
+
+
+def test_the_monitor_command_speaks_chinese_and_keeps_its_history(worlds, tmp_path):
+    """`weimeng monitor` on a shifted world: exit 3, alarms and drifted features in words, the run kept in
+    the Evidently workspace it names."""
+    from typer.testing import CliRunner
+
+    from weimeng.cli import app
+
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text("quality:\n  min_incidents_per_region: 80\n", encoding="utf-8")
+    ws = tmp_path / "evidently"
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, [
+        "monitor", "--data", str(worlds["recording_change"]), "--from", WINDOWS["start"], "--to", WINDOWS["end"],
+        "--reference-from", WINDOWS["reference_start"], "--reference-to", WINDOWS["reference_end"], "--no-model",
+        "--config", str(cfg), "--out", str(tmp_path / "out"), "--workspace", str(ws)])
+    assert result.exit_code == ALARM_EXIT_CODE, result.output
+    assert "威胁言语标记缺失率" in result.output and "missing:flag_threat" not in result.output
+    assert f"evidently ui --workspace {ws}" in result.output.replace("\n", "")
+    from monitoring.workspace import open_project
+
+    w, project = open_project(ws)
+    assert len(w.list_runs(project.id)) == 2            # feature drift and incident records (no model here)
