@@ -128,9 +128,16 @@ def validation_thresholds(model, data_dir: str | Path, budget: BudgetConfig, *,
         probs.append(model.predict_risk(f))
         counties += [w.county.get(p) for p in f["person_id"]]
         snaps += [str(d.date())] * len(f)
-    return fit_thresholds(np.concatenate(probs), counties, snaps, w.budgets(budget), budget, detail={
+    from common.riskterms import RiskReference
+
+    allp = np.concatenate(probs)
+    # the reviewer's terms (multiple of the average, place in the county) are fixed with the bars, from the
+    # same population, so batch, service and console agree (common.riskterms)
+    reference = RiskReference.fit(allp, counties, detail={"version": f"v{model.metadata.get('model_version')}",
+                                                          "snapshots": sorted(set(snaps))})
+    return fit_thresholds(allp, counties, snaps, w.budgets(budget), budget, detail={
         "model_version": str(model.metadata.get("model_version")), "source": str(Path(data_dir).resolve()),
-        "computed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        "computed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "risk_reference": reference.to_dict()})
 
 
 # -- the policy on one snapshot ------------------------------------------------------------------------

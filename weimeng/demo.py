@@ -285,11 +285,12 @@ def monitor_and_report(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
 
     mon_dir = cfg.home / "monitoring" / str(st.as_of.date())
     m = run_monitor(cfg.world, st.as_of - pd.DateOffset(months=3), st.as_of - pd.DateOffset(months=1), mon_dir,
-                    tracking_uri=cfg.tracking_uri, store=st.store)
-    rep = build_leadership_report(cfg.home / "reports", period="monthly",
-                                  end=pd.Timestamp.now().normalize() + pd.Timedelta(days=1), store=st.store,
+                    tracking_uri=cfg.tracking_uri, store=st.store, workspace=cfg.home / "evidently")
+    # the month of data that ends with the world (its alerts are about that month), not the wall clock's month
+    rep = build_leadership_report(cfg.home / "reports", period="monthly", store=st.store,
                                   engine=st.engine, monitor_summary=mon_dir / "summary.json")
     res.artefacts["漂移监测 monitoring"] = str(mon_dir)
+    res.artefacts["监测历史 Evidently"] = f"DO_NOT_TRACK=1 .venv/bin/evidently ui --workspace {cfg.home / 'evidently'}"
     res.artefacts["领导报告 leadership report"] = str(rep.html)
     state = "无告警" if not m.alarms else f"{len(m.alarms)} 项告警（合成世界第一年仍在积累历史，参照窗口取自这一时期）"
     return f"监测：{state}；领导月报已生成"
