@@ -292,7 +292,7 @@ def monitor_and_report(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     res.artefacts["漂移监测 monitoring"] = str(mon_dir)
     res.artefacts["监测历史 Evidently"] = f"DO_NOT_TRACK=1 .venv/bin/evidently ui --workspace {cfg.home / 'evidently'}"
     res.artefacts["领导报告 leadership report"] = str(rep.html)
-    state = "无告警" if not m.alarms else f"{len(m.alarms)} 项告警（合成世界第一年仍在积累历史，参照窗口取自这一时期）"
+    state = "无告警" if not m.alarms else f"{len(m.alarms)} 项告警"
     return f"监测：{state}；领导月报已生成"
 
 
