@@ -95,9 +95,11 @@ class _World:
                               self.grids["prefecture_code"].astype(str).tolist())
 
     def population(self, d: pd.Timestamp) -> pd.DataFrame:
-        """Everyone the service scores at ``d`` (FeatureSource.population_frame: the store's features)."""
+        """Everyone the service scores at ``d`` (FeatureSource.population_frame: records in the look-back
+        year, the training population)."""
         f = self.store.features(pd.Timestamp(d), progress=False)
         f = f.assign(person_id=f["person_id"].astype(str), as_of=pd.to_datetime(f["as_of"]))
+        f = f[f["person_id"].isin(set(self.store.population(pd.Timestamp(d))))]
         return f.reset_index(drop=True)
 
 
