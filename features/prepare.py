@@ -41,6 +41,22 @@ _FLAG_MAP = {"violence": "flag_violence", "weapon": "flag_weapon", "alcohol": "f
              "minor": "flag_minor_present", "threat": "flag_threat"}
 
 
+# Low-cardinality text as ENUMs: comparisons against the catalog's string literals stay valid SQL and run
+# on small integers; cast as early as the party rows, so the joins and the duplicate rule move bytes.
+_ENUMS = {
+    "src": ["incident", "contact", "mediation", "care", "outcome"],
+    "cat": list(INCIDENT_CATEGORIES),
+    "role": ["caller", "party", "victim", "suspect"],
+    "disp": ["mediated", "referred", "case_filed", "unresolved"],
+    "med_result": ["success", "partial", "failed"],
+    "care_kind": ["followup", "missed_followup", "medication_stopped", "crisis"],
+}
+
+
+def _enum(column: str) -> str:
+    return f"ENUM({', '.join(_sql_str(v) for v in _ENUMS[column])})"
+
+
 def epoch_s(values) -> np.ndarray:
     """Naive timestamps (China Standard Time as recorded) -> int64 epoch seconds."""
     return pd.to_datetime(values).to_numpy(dtype="datetime64[s]").astype(np.int64)
@@ -152,11 +168,12 @@ def _build_ev(con) -> int:
     # Incident attributes once per incident (keywords in the note), joined to each party row.
     con.execute(f"""
     CREATE TEMP TABLE _ip AS
-    SELECT p.person_id, p.incident_id, p.role, i.cat, i.disp, i.ts, i.rts,
+    SELECT p.person_id, p.incident_id, CAST(p.role AS {_enum('role')}) AS role, i.cat, i.disp, i.ts, i.rts,
         CAST(floor(i.ts / {DUPLICATE_WINDOW_S}.0) AS BIGINT) AS bucket, i.dispute_id,
         i.violence, i.weapon, i.alcohol, i.minor, i.threat, {", ".join(f"i.{k}" for k in NOTE_KEYWORDS)}, i.night
     FROM _sp AS p JOIN (
-        SELECT i.incident_id, i.category AS cat, i.disposition AS disp, i.event_time_s AS ts,
+        SELECT i.incident_id, CAST(i.category AS {_enum('cat')}) AS cat,
+            CAST(i.disposition AS {_enum('disp')}) AS disp, i.event_time_s AS ts,
             i.recorded_at_s AS rts, i.dispute_id,
             {flags},
             {_keyword_sql()},
@@ -188,18 +205,7 @@ def _build_ev(con) -> int:
     kw_cols = ", ".join(NOTE_KEYWORDS)
     zero_flags = ", ".join(f"0 AS {c}" for c in ["violence", "weapon", "alcohol", "minor", "threat",
                                                   *NOTE_KEYWORDS, "night"])
-    enums = {
-        "src": ["incident", "contact", "mediation", "care", "outcome"],
-        "cat": list(INCIDENT_CATEGORIES),
-        "role": ["caller", "party", "victim", "suspect"],
-        "disp": ["mediated", "referred", "case_filed", "unresolved"],
-        "med_result": ["success", "partial", "failed"],
-        "care_kind": ["followup", "missed_followup", "medication_stopped", "crisis"],
-    }
-    # Low-cardinality text as ENUMs: comparisons against the catalog's string literals stay valid SQL
-    # and run on small integers.
-    casts = ", ".join(
-        f"CAST({c} AS ENUM({', '.join(_sql_str(v) for v in values)})) AS {c}" for c, values in enums.items())
+    casts = ", ".join(f"CAST({c} AS {_enum(c)}) AS {c}" for c in _ENUMS)
     blocks = [
         f"""SELECT person_id, ts, rts, 'incident' AS src, cat, role, disp,
             violence, weapon, alcohol, minor, threat, {kw_cols}, night,

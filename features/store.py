@@ -43,7 +43,7 @@ AGE_BANDS = [(0, 25, "<25"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-
 
 #: DuckDB's memory for one store (its tables, joins and sorts); beyond it DuckDB compresses and spills to a
 #: temporary directory. 10 million incidents load within it (benchmarks/RESULTS.md).
-DEFAULT_MEMORY_LIMIT = "2560MB"
+DEFAULT_MEMORY_LIMIT = "3GB"
 
 
 def _bound_memory(con, memory_limit: str | None) -> None:
@@ -132,7 +132,7 @@ class EventStore:
         ``engine="duckdb"`` (default) validates inside DuckDB straight over the Parquet files
         (:mod:`features.validate_sql`); ``engine="pandas"`` is the original pandas validator. Both give
         the same quarantine and the same accepted rows (tests/features/test_validate_sql.py).
-        ``memory_limit`` bounds DuckDB's memory (a DuckDB size such as ``"2560MB"``; None: DuckDB's default).
+        ``memory_limit`` bounds DuckDB's memory (a DuckDB size such as ``"3GB"``; None: DuckDB's default).
         """
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
@@ -175,6 +175,29 @@ class EventStore:
         valid, orphans = _drop_orphans(valid)
         q = pd.concat([r.quarantine for r in results.values()] + orphans, ignore_index=True)
         return cls(valid, LoadReport({k: len(v) for k, v in tables.items()}, {k: len(v) for k, v in valid.items()}, q))
+
+    def write_prepared(self, out_dir: str | Path) -> dict[str, int]:
+        """Write the prepared relations the feature SQL reads (``features.spark.PREPARED_RELATIONS``) as
+        Parquet, one folder per relation, for another engine (Spark) to compute features from; returns
+        the row count of each. ENUM columns are written as plain text."""
+        from features.spark import PREPARED_RELATIONS
+
+        out = Path(out_dir)
+        counts = {}
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                for name in PREPARED_RELATIONS:
+                    (out / name).mkdir(parents=True, exist_ok=True)
+                    cols = cur.execute(f"DESCRIBE {name}").fetchall()
+                    select = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" if str(t).startswith("ENUM") else c
+                                       for c, t, *_ in cols)
+                    target = str(out / name / "part-0.parquet").replace("'", "''")
+                    cur.execute(f"COPY (SELECT {select} FROM {name}) TO '{target}' (FORMAT parquet)")
+                    counts[name] = int(cur.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])
+            finally:
+                cur.close()
+        return counts
 
     # ------------------------------------------------------------------------------------------------
     def table(self, name: str) -> pd.DataFrame:
