@@ -370,11 +370,11 @@ def validate_parquet(con, path: str | Path, contract: TableContract, name: str |
         rows, codes = np.asarray(flagged["row"]), np.asarray(flagged["k" + str(i)])
         raw = reader.values(col.name, rows)
         action = "nulled_field" if col.nullable else "dropped_row"
-        for code in (1, 2, 3, 4, 5):
-            sel = codes == code
+        for n in (1, 2, 3, 4, 5):
+            sel = codes == n
             if sel.any():
                 problems.append(_entries(source, rows[sel], col.name, raw[sel].reset_index(drop=True),
-                                         _CODES[code], "dropped_row" if code == 5 else action))
+                                         _CODES[n], "dropped_row" if n == 5 else action))
     early_rows = np.asarray(con.execute(f"SELECT row FROM {st} WHERE early ORDER BY row").fetchnumpy()["row"])
     if len(early_rows):
         problems.append(_entries(source, early_rows, "recorded_at", reader.values("recorded_at", early_rows),
