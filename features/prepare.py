@@ -197,11 +197,12 @@ def _build_ev(con) -> int:
      AND z.ts <= y.ts AND y.ts - z.ts <= {DUPLICATE_WINDOW_S} AND z.rts <= y.rts
      AND (z.ts < y.ts OR z.rts < y.rts OR z.incident_id < y.incident_id)
     """)
-    con.execute("""
-    CREATE TEMP TABLE _calls AS
-    SELECT ip.* FROM _ip AS ip
-    ANTI JOIN _dup AS d ON d.incident_id = ip.incident_id AND d.person_id = ip.person_id
-    """)
+    # The duplicates leave the call rows in place (a delete of the few, not a copy of the many).
+    if con.execute("SELECT COUNT(*) FROM _dup").fetchone()[0]:
+        con.execute("""
+        DELETE FROM _ip USING _dup AS d WHERE d.incident_id = _ip.incident_id AND d.person_id = _ip.person_id
+        """)
+    con.execute("ALTER TABLE _ip RENAME TO _calls")
     kw_cols = ", ".join(NOTE_KEYWORDS)
     zero_flags = ", ".join(f"0 AS {c}" for c in ["violence", "weapon", "alcohol", "minor", "threat",
                                                   *NOTE_KEYWORDS, "night"])
@@ -230,7 +231,7 @@ def _build_ev(con) -> int:
     con.execute(f"CREATE TABLE ev AS SELECT * REPLACE ({casts}) FROM ({blocks[0]})")
     for block in blocks[1:]:
         con.execute(f"INSERT INTO ev {block}")  # cast to the ENUM columns by position
-    for name in ("_ip", "_dup", "_calls"):
+    for name in ("_dup", "_calls"):
         con.execute(f"DROP TABLE {name}")
     return con.execute("SELECT COUNT(*) FROM ev").fetchone()[0]
 
