@@ -110,8 +110,8 @@ _SOURCES = {"_inc": ("incidents", ("event_time", "recorded_at")), "_par": ("inci
 def build_event_relation(con, tables: dict[str, pd.DataFrame]) -> int:
     """Create the ``ev`` table in a DuckDB connection from validated frames; return its row count.
 
-    Runs in DuckDB (joins, keyword search and the duplicate rule in SQL), sorted by person so that
-    the online path's per-person filter reads few row groups.
+    Runs in DuckDB (joins, keyword search and the duplicate rule in SQL), clustered by person (not sorted:
+    see :func:`_build_ev`) so that the online path's per-person filter reads few row groups.
     """
     for view, (table, times) in _SOURCES.items():
         con.register(view, _arrow(tables[table], times))
