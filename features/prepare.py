@@ -37,6 +37,7 @@ DUPLICATE_WINDOW_S = 1800
 EV_COLUMNS = ["person_id", "ts", "rts", "src", "cat", "role", "disp", "violence", "weapon", "alcohol", "minor",
               "threat", "kw_retaliation", "kw_society", "kw_emotion", "kw_harm", "night", "dispute_id",
               "other_id", "med_result", "care_kind"]
+_EV_FLAGS = ["violence", "weapon", "alcohol", "minor", "threat", *NOTE_KEYWORDS, "night"]
 _FLAG_MAP = {"violence": "flag_violence", "weapon": "flag_weapon", "alcohol": "flag_alcohol",
              "minor": "flag_minor_present", "threat": "flag_threat"}
 
@@ -203,34 +204,40 @@ def _build_ev(con) -> int:
         DELETE FROM _ip USING _dup AS d WHERE d.incident_id = _ip.incident_id AND d.person_id = _ip.person_id
         """)
     con.execute("ALTER TABLE _ip RENAME TO _calls")
-    kw_cols = ", ".join(NOTE_KEYWORDS)
-    zero_flags = ", ".join(f"0 AS {c}" for c in ["violence", "weapon", "alcohol", "minor", "threat",
-                                                  *NOTE_KEYWORDS, "night"])
+    zero_flags = ", ".join(f"0 AS {c}" for c in _EV_FLAGS)
     casts = ", ".join(f"CAST({c} AS {_enum(c)}) AS {c}" for c in _ENUMS)
-    blocks = [
-        f"""SELECT person_id, ts, rts, 'incident' AS src, cat, role, disp,
-            violence, weapon, alcohol, minor, threat, {kw_cols}, night,
-            dispute_id, CAST(NULL AS VARCHAR) AS other_id, CAST(NULL AS VARCHAR) AS med_result,
-            CAST(NULL AS VARCHAR) AS care_kind
-        FROM _calls""",
-        # the probe side (a) is as large as the build side: its order, by person, is kept
-        f"""SELECT a.person_id, a.ts, a.rts, 'contact', NULL, NULL, NULL, {zero_flags},
-            NULL, b.person_id, NULL, NULL
-        FROM _calls AS a JOIN (SELECT incident_id, person_id FROM _calls) AS b
-          ON a.incident_id = b.incident_id AND a.person_id <> b.person_id""",
-        f"""SELECT dp.person_id, m.time_s, m.recorded_at_s, 'mediation', NULL, NULL, NULL, {zero_flags},
-            m.dispute_id, NULL, m.result, NULL
-        FROM _med AS m JOIN _dp AS dp ON dp.dispute_id = m.dispute_id ORDER BY dp.person_id""",
-        f"""SELECT c.person_id, c.time_s, c.recorded_at_s, 'care', NULL, NULL, NULL, {zero_flags},
+    # Incident and contact rows from one join of each call row with every party row of its incident: the
+    # party itself gives the incident row, each other party a contact row. The probe side (a, in person
+    # order) keeps its order, so both kinds of row come out interleaved by person.
+    own = "b.person_id = a.person_id"
+    flag_sql = ", ".join(f"CASE WHEN {own} THEN a.{c} ELSE 0 END AS {c}" for c in _EV_FLAGS)
+    con.execute(f"""
+    CREATE TABLE ev AS SELECT * REPLACE ({casts}) FROM (
+        SELECT a.person_id, a.ts, a.rts, CASE WHEN {own} THEN 'incident' ELSE 'contact' END AS src,
+            CASE WHEN {own} THEN a.cat END AS cat, CASE WHEN {own} THEN a.role END AS role,
+            CASE WHEN {own} THEN a.disp END AS disp, {flag_sql},
+            CASE WHEN {own} THEN a.dispute_id END AS dispute_id,
+            CASE WHEN {own} THEN NULL ELSE b.person_id END AS other_id,
+            CAST(NULL AS VARCHAR) AS med_result, CAST(NULL AS VARCHAR) AS care_kind
+        FROM _calls AS a JOIN (SELECT incident_id, person_id FROM _calls) AS b ON a.incident_id = b.incident_id)
+    """)
+    # The other sources are small: one block, sorted by person.
+    con.execute(f"""
+    INSERT INTO ev
+    SELECT * FROM (
+        SELECT dp.person_id, m.time_s AS ts, m.recorded_at_s AS rts, 'mediation' AS src, NULL, NULL, NULL,
+            {zero_flags}, m.dispute_id, NULL, m.result, NULL
+        FROM _med AS m JOIN _dp AS dp ON dp.dispute_id = m.dispute_id
+        UNION ALL
+        SELECT c.person_id, c.time_s, c.recorded_at_s, 'care', NULL, NULL, NULL, {zero_flags},
             NULL, NULL, NULL, c.kind
-        FROM _care AS c ORDER BY c.person_id""",
-        f"""SELECT o.person_id, o.time_s, o.recorded_at_s, 'outcome', NULL, NULL, NULL, {zero_flags},
+        FROM _care AS c
+        UNION ALL
+        SELECT o.person_id, o.time_s, o.recorded_at_s, 'outcome', NULL, NULL, NULL, {zero_flags},
             NULL, NULL, NULL, NULL
-        FROM _out AS o ORDER BY o.person_id""",
-    ]
-    con.execute(f"CREATE TABLE ev AS SELECT * REPLACE ({casts}) FROM ({blocks[0]})")
-    for block in blocks[1:]:
-        con.execute(f"INSERT INTO ev {block}")  # cast to the ENUM columns by position
+        FROM _out AS o)
+    ORDER BY person_id, ts
+    """)
     for name in ("_dup", "_calls"):
         con.execute(f"DROP TABLE {name}")
     return con.execute("SELECT COUNT(*) FROM ev").fetchone()[0]
