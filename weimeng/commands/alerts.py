@@ -151,15 +151,63 @@ def alerts_revoke_tokens(inbox_id: str = typer.Option(..., "--inbox-id"), url: s
 
 @alerts_app.command("serve-inbox")
 def alerts_serve_inbox(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8700, "--port"),
-                       url: str | None = URL_OPT) -> None:
+                       url: str | None = URL_OPT,
+                       data: Path | None = typer.Option(
+                           None, "--data", help="世界数据目录：开启掌上排查上报 / the data directory: also serve the "
+                                                "field-report routes")) -> None:
     """启动收件箱 API 与手机网页 / Serve the inbox API and the mobile page (uvicorn)."""
     import uvicorn
 
     from serving.operations.alerts.db import make_engine
     from serving.operations.inbox import create_app
 
-    app_ = create_app(make_engine(_url(url)))
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    directory = _grassroots_directory(data) if data else None
+    app_ = create_app(make_engine(_url(url)), directory=directory)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _grassroots_directory(data: Path):
+    from features.store import EventStore
+    from serving.operations.grassroots import GrassrootsDirectory
+
+    return GrassrootsDirectory.from_event_store(EventStore.open(data, progress=False))
+
+
+@alerts_app.command("tip-qr")
+def alerts_tip_qr(data: Path = typer.Option(..., "--data", help="世界数据目录（标准地址）/ the data directory"),
+                  base_url: str = typer.Option(..., "--base-url", help="线索页的公网地址 / public base URL, e.g. "
+                                                                       "https://host"),
+                  out: Path = typer.Option(..., "--out", help="输出目录 / output folder"),
+                  prefix: str | None = typer.Option(None, "--prefix", help="只打印该村/乡镇/区县代码下的地址"),
+                  limit: int | None = typer.Option(None, "--limit", min=1)) -> None:
+    """按楼栋打印匿名线索二维码（SVG）/ Write one tip-page QR code (SVG) per building, plus index.csv."""
+    from features.store import EventStore
+    from serving.operations.grassroots.qr import write_qr_codes
+
+    n = write_qr_codes(EventStore.open(data, progress=False).table("addresses"), base_url, out, prefix=prefix,
+                       limit=limit)
+    typer.echo(f"已生成 {n} 个楼栋二维码：{out}")
+
+
+@alerts_app.command("serve-tips")
+def alerts_serve_tips(data: Path = typer.Option(..., "--data", help="世界数据目录（标准地址）/ the data directory"),
+                      host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8710, "--port"),
+                      url: str | None = URL_OPT) -> None:
+    """启动匿名线索页（扫楼栋二维码进入，/tip/地址码）/ Serve the public tip page at /tip/{address_code}.
+
+    No access log: the page keeps nothing about whoever sends a tip (docs/grassroots.md)."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from serving.operations.alerts.db import make_engine, require_current
+    from serving.operations.grassroots import TipIntake
+    from serving.operations.grassroots.tip_page import create_tip_app
+
+    engine = make_engine(_url(url))
+    require_current(engine)
+    app_ = Starlette(routes=[Mount("/tip", app=create_tip_app(TipIntake(engine, _grassroots_directory(data))))])
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
 # -- push worker ---------------------------------------------------------------------------------
