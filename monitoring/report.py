@@ -2,7 +2,8 @@
 
 Sections, each with a stable id so tests and readers can find them: ``summary`` (plain-language lines
 at the top), ``volumes`` (alerts by prefecture and county, by level), ``response`` (review and
-acknowledgement times, the funnel), ``outcomes`` (what cadres reported), ``model`` (precision on
+acknowledgement times, the funnel), ``escalation`` (graded-escalation steps by level and county,
+:mod:`monitoring.escalation`), ``outcomes`` (what cadres reported), ``model`` (precision on
 matured outcomes, calibration), ``drift`` (the latest monitor run), ``fairness`` (ratios over time).
 Charts are inline PNGs; nothing is fetched from the network.
 """
@@ -25,7 +26,7 @@ from monitoring.funnel import STAGES, Funnel
 
 __all__ = ["period_window", "build_leadership_report", "ReportResult", "SECTION_IDS"]
 
-SECTION_IDS = ("summary", "volumes", "response", "outcomes", "model", "drift", "fairness")
+SECTION_IDS = ("summary", "volumes", "response", "escalation", "outcomes", "model", "drift", "fairness")
 CATEGORY_LABELS = {"repeat_dispute": "重复报警", "family_emotion": "婚恋家事", "retaliation": "报复倾向",
                    "harm_risk": "肇事肇祸", "unknown": "未分类"}
 
@@ -241,7 +242,14 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
     else:
         sections["fairness"] = "<p class='muted'>暂无可评估的公平性数据。</p>"
 
+    if engine is not None:
+        from monitoring.escalation import escalation_section
+
+        sections["escalation"] = escalation_section(engine, start, end_ts, _table)
+    else:
+        sections["escalation"] = "<p class='muted'>本期未连接告警库。</p>"
     titles = {"summary": "摘要", "volumes": "预警数量与等级（按市州、区县）", "response": "响应与处置",
+              "escalation": "逐级督办（按层级、区县）",
               "outcomes": "走访结果", "model": "模型健康", "drift": "数据与模型漂移", "fairness": "公平性指标"}
     sections["summary"] = "<ul class='summary'>" + "".join(f"<li>{_esc(x)}</li>" for x in lines) + "</ul>"
     body = "".join(f"<section id='{sid}'><h2>{titles[sid]}</h2>{sections[sid]}</section>" for sid in SECTION_IDS)

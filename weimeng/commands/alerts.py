@@ -173,6 +173,20 @@ def _grassroots_directory(data: Path):
     return GrassrootsDirectory.from_event_store(EventStore.open(data, progress=False))
 
 
+@alerts_app.command("escalate")
+def alerts_escalate(url: str | None = URL_OPT) -> None:
+    """逐级督办：逾期未签收或未办结的预警、上报、线索升一级 / Escalate overdue alerts, reports and tips once."""
+    from serving.operations.alerts.db import make_engine, require_current
+    from serving.operations.grassroots.directory import LEVEL_LABELS
+    from serving.operations.grassroots.escalation import Escalator
+
+    engine = make_engine(_url(url))
+    require_current(engine)
+    run = Escalator(engine).run_once()
+    parts = "，".join(f"{LEVEL_LABELS[k]} {v} 件" for k, v in (run.by_level or {}).items())
+    typer.echo(f"逐级督办 {run.steps} 件" + (f"（{parts}）" if parts else ""))
+
+
 @alerts_app.command("tip-qr")
 def alerts_tip_qr(data: Path = typer.Option(..., "--data", help="世界数据目录（标准地址）/ the data directory"),
                   base_url: str = typer.Option(..., "--base-url", help="线索页的公网地址 / public base URL, e.g. "
@@ -241,8 +255,11 @@ def push_worker_command(
         help="write inbox items in their own transaction (tests the idempotency guard)"),
     pause_ms: float = typer.Option(0.0, "--pause-ms", help="每条之间暂停毫秒 / pause between deliveries (throttle)"),
     log_level: str = typer.Option("WARNING", "--log-level"),
+    escalate_every: float = typer.Option(60.0, "--escalate-every",
+                                         help="逐级督办检查间隔秒，0 关闭 / escalation check interval (s), 0 = off"),
 ) -> None:
-    """推送进程：投递待发预警（重试、退避、死信）/ Deliver the outbox to the push channels."""
+    """推送进程：投递待发预警（重试、退避、死信），并按期限逐级督办 / Deliver the outbox to the push channels and
+    escalate what is overdue (docs/grassroots.md)."""
     from serving.operations.alerts.db import is_postgres, make_engine, require_current
     from serving.operations.push import PushConfig, PushWorker, build_adapters
 
@@ -260,7 +277,17 @@ def push_worker_command(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    escalation = None
+    if escalate_every > 0:  # the escalator rides on the worker's schedule, in its own thread
+        from serving.operations.grassroots.escalation import Escalator, run_periodically
+
+        escalation = threading.Thread(target=run_periodically, args=(Escalator(engine), stop, escalate_every),
+                                      name="weimeng-escalation", daemon=True)
+        escalation.start()
     stats = worker.run(stop=stop, poll_seconds=poll, drain=drain, max_seconds=max_seconds)
+    stop.set()
+    if escalation is not None:
+        escalation.join(timeout=30)
     typer.echo(f"推送进程结束 / worker stopped: delivered={stats.delivered} retried={stats.retried} dead={stats.dead} "
                f"unsubscribed={stats.unsubscribed} cancelled={stats.cancelled} rounds={stats.rounds}")
     if lock is not None:

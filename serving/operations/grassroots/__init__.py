@@ -5,9 +5,10 @@ See docs/grassroots.md. Tables: :mod:`serving.operations.grassroots.models`; the
 """
 
 from serving.operations.grassroots.directory import LEVEL_LABELS, LEVELS, GrassrootsDirectory, ladder
+from serving.operations.grassroots.escalation import Escalator, escalation_counts, holders
 from serving.operations.grassroots.policy import GrassrootsPolicy
 from serving.operations.grassroots.service import GrassrootsService
 from serving.operations.grassroots.tips import TipIntake
 
-__all__ = ["GrassrootsDirectory", "GrassrootsPolicy", "GrassrootsService", "TipIntake",
-           "ladder", "LEVELS", "LEVEL_LABELS"]
+__all__ = ["GrassrootsDirectory", "GrassrootsPolicy", "GrassrootsService", "TipIntake", "Escalator",
+           "escalation_counts", "holders", "ladder", "LEVELS", "LEVEL_LABELS"]
