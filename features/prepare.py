@@ -7,14 +7,20 @@ column     meaning
 =========  ===============================================================================
 person_id  the person
 ts, rts    event time and recording time, epoch seconds (point-in-time: both must be < as-of)
-src        incident | contact | mediation | care | outcome
+src        incident | contact | mediation | care | outcome | report | tip
 cat        incident category; role, disp: the person's role and the disposition
 violence … 0/1 flags (a missing flag counts as 0); kw_*: keyword hits in the note
 night      0/1, call between 22:00 and 05:00
 dispute_id the dispute an incident or mediation belongs to
 other_id   for ``contact`` rows: the other party of the same incident
 med_result, care_kind
+gr_*       for ``report`` (a cadre's field report) and ``tip`` (an anonymous tip) rows: 0/1 urgent,
+           conflict rising, emotion, harm risk (their threat / violence observations go to
+           ``threat`` / ``violence``; ``cat`` is the category)
 =========  ===============================================================================
+
+A field report or a tip about a named person (``person_id``; a tip's ``linked_person_id``) is one row for
+that person; one about an address only is one row for each person whose residence is that address.
 
 Duplicate calls are dropped here with a rule that is safe for point-in-time use: a call is a
 duplicate if the same person had a call of the same category in the 30 minutes before it that was
@@ -36,7 +42,7 @@ __all__ = ["build_event_relation", "prepare_person_static", "prepare_grid_incide
 DUPLICATE_WINDOW_S = 1800
 EV_COLUMNS = ["person_id", "ts", "rts", "src", "cat", "role", "disp", "violence", "weapon", "alcohol", "minor",
               "threat", "kw_retaliation", "kw_society", "kw_emotion", "kw_harm", "night", "dispute_id",
-              "other_id", "med_result", "care_kind"]
+              "other_id", "med_result", "care_kind", "gr_urgent", "gr_rising", "gr_emotion", "gr_harm"]
 _FLAG_MAP = {"violence": "flag_violence", "weapon": "flag_weapon", "alcohol": "flag_alcohol",
              "minor": "flag_minor_present", "threat": "flag_threat"}
 
@@ -76,7 +82,9 @@ def epoch_s_sql(expr: str) -> str:
 
 _SOURCES = {"_inc": ("incidents", ("event_time", "recorded_at")), "_par": ("incident_parties", ()),
             "_med": ("mediations", ("time", "recorded_at")), "_dp": ("dispute_parties", ()),
-            "_care": ("care_records", ("time", "recorded_at")), "_out": ("outcomes", ("time", "recorded_at"))}
+            "_care": ("care_records", ("time", "recorded_at")), "_out": ("outcomes", ("time", "recorded_at")),
+            "_rep": ("field_reports", ("time", "recorded_at")), "_tip": ("tips", ("time", "recorded_at")),
+            "_per": ("persons", ())}
 
 
 def build_event_relation(con, tables: dict[str, pd.DataFrame]) -> int:
@@ -153,11 +161,29 @@ def _build_ev(con) -> int:
     SELECT ip.* FROM _ip AS ip
     ANTI JOIN _dup AS d ON d.incident_id = ip.incident_id AND d.person_id = ip.person_id
     """)
+    _obs = {"threat": "obs_threat", "violence": "obs_violence", "gr_rising": "obs_conflict_rising",
+            "gr_emotion": "obs_emotion", "gr_harm": "obs_harm_risk"}
+
+    def gr(alias: str, src: str, person: str) -> str:
+        flags = ", ".join(f"CAST(COALESCE({alias}.{v}, FALSE) AS TINYINT) AS {k}" for k, v in _obs.items())
+        return (f"SELECT '{src}' AS src, {alias}.{person} AS pid, {alias}.address_code, {alias}.category AS cat, "
+                f"CAST({alias}.urgency = 'urgent' AS TINYINT) AS gr_urgent, {flags}, {alias}.time_s AS ts, "
+                f"{alias}.recorded_at_s AS rts FROM {alias} AS {alias}")
+
+    # Reports and tips: about a named person, or about everyone living at the address.
+    con.execute(f"""
+    CREATE TEMP TABLE _gr AS
+    WITH g AS ({gr('_rep', 'report', 'person_id')} UNION ALL {gr('_tip', 'tip', 'linked_person_id')})
+    SELECT COALESCE(g.pid, p.person_id) AS person_id, g.* EXCLUDE (pid, address_code)
+    FROM g LEFT JOIN _per AS p ON g.pid IS NULL AND p.residence_address_code = g.address_code
+    WHERE COALESCE(g.pid, p.person_id) IS NOT NULL
+    """)
     kw_cols = ", ".join(NOTE_KEYWORDS)
+    zero_gr = ", 0 AS gr_urgent, 0 AS gr_rising, 0 AS gr_emotion, 0 AS gr_harm"
     zero_flags = ", ".join(f"0 AS {c}" for c in ["violence", "weapon", "alcohol", "minor", "threat",
                                                   *NOTE_KEYWORDS, "night"])
     enums = {
-        "src": ["incident", "contact", "mediation", "care", "outcome"],
+        "src": ["incident", "contact", "mediation", "care", "outcome", "report", "tip"],
         "cat": list(INCIDENT_CATEGORIES),
         "role": ["caller", "party", "victim", "suspect"],
         "disp": ["mediated", "referred", "case_filed", "unresolved"],
@@ -173,27 +199,31 @@ def _build_ev(con) -> int:
     SELECT * REPLACE ({casts}) FROM (
         SELECT person_id, ts, rts, 'incident' AS src, cat, role, disp,
             violence, weapon, alcohol, minor, threat, {kw_cols}, night,
-            dispute_id, NULL AS other_id, NULL AS med_result, NULL AS care_kind
+            dispute_id, NULL AS other_id, NULL AS med_result, NULL AS care_kind{zero_gr}
         FROM _calls
         UNION ALL
         SELECT a.person_id, a.ts, a.rts, 'contact', NULL, NULL, NULL, {zero_flags},
-            NULL, b.person_id, NULL, NULL
+            NULL, b.person_id, NULL, NULL{zero_gr}
         FROM _calls AS a JOIN _calls AS b ON a.incident_id = b.incident_id AND a.person_id <> b.person_id
         UNION ALL
         SELECT dp.person_id, m.time_s, m.recorded_at_s, 'mediation', NULL, NULL, NULL, {zero_flags},
-            m.dispute_id, NULL, m.result, NULL
+            m.dispute_id, NULL, m.result, NULL{zero_gr}
         FROM _med AS m JOIN _dp AS dp ON dp.dispute_id = m.dispute_id
         UNION ALL
         SELECT c.person_id, c.time_s, c.recorded_at_s, 'care', NULL, NULL, NULL, {zero_flags},
-            NULL, NULL, NULL, c.kind
+            NULL, NULL, NULL, c.kind{zero_gr}
         FROM _care AS c
         UNION ALL
         SELECT o.person_id, o.time_s, o.recorded_at_s, 'outcome', NULL, NULL, NULL, {zero_flags},
-            NULL, NULL, NULL, NULL
+            NULL, NULL, NULL, NULL{zero_gr}
         FROM _out AS o
+        UNION ALL
+        SELECT person_id, ts, rts, src, cat, NULL, NULL, violence, 0, 0, 0, threat,
+            {", ".join("0" for _ in NOTE_KEYWORDS)}, 0, NULL, NULL, NULL, NULL, gr_urgent, gr_rising, gr_emotion, gr_harm
+        FROM _gr
     ) ORDER BY person_id, ts
     """)
-    for name in ("_ip", "_dup", "_calls"):
+    for name in ("_ip", "_dup", "_calls", "_gr"):
         con.execute(f"DROP TABLE {name}")
     return con.execute("SELECT COUNT(*) FROM ev").fetchone()[0]
 
