@@ -79,6 +79,7 @@ class DemoState:
     train: Any = None               # training result
     promotion_audit: dict[str, Any] = field(default_factory=dict)
     flagged: list[Any] = field(default_factory=list)
+    watched: list[Any] = field(default_factory=list)       # scored people on the watch list (关注名单)
     alerts: Any = None              # serving.operations.alerts.AlertStore
     budget_line: str = ""           # the scoring run's volume against the alert budget
     world: Any = None               # serving.operations.console.world.World
@@ -184,6 +185,7 @@ def score_everyone(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
     st.flagged = [p for p in scored if p.level != "none"]
+    st.watched = [p for p in scored if p.extra.get("watch")]
     res.artefacts["评分 scores"] = str(out)
     levels = table["level"].value_counts()
     budget = budget_summary(table)
@@ -214,6 +216,7 @@ def file_alerts(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     st.alerts = AlertStore.open(cfg.database_url, directory=Directory.from_event_store(st.store))
     audit_state = audit_promotion(**st.promotion_audit, database_url=cfg.database_url)
     results = st.alerts.ingest(st.flagged)
+    st.alerts.record_watch(st.flagged + st.watched)   # the watch list and the county budgets, for the console
     res.artefacts["预警库 alert store"] = mask_url(cfg.database_url)
     actions = pd.Series([r.action for r in results], dtype=object).value_counts()
     what = "、".join(f"{_INGEST_LABELS.get(str(k), str(k))} {int(v):,} 条" for k, v in actions.items()) or "无"
