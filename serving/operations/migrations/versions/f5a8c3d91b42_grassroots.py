@@ -1,7 +1,7 @@
 """grassroots loop: cadres' field reports, anonymous tips (no tipper data), tip quotas, escalation steps
 
 Revision ID: f5a8c3d91b42
-Revises: d3f1a2b4c5e6
+Revises: f5a6b7c8d9e0 (the watch list)
 
 The ``tips`` table has, on purpose, no column for anything about the person who sent a tip (no client
 address, user agent, device id or cookie): see docs/grassroots.md.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "f5a8c3d91b42"
-down_revision = "d3f1a2b4c5e6"
+down_revision = "f5a6b7c8d9e0"
 branch_labels = None
 depends_on = None
 

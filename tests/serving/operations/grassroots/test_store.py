@@ -26,7 +26,7 @@ def test_the_migration_matches_the_models(engine):
 
 
 def test_downgrade_removes_the_tables_and_upgrade_brings_them_back(engine):
-    downgrade(engine, "d3f1a2b4c5e6")
+    downgrade(engine, "f5a6b7c8d9e0")
     assert not GRASSROOTS & set(sa.inspect(engine).get_table_names())
     upgrade(engine)
     assert set(sa.inspect(engine).get_table_names()) >= GRASSROOTS
