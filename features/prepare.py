@@ -219,7 +219,8 @@ def _build_ev(con) -> int:
         FROM _out AS o
         UNION ALL
         SELECT person_id, ts, rts, src, cat, NULL, NULL, violence, 0, 0, 0, threat,
-            {", ".join("0" for _ in NOTE_KEYWORDS)}, 0, NULL, NULL, NULL, NULL, gr_urgent, gr_rising, gr_emotion, gr_harm
+            {", ".join("0" for _ in NOTE_KEYWORDS)}, 0, NULL, NULL, NULL, NULL,
+            gr_urgent, gr_rising, gr_emotion, gr_harm
         FROM _gr
     ) ORDER BY person_id, ts
     """)

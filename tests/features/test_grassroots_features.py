@@ -72,6 +72,27 @@ def test_the_explanation_phrase():
     assert CATALOG["tips_90d"].phrase(3) == "近90天居民匿名反映3次"
 
 
-def test_a_world_without_the_channels_has_zero_counts(small_store):
-    f = small_store.features("2024-06-01")
+def test_the_channels_see_hidden_tension_and_leave_the_rest_of_the_world_alone(tmp_path):
+    import hashlib
+
+    from features.simulate import oracle_scores, simulate
+
+    on = simulate(people=8000, days=240, seed=5, out=tmp_path / "on", progress=False)
+    off = simulate(people=8000, days=240, seed=5, out=tmp_path / "off", progress=False, grassroots=False)
+    assert on["tables"]["field_reports"] > 50 and on["tables"]["tips"] > 20
+    assert "field_reports" not in off["tables"] and not (tmp_path / "off" / "tips.parquet").exists()
+    for name in ("incidents", "persons", "outcomes", "mediations"):
+        digest = [hashlib.sha256(pd.read_parquet(tmp_path / w / f"{name}.parquet").to_csv().encode()).hexdigest()
+                  for w in ("on", "off")]
+        assert digest[0] == digest[1], f"{name} changed with the channels on"
+    # reported people carry more hidden tension than the rest of the people in disputes
+    as_of = pd.Timestamp(on["end_date"]) - pd.Timedelta(days=30)
+    o = oracle_scores(tmp_path / "on", as_of).set_index("person_id")
+    o = o[o["oracle_records"] > o["oracle_records"].min()]
+    hidden = (o["oracle_full"] / o["oracle_records"]).rename("hidden")
+    rep = pd.read_parquet(tmp_path / "on" / "field_reports.parquet")
+    recent = rep[(rep["time"] < as_of) & (rep["time"] >= as_of - pd.Timedelta(days=60))]
+    reported = hidden.index.isin(recent["person_id"].dropna())
+    assert reported.sum() >= 10 and hidden[reported].median() > hidden[~reported].median()
+    f = EventStore.open(tmp_path / "off", progress=False).features(as_of)
     assert len(f) and (f[["reports_90d", "tips_90d"]] == 0).all().all()
