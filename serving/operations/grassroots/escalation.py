@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -70,25 +71,36 @@ class Escalator:
         self.clock = clock
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
-    def run_once(self, now: datetime | None = None) -> EscalationRun:
-        """Write every step that is due by ``now`` (default: the clock); returns what was written."""
+    def run_once(self, now: datetime | None = None, *, only: tuple[str, int] | None = None) -> EscalationRun:
+        """Write every step that is due by ``now`` (default: the clock); returns what was written.
+        ``only``: one subject, ``(kind, id)`` (the demo's one escalation)."""
         now = now or self.clock()
         run = EscalationRun()
+        kinds = {only[0]} if only else {"alert", "report", "tip"}
         with self.sessions.begin() as s:
             steps = self._steps_so_far(s)
-            for alert in s.scalars(sa.select(Alert).where(Alert.state.in_(_ALERT_OPEN), Alert.deadline_at.is_not(None),
-                                                          Alert.deadline_at <= now).order_by(Alert.id)):
+            q = sa.select(Alert).where(Alert.state.in_(_ALERT_OPEN), Alert.deadline_at.is_not(None),
+                                       Alert.deadline_at <= now)
+            if only:
+                q = q.where(Alert.id == (only[1] if only[0] == "alert" else -1))
+            for alert in (s.scalars(q.order_by(Alert.id)) if "alert" in kinds else ()):
                 village = self._alert_village(s, alert.id)
                 if village is None:
                     continue
                 reason = "unacknowledged" if alert.state in _ALERT_UNACKED else "unresolved"
+                assert alert.deadline_at is not None  # filtered in the query
                 self._rise(s, "alert", alert.id, village, alert.deadline_at, self.alert_policy.deadline(alert.level),
                            steps.get(("alert", alert.id), 0), reason, now, run)
-            for model, kind in ((FieldReport, "report"), (Tip, "tip")):
-                q = sa.select(model).where(model.status != "handled", model.deadline_at <= now)
+            subjects: tuple[tuple[Any, str], ...] = ((FieldReport, "report"), (Tip, "tip"))
+            for model, kind in subjects:
+                if kind not in kinds:
+                    continue
+                items: Any = sa.select(model).where(model.status != "handled", model.deadline_at <= now)
                 if model is Tip:
-                    q = q.where(Tip.duplicate_of.is_(None))
-                for item in s.scalars(q.order_by(model.id)):
+                    items = items.where(Tip.duplicate_of.is_(None))
+                if only:
+                    items = items.where(model.id == only[1])
+                for item in s.scalars(items.order_by(model.id)):
                     reason = "unacknowledged" if item.status == "submitted" else "unresolved"
                     self._rise(s, kind, item.id, item.village_code, item.deadline_at,
                                self.policy.handle_deadline(item.urgency), steps.get((kind, item.id), 0), reason, now,

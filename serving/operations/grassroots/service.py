@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -144,7 +145,9 @@ class GrassrootsService:
         member = self.directory.require_staff(who.staff_id)
         out: dict[str, list[dict]] = {}
         with self.sessions() as s:
-            for kind, model, view in (("report", FieldReport, report_view), ("tip", Tip, tip_view)):
+            pairs: tuple[tuple[str, Any, Callable[..., dict]], ...] = (("report", FieldReport, report_view),
+                                                                       ("tip", Tip, tip_view))
+            for kind, model, view in pairs:
                 q = sa.select(model).where(self._scope(model, kind, member))
                 if status == "open":
                     q = q.where(model.status != "handled")
@@ -209,8 +212,8 @@ class GrassrootsService:
             return model.id.in_(held)
         return sa.false()
 
-    def _load(self, s: Session, kind: str, item_id: int, member: StaffMember) -> FieldReport | Tip:
-        model: type[FieldReport] | type[Tip] = FieldReport if kind == "report" else Tip
+    def _load(self, s: Session, kind: str, item_id: int, member: StaffMember) -> Any:
+        model: Any = FieldReport if kind == "report" else Tip
         what = "排查上报" if kind == "report" else "线索"
         if not 0 < item_id <= _ID_LIMIT:
             raise ItemNotFound(f"没有该{what} / no {kind} {item_id} in your jurisdiction.")

@@ -40,7 +40,7 @@ def create_tip_app(intake: TipIntake):
         resp.headers["Retry-After"] = "600"
         return resp
 
-    app.add_exception_handler(TipRateLimited, _limited)
+    app.add_exception_handler(TipRateLimited, _limited)  # type: ignore[arg-type]
 
     @app.middleware("http")
     async def security_headers(request, call_next):

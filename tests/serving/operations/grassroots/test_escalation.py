@@ -61,7 +61,7 @@ def test_an_unacknowledged_red_alert_reaches_the_township_then_the_county(store,
     assert len(history) == 2 and "乡镇（街道）" in history[0]["reason"] and "区县" in history[1]["reason"]
     with engine.connect() as conn:
         audit = conn.execute(sa.text("SELECT actor, subject, detail FROM audit_log WHERE action = 'escalation.step' "
-                                     "ORDER BY seq")).all()
+                                     "AND subject = :s ORDER BY seq"), {"s": f"alert:{alert_id}"}).all()
     assert [json.loads(d)["level"] for _, _, d in audit] == ["township", "county"]
     assert {a for a, _, _ in audit} == {"system:escalator"} and {s for _, s, _ in audit} == {f"alert:{alert_id}"}
     assert store.get(alert_id).state == "delivered"                   # escalation never changes the lifecycle

@@ -77,8 +77,8 @@ def test_a_tip_is_stored_without_anything_about_the_tipper(tips, engine, staff_p
         assert trace not in everything, f"{trace!r} stored"
         assert trace not in caplog.text, f"{trace!r} logged"
     with engine.connect() as conn:
-        actor = conn.execute(sa.text("SELECT actor FROM audit_log WHERE action = 'tip.received'")).scalar_one()
-    assert actor == "public:tip-page"
+        actors = conn.execute(sa.text("SELECT DISTINCT actor FROM audit_log WHERE action = 'tip.received'")).all()
+    assert [a for (a,) in actors] == ["public:tip-page"]
 
 
 def test_bad_tips_are_refused_and_not_counted(tips, engine, staff_pick):
