@@ -172,7 +172,7 @@ def start_console(engine: Engine, *, world: World | None = None, event_store=Non
         directory = GrassrootsDirectory.from_event_store(es)
         routes.append(Mount("/tip", app=create_tip_app(TipIntake(engine, directory))))
     app = Starlette(routes=[Mount("/inbox", app=inbox_app(engine, directory=directory)), *routes])
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="weimeng-console", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
