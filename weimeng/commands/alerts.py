@@ -187,6 +187,19 @@ def alerts_escalate(url: str | None = URL_OPT) -> None:
     typer.echo(f"逐级督办 {run.steps} 件" + (f"（{parts}）" if parts else ""))
 
 
+@alerts_app.command("export-grassroots")
+def alerts_export_grassroots(out: Path = typer.Option(..., "--out", help="数据目录 / the data directory to write into"),
+                             url: str | None = URL_OPT) -> None:
+    """导出排查上报与匿名线索为数据表 / Write the store's field reports and tips as contract tables."""
+    from serving.operations.alerts.db import make_engine, require_current
+    from serving.operations.grassroots.export import export_tables
+
+    engine = make_engine(_url(url))
+    require_current(engine)
+    n = export_tables(engine, out)
+    typer.echo(f"已导出排查上报 {n['field_reports']} 条、匿名线索 {n['tips']} 条：{out}")
+
+
 @alerts_app.command("tip-qr")
 def alerts_tip_qr(data: Path = typer.Option(..., "--data", help="世界数据目录（标准地址）/ the data directory"),
                   base_url: str = typer.Option(..., "--base-url", help="线索页的公网地址 / public base URL, e.g. "

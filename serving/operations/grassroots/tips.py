@@ -79,6 +79,12 @@ class TipIntake:
             raise TipRateLimited("提交过于频繁，请稍后再试 / too many tips from here just now; try again later.")
         row = check_row("tips", {"address_code": address_code, "category": category, "urgency": urgency,
                                  "observations": observations(observations_), "note": note}, now=now)
+        try:
+            return self._store(address_code, row, info, now)
+        except sa.exc.IntegrityError:  # two first tips of the day for one code at once: the counter row exists now
+            return self._store(address_code, row, info, now)
+
+    def _store(self, address_code: str, row: dict, info, now: datetime) -> dict:
         day = now.astimezone(BEIJING).date().isoformat()
         fp = fingerprint(address_code, row["category"], row["note"])
         with self.sessions.begin() as s:

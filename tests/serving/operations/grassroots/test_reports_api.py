@@ -108,3 +108,30 @@ def test_the_report_page_is_served_with_its_own_csp(client):
     assert r.status_code == 200 and "掌上排查上报" in r.text
     csp = r.headers["content-security-policy"]
     assert "script-src 'sha256-" in csp and "unsafe-inline" not in csp
+
+
+def test_filed_reports_and_tips_export_as_valid_contract_tables(client, engine, staff_pick, grassroots_directory,
+                                                                 alerts_world, tmp_path, clock, db_url):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from features.store import EventStore
+    from serving.operations.grassroots import TipIntake
+    from weimeng.commands.alerts import app
+
+    worker = _auth(engine, staff_pick["worker"])
+    assert client.post("/api/reports", headers=worker, json={
+        "person_id": staff_pick["person"], "category": "family", "urgency": "urgent",
+        "observations": ["obs_threat"], "note": "扬言"}).status_code == 200
+    TipIntake(engine, grassroots_directory, clock=clock).submit(staff_pick["address"], category="neighbour",
+                                                                note="楼上打架", client="192.0.2.1")
+    world = tmp_path / "world"
+    shutil.copytree(alerts_world, world, ignore=shutil.ignore_patterns("field_reports.parquet", "tips.parquet",
+                                                                       "quarantine"))
+    r = CliRunner().invoke(app, ["alerts", "export-grassroots", "--out", str(world), "--url", db_url])
+    assert r.exit_code == 0 and "排查上报 1 条、匿名线索 1 条" in r.output, r.output
+    es = EventStore.open(world, progress=False)
+    assert es.report.summary().set_index("table").loc[["field_reports", "tips"], "dropped"].sum() == 0
+    f = es.features("2026-11-02", person_ids=[staff_pick["person"]]).iloc[0]
+    assert (f.reports_30d, f.reports_threat_90d, f.tips_90d) == (1, 1, 1)
