@@ -304,15 +304,16 @@ def grassroots_loop(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     tips = [intake.submit(codes[0], category="neighbour", urgency="soon", observations_=["obs_violence"],
                           note="演示：楼上深夜吵架摔东西", client=f"demo-{i}") for i in range(2)]
     intake.submit(codes[-1], category="other", note="演示：楼道堆物引发口角", client="demo-3")
-    # one escalation: an alert nobody acknowledged, with the clock moved to its deadline (labelled)
+    # one escalation: an alert without an outcome (unacknowledged if there is one), the clock moved to its deadline
     with st.engine.connect() as con:
-        target = con.execute(sa.select(Alert.id, Alert.deadline_at).where(Alert.state == "delivered",
-                                                                           Alert.deadline_at.is_not(None))
-                             .order_by(Alert.deadline_at).limit(1)).first()
+        target = con.execute(sa.select(Alert.id, Alert.deadline_at, Alert.state)
+                             .where(Alert.state.in_(["delivered", "acknowledged"]), Alert.deadline_at.is_not(None))
+                             .order_by(Alert.state != "delivered", Alert.deadline_at).limit(1)).first()
     escalated = ""
     if target is not None:
         run = Escalator(st.engine).run_once(now=target.deadline_at, only=("alert", target.id))
-        escalated = f"；演示时钟推进到处置期限：未签收预警 #{target.id} 升至乡镇（街道）督办 {run.steps} 次"
+        why = "未签收" if target.state == "delivered" else "已签收未反馈"
+        escalated = f"；演示时钟推进到处置期限：{why}预警 #{target.id} 升至乡镇（街道）督办 {run.steps} 次"
     dup = sum(t["duplicate"] for t in tips)
     return (f"演示网格员上报排查 {len(reports)} 条（社区民警签收并处置 1 条）；居民扫码匿名反映 3 条"
             f"（重复 {dup} 条已合并，不记录任何提交者信息）{escalated}")
