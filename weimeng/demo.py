@@ -274,6 +274,9 @@ def report_outcomes(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
 
 # 10b. the grassroots loop: field reports, anonymous tips, one escalation (labelled demo cadres) ----------
 def grassroots_loop(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    from datetime import timedelta
+
+    import pandas as pd
     import sqlalchemy as sa
 
     from serving.operations.alerts.models import Alert
@@ -309,11 +312,15 @@ def grassroots_loop(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
         target = con.execute(sa.select(Alert.id, Alert.deadline_at, Alert.state)
                              .where(Alert.state.in_(["delivered", "acknowledged"]), Alert.deadline_at.is_not(None))
                              .order_by(Alert.state != "delivered", Alert.deadline_at).limit(1)).first()
-    escalated = ""
     if target is not None:
         run = Escalator(st.engine).run_once(now=target.deadline_at, only=("alert", target.id))
-        why = "未签收" if target.state == "delivered" else "已签收未反馈"
-        escalated = f"；演示时钟推进到处置期限：{why}预警 #{target.id} 升至乡镇（街道）督办 {run.steps} 次"
+        what = f"{'未签收' if target.state == 'delivered' else '已签收未反馈'}预警 #{target.id}"
+    else:  # every pushed alert already has an outcome: the unsigned report rises instead
+        late = reports[1]
+        due = pd.Timestamp(late["deadline_at"]).to_pydatetime() + timedelta(seconds=1)  # the view keeps seconds
+        run = Escalator(st.engine).run_once(now=due, only=("report", late["id"]))
+        what = f"未签收排查上报 #{late['id']}"
+    escalated = f"；演示时钟推进到处置期限：{what} 升至乡镇（街道）督办 {run.steps} 次"
     dup = sum(t["duplicate"] for t in tips)
     return (f"演示网格员上报排查 {len(reports)} 条（社区民警签收并处置 1 条）；居民扫码匿名反映 3 条"
             f"（重复 {dup} 条已合并，不记录任何提交者信息）{escalated}")
