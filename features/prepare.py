@@ -7,14 +7,20 @@ column     meaning
 =========  ===============================================================================
 person_id  the person
 ts, rts    event time and recording time, epoch seconds (point-in-time: both must be < as-of)
-src        incident | contact | mediation | care | outcome
+src        incident | contact | mediation | care | outcome | report | tip
 cat        incident category; role, disp: the person's role and the disposition
 violence … 0/1 flags (a missing flag counts as 0); kw_*: keyword hits in the note
 night      0/1, call between 22:00 and 05:00
 dispute_id the dispute an incident or mediation belongs to
 other_id   for ``contact`` rows: the other party of the same incident
 med_result, care_kind
+gr_*       for ``report`` (a cadre's field report) and ``tip`` (an anonymous tip) rows: 0/1 urgent,
+           conflict rising, emotion, harm risk (their threat / violence observations go to
+           ``threat`` / ``violence``; ``cat`` is the category)
 =========  ===============================================================================
+
+A field report or a tip about a named person (``person_id``; a tip's ``linked_person_id``) is one row for
+that person; one about an address only is one row for each person whose residence is that address.
 
 Duplicate calls are dropped here with a rule that is safe for point-in-time use: a call is a
 duplicate if the same person had a call of the same category in the 30 minutes before it that was
@@ -36,7 +42,7 @@ __all__ = ["build_event_relation", "prepare_person_static", "prepare_grid_incide
 DUPLICATE_WINDOW_S = 1800
 EV_COLUMNS = ["person_id", "ts", "rts", "src", "cat", "role", "disp", "violence", "weapon", "alcohol", "minor",
               "threat", "kw_retaliation", "kw_society", "kw_emotion", "kw_harm", "night", "dispute_id",
-              "other_id", "med_result", "care_kind"]
+              "other_id", "med_result", "care_kind", "gr_urgent", "gr_rising", "gr_emotion", "gr_harm"]
 _EV_FLAGS = ["violence", "weapon", "alcohol", "minor", "threat", *NOTE_KEYWORDS, "night"]
 _FLAG_MAP = {"violence": "flag_violence", "weapon": "flag_weapon", "alcohol": "flag_alcohol",
              "minor": "flag_minor_present", "threat": "flag_threat"}
@@ -45,7 +51,7 @@ _FLAG_MAP = {"violence": "flag_violence", "weapon": "flag_weapon", "alcohol": "f
 # Low-cardinality text as ENUMs: comparisons against the catalog's string literals stay valid SQL and run
 # on small integers; cast as early as the party rows, so the joins and the duplicate rule move bytes.
 _ENUMS = {
-    "src": ["incident", "contact", "mediation", "care", "outcome"],
+    "src": ["incident", "contact", "mediation", "care", "outcome", "report", "tip"],
     "cat": list(INCIDENT_CATEGORIES),
     "role": ["caller", "party", "victim", "suspect"],
     "disp": ["mediated", "referred", "case_filed", "unresolved"],
@@ -105,7 +111,9 @@ def epoch_s_sql(expr: str) -> str:
 
 _SOURCES = {"_inc": ("incidents", ("event_time", "recorded_at")), "_par": ("incident_parties", ()),
             "_med": ("mediations", ("time", "recorded_at")), "_dp": ("dispute_parties", ()),
-            "_care": ("care_records", ("time", "recorded_at")), "_out": ("outcomes", ("time", "recorded_at"))}
+            "_care": ("care_records", ("time", "recorded_at")), "_out": ("outcomes", ("time", "recorded_at")),
+            "_rep": ("field_reports", ("time", "recorded_at")), "_tip": ("tips", ("time", "recorded_at")),
+            "_per": ("persons", ())}
 
 
 def build_event_relation(con, tables: dict[str, pd.DataFrame]) -> int:
@@ -204,6 +212,24 @@ def _build_ev(con) -> int:
         DELETE FROM _ip USING _dup AS d WHERE d.incident_id = _ip.incident_id AND d.person_id = _ip.person_id
         """)
     con.execute("ALTER TABLE _ip RENAME TO _calls")
+    _obs = {"threat": "obs_threat", "violence": "obs_violence", "gr_rising": "obs_conflict_rising",
+            "gr_emotion": "obs_emotion", "gr_harm": "obs_harm_risk"}
+
+    def gr(alias: str, src: str, person: str) -> str:
+        flags = ", ".join(f"CAST(COALESCE({alias}.{v}, FALSE) AS TINYINT) AS {k}" for k, v in _obs.items())
+        return (f"SELECT '{src}' AS src, {alias}.{person} AS pid, {alias}.address_code, {alias}.category AS cat, "
+                f"CAST({alias}.urgency = 'urgent' AS TINYINT) AS gr_urgent, {flags}, {alias}.time_s AS ts, "
+                f"{alias}.recorded_at_s AS rts FROM {alias} AS {alias}")
+
+    # Reports and tips: about a named person, or about everyone living at the address.
+    con.execute(f"""
+    CREATE TEMP TABLE _gr AS
+    WITH g AS ({gr('_rep', 'report', 'person_id')} UNION ALL {gr('_tip', 'tip', 'linked_person_id')})
+    SELECT COALESCE(g.pid, p.person_id) AS person_id, g.* EXCLUDE (pid, address_code)
+    FROM g LEFT JOIN _per AS p ON g.pid IS NULL AND p.residence_address_code = g.address_code
+    WHERE COALESCE(g.pid, p.person_id) IS NOT NULL
+    """)
+    zero_gr = ", 0 AS gr_urgent, 0 AS gr_rising, 0 AS gr_emotion, 0 AS gr_harm"
     zero_flags = ", ".join(f"0 AS {c}" for c in _EV_FLAGS)
     casts = ", ".join(f"CAST({c} AS {_enum(c)}) AS {c}" for c in _ENUMS)
     # Incident and contact rows from one join of each call row with every party row of its incident: the
@@ -218,7 +244,7 @@ def _build_ev(con) -> int:
             CASE WHEN {own} THEN a.disp END AS disp, {flag_sql},
             CASE WHEN {own} THEN a.dispute_id END AS dispute_id,
             CASE WHEN {own} THEN NULL ELSE b.person_id END AS other_id,
-            CAST(NULL AS VARCHAR) AS med_result, CAST(NULL AS VARCHAR) AS care_kind
+            CAST(NULL AS VARCHAR) AS med_result, CAST(NULL AS VARCHAR) AS care_kind{zero_gr}
         FROM _calls AS a JOIN (SELECT incident_id, person_id FROM _calls) AS b ON a.incident_id = b.incident_id)
     """)
     # The other sources are small: one block, sorted by person.
@@ -226,19 +252,24 @@ def _build_ev(con) -> int:
     INSERT INTO ev
     SELECT * FROM (
         SELECT dp.person_id, m.time_s AS ts, m.recorded_at_s AS rts, 'mediation' AS src, NULL, NULL, NULL,
-            {zero_flags}, m.dispute_id, NULL, m.result, NULL
+            {zero_flags}, m.dispute_id, NULL, m.result, NULL{zero_gr}
         FROM _med AS m JOIN _dp AS dp ON dp.dispute_id = m.dispute_id
         UNION ALL
         SELECT c.person_id, c.time_s, c.recorded_at_s, 'care', NULL, NULL, NULL, {zero_flags},
-            NULL, NULL, NULL, c.kind
+            NULL, NULL, NULL, c.kind{zero_gr}
         FROM _care AS c
         UNION ALL
         SELECT o.person_id, o.time_s, o.recorded_at_s, 'outcome', NULL, NULL, NULL, {zero_flags},
-            NULL, NULL, NULL, NULL
-        FROM _out AS o)
+            NULL, NULL, NULL, NULL{zero_gr}
+        FROM _out AS o
+        UNION ALL
+        SELECT person_id, ts, rts, src, cat, NULL, NULL, violence, 0, 0, 0, threat,
+            {", ".join("0" for _ in NOTE_KEYWORDS)}, 0, NULL, NULL, NULL, NULL,
+            gr_urgent, gr_rising, gr_emotion, gr_harm
+        FROM _gr)
     ORDER BY person_id, ts
     """)
-    for name in ("_dup", "_calls"):
+    for name in ("_dup", "_calls", "_gr"):
         con.execute(f"DROP TABLE {name}")
     return con.execute("SELECT COUNT(*) FROM ev").fetchone()[0]
 

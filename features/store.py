@@ -256,9 +256,9 @@ class EventStore:
         return {name: (None if pd.isna(row[name]) else float(row[name])) for name in FEATURE_NAMES}
 
     def population(self, as_of, lookback_days: int = 365) -> pd.Series:
-        """Persons with an incident, mediation or care record visible in the look-back window."""
+        """Persons with an incident, mediation, care record or field report visible in the look-back window."""
         t = int(epoch_s([as_timestamp(as_of)])[0])
-        sql = ("SELECT DISTINCT person_id FROM ev WHERE src IN ('incident', 'mediation', 'care') "
+        sql = ("SELECT DISTINCT person_id FROM ev WHERE src IN ('incident', 'mediation', 'care', 'report') "
                "AND ts < ? AND rts < ? AND ts >= ? ORDER BY person_id")
         return self._query(sql, [t, t, t - lookback_days * 86400])["person_id"].astype(str)
 

@@ -2,7 +2,8 @@
 
 Sections, each with a stable id so tests and readers can find them: ``summary`` (plain-language lines
 at the top), ``volumes`` (alerts by prefecture and county, by level), ``response`` (review and
-acknowledgement times, the funnel), ``outcomes`` (what cadres reported), ``scorecard`` (派出所一网考, the
+acknowledgement times, the funnel), ``escalation`` (graded-escalation steps by level and county,
+:mod:`monitoring.escalation`), ``outcomes`` (what cadres reported), ``scorecard`` (派出所一网考, the
 station scorecard of :mod:`serving.operations.alerts.scorecard`, ranked within each county, with its method),
 ``model`` (quality on every matured snapshot, a line over time), ``drift`` (the latest monitor run),
 ``fairness`` (ratios over time).
@@ -32,7 +33,7 @@ from monitoring.funnel import STAGES, Funnel
 
 __all__ = ["period_window", "build_leadership_report", "ReportResult", "SECTION_IDS", "data_end"]
 
-SECTION_IDS = ("summary", "volumes", "response", "outcomes", "scorecard", "model", "drift", "fairness")
+SECTION_IDS = ("summary", "volumes", "response", "escalation", "outcomes", "scorecard", "model", "drift", "fairness")
 CATEGORY_LABELS = {"repeat_dispute": "重复报警", "family_emotion": "婚恋家事", "retaliation": "报复倾向",
                    "harm_risk": "肇事肇祸", "unknown": "未分类"}
 
@@ -341,7 +342,14 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end=None, store
     sections["drift"] = _drift_section(m) if m else "<p class='muted'>本期未附监测结果。</p>"
     sections["fairness"] = _fairness_section(matured)
 
+    if engine is not None:
+        from monitoring.escalation import escalation_section
+
+        sections["escalation"] = escalation_section(engine, start, end_ts, _table)
+    else:
+        sections["escalation"] = "<p class='muted'>本期未连接告警库。</p>"
     titles = {"summary": "摘要", "volumes": "预警数量与等级（按市州、区县）", "response": "响应与处置",
+              "escalation": "逐级督办（按层级、区县）",
               "outcomes": "走访结果", "scorecard": "派出所一网考（按区县排名）", "model": "模型健康",
               "drift": "数据与模型漂移", "fairness": "公平性指标"}
     sections["summary"] = "<ul class='summary'>" + "".join(f"<li>{_esc(x)}</li>" for x in lines) + "</ul>"
