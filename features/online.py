@@ -83,11 +83,11 @@ class OnlineIndex:
 
     def __init__(self, con):
         cols = ", ".join(EV_COLUMNS)
-        ev = con.execute(f"SELECT {cols} FROM ev ORDER BY person_id, ts").fetch_arrow_table()
+        ev = con.execute(f"SELECT {cols} FROM ev ORDER BY person_id, ts").to_arrow_table()
         gi = con.execute("SELECT grid_id, ts, rts FROM grid_incidents WHERE grid_id IS NOT NULL "
-                         "ORDER BY grid_id, ts").fetch_arrow_table()
-        ps = con.execute(f"SELECT {', '.join(_STATIC)} FROM person_static ORDER BY person_id").fetch_arrow_table()
-        gp = con.execute("SELECT grid_id, population FROM grid_population ORDER BY grid_id").fetch_arrow_table()
+                         "ORDER BY grid_id, ts").to_arrow_table()
+        ps = con.execute(f"SELECT {', '.join(_STATIC)} FROM person_static ORDER BY person_id").to_arrow_table()
+        gp = con.execute("SELECT grid_id, population FROM grid_population ORDER BY grid_id").to_arrow_table()
         self._ev = _Sorted(ev, "person_id", "ts")
         self._gi = _Sorted(gi, "grid_id", "ts")
         self._ps = _Sorted(ps, "person_id", None)

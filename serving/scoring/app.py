@@ -125,6 +125,7 @@ class ScoringApp:
         self._audit_failed_at: float | None = None
         self._audit_open_lock = threading.Lock()
         self.started_at = utcnow().replace(microsecond=0)
+        self._prepare = False   # prepare explanations after every model load (the service)
         from serving.scoring.metrics import metrics
 
         self.metrics = metrics()
@@ -132,13 +133,15 @@ class ScoringApp:
     # -- start-up ----------------------------------------------------------------------------------
     @classmethod
     def start(cls, settings: ServingSettings | None = None, *, sink: AlertSink | None = None,
-              watch: bool = True, open_sink: bool = False, audit: AuditSink | None = None) -> ScoringApp:
+              watch: bool = True, open_sink: bool = False, audit: AuditSink | None = None,
+              prepare: bool = False) -> ScoringApp:
         """Load everything; raise a ScoringError subclass (never a half-started app) if anything is wrong.
 
         ``sink`` replaces the configured ``alert_sink``. The configured sink is imported here (a bad
         name fails start-up) and opened on first use; ``open_sink=True`` opens it now and logs why
         if it cannot (the service: an unmigrated alert store must not stop scoring). ``audit``
-        replaces the configured ``audit_sink`` the same way."""
+        replaces the configured ``audit_sink`` the same way. ``prepare``: compute, on a background thread,
+        the explanations of the people flagged at the default as-of (:meth:`prepare_explanations`)."""
         s = (settings or ServingSettings.load(None)).resolve()
         policy = load_policy(s.fusion)
         data_dir = str(s.data_dir)  # resolve() fills every path
@@ -166,7 +169,34 @@ class ScoringApp:
         if watch:
             app._watcher = threading.Thread(target=app._watch, name="weimeng-reload-watcher", daemon=True)
             app._watcher.start()
+        app._prepare = prepare
+        if prepare:
+            app._prepare_in_background()
         return app
+
+    def prepare_explanations(self, as_of=None) -> int:
+        """Score the whole population at ``as_of`` (default: the default as-of) with explanations for the
+        flagged, so the current bundle's contribution cache holds their exact TreeSHAP rows: the first
+        request for a flagged person then costs what any other does. Returns the rows cached."""
+        b = self.scorer.bundle
+        if self.source is None or b.model is None:
+            return 0
+        ts = self.default_as_of() if as_of is None else normalise_as_of(as_of)
+        frame = self.source.population_frame(ts)
+        self.scorer.score_frame(frame, explain="flagged", source="api", bundle=b)
+        return len(b.contribution_cache)
+
+    def _prepare_in_background(self) -> None:
+        def run() -> None:
+            try:
+                t0 = time.perf_counter()
+                n = self.prepare_explanations()
+                log.info("explanations prepared for %d flagged people at the default as-of (%.1f s)", n,
+                         time.perf_counter() - t0)
+            except Exception:  # never fatal: requests compute what is not prepared
+                log.exception("preparing explanations failed")
+
+        threading.Thread(target=run, name="weimeng-prepare-explanations", daemon=True).start()
 
     def _load_ruleset(self):
         # Submodule imports (not `import rules`): they work even where the editable install exposes the
@@ -243,6 +273,8 @@ class ScoringApp:
             old = self.scorer.bundle
             bundle = self._build_bundle(alias)
             self.scorer.swap(bundle)
+            if self._prepare:
+                self._prepare_in_background()
             if broadcast:
                 token = json.dumps({"alias": alias, "model_version": bundle.model_version, "nonce": uuid.uuid4().hex})
                 self._token_path.parent.mkdir(parents=True, exist_ok=True)
