@@ -27,6 +27,7 @@ takes that one road. A sink that cannot be opened or fails is logged and reporte
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import json
@@ -126,6 +127,8 @@ class ScoringApp:
         self._audit_open_lock = threading.Lock()
         self.started_at = utcnow().replace(microsecond=0)
         self._prepare = False   # prepare explanations after every model load (the service)
+        self._as_of_ok: dict[str, pd.Timestamp] = {}   # as-of text -> its checked time (the hot path's)
+        self._counted: dict[tuple[str, str], tuple] = {}  # (endpoint, status) -> its metric children
         from serving.scoring.metrics import metrics
 
         self.metrics = metrics()
@@ -333,8 +336,12 @@ class ScoringApp:
         except Exception as exc:  # a bug: log it, answer 500 without internals
             log.exception("%s failed", endpoint)
             status, body = error_response(exc)
-        self.metrics.requests.labels(endpoint, str(status)).inc()
-        self.metrics.latency.labels(endpoint).observe(time.perf_counter() - t0)
+        children = self._counted.get((endpoint, str(status)))
+        if children is None:
+            children = (self.metrics.requests.labels(endpoint, str(status)), self.metrics.latency.labels(endpoint))
+            self._counted[(endpoint, str(status))] = children
+        children[0].inc()
+        children[1].observe(time.perf_counter() - t0)
         return status, body
 
     def authenticate(self, api_key: str | None) -> Account:
@@ -408,9 +415,14 @@ class ScoringApp:
         return self.source
 
     def _as_of(self, value, field: str = "as_of") -> pd.Timestamp:
+        cached = self._as_of_ok.get(value) if isinstance(value, str) and field == "as_of" else None
+        if cached is not None:  # parsed and inside the data window before (both fixed for the process)
+            return cached
         ts = self.default_as_of() if value in (None, "") else normalise_as_of(value, field)
         if self.source is not None:
             self.source.check_as_of(ts, field)
+        if isinstance(value, str) and field == "as_of" and len(self._as_of_ok) < 1024:
+            self._as_of_ok[value] = ts
         return ts
 
     def _check_batch(self, n: int, field: str) -> None:
@@ -652,10 +664,12 @@ class ScoringApp:
         to run on the event loop instead of hopping to a worker thread."""
         if self.source is None or n > 16:
             return False
-        try:
-            ts = self.default_as_of() if as_of in (None, "") else normalise_as_of(as_of)
-        except ScoringError:
-            return True  # the answer is a 4xx, also cheap
+        ts = self._as_of_ok.get(as_of) if isinstance(as_of, str) else None
+        if ts is None:
+            try:
+                ts = self.default_as_of() if as_of in (None, "") else normalise_as_of(as_of)
+            except ScoringError:
+                return True  # the answer is a 4xx, also cheap
         return self.source.is_cached(ts)
 
     def status(self) -> dict:
@@ -724,8 +738,13 @@ def _batch_body(items, bundle: Bundle, app: ScoringApp, ts, sink: dict) -> dict:
     body = {"items": items, "counts": counts, "levels": levels, **sink, **app._versions(bundle),
             "thresholds": {k: bundle.thresholds.as_dict()[k] for k in ("red", "orange", "yellow", "mode")}}
     if ts is not None:
-        body["as_of"] = from_data_time(ts).isoformat()
+        body["as_of"] = _utc_text(ts)
     return body
+
+
+@functools.lru_cache(maxsize=256)
+def _utc_text(ts: pd.Timestamp) -> str:
+    return from_data_time(ts).isoformat()
 
 
 def _with_extra(s: ScoredPerson, **extra) -> ScoredPerson:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from common.records import RISK_DOWN, RISK_UP, Explanation, Factor, RuleHitView, plain_reasons
 from features.catalog import CATALOG, RISK_CATEGORIES
 from serving.scoring.fusion import FusionPolicy, FusionResult
@@ -35,8 +37,18 @@ def factors_from_contributions(features: Sequence[str], contributions: Sequence[
                                values: Mapping[str, float | None], *, top: int | None,
                                min_abs: float) -> tuple[Factor, ...]:
     """Factors sorted by |contribution| (ties by feature name), at most ``top`` (None: all)."""
-    pairs = [(name, float(c)) for name, c in zip(features, contributions, strict=True)
-             if abs(c) >= min_abs and c != 0.0]
+    if top is not None and isinstance(contributions, np.ndarray) and len(contributions) > 4 * top + 8:
+        # The few candidates first (numpy), then the exact ordering below on those alone: every value
+        # within rounding distance of the top-th largest is kept, so the result is the same.
+        a = np.abs(contributions)
+        ok = np.flatnonzero((a >= min_abs) & (contributions != 0.0))
+        if len(ok) > top:
+            kth = np.partition(a[ok], len(ok) - top)[len(ok) - top]
+            ok = ok[a[ok] >= kth - 1e-9]
+        pairs = [(features[i], float(contributions[i])) for i in ok.tolist()]
+    else:
+        pairs = [(name, float(c)) for name, c in zip(features, contributions, strict=True)
+                 if abs(c) >= min_abs and c != 0.0]
     pairs.sort(key=lambda nc: (-round(abs(nc[1]), 12), nc[0]))
     if top is not None:
         pairs = pairs[:top]

@@ -13,6 +13,7 @@ that need them: flagged rows (their explanation and the model's categories), eve
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -145,6 +146,8 @@ def _utc_snapshot(value: datetime | None) -> datetime:
     """The snapshot time as aware UTC: now when not given; a naive value is a data-contract (Beijing) time."""
     if value is None:
         return utcnow().replace(microsecond=0)
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value
     return from_data_time(value) if value.tzinfo is None else to_utc(value)
 
 
@@ -411,9 +414,9 @@ class Scorer:
         snapshot = _utc_snapshot(snapshot_time)
         one = _single(as_ofs)
         if one is not None:
-            as_of = [from_data_time(one)] * n
+            as_of = [_from_data_time(one)] * n
         else:
-            utc_of = {t: from_data_time(t) for t in set(as_ofs)}
+            utc_of = {t: _from_data_time(t) for t in set(as_ofs)}
             as_of = [utc_of[t] for t in as_ofs]
         out: list[ScoredPerson] = []
         make = _scored_maker(snapshot, as_of)
@@ -534,3 +537,9 @@ def _scored_maker(snapshot: datetime, as_of: Sequence[datetime]):
         return s
 
     return make
+
+
+@functools.lru_cache(maxsize=1024)
+def _from_data_time(t: datetime) -> datetime:
+    """:func:`common.clock.from_data_time`, remembered: requests ask for the same few as-of dates."""
+    return from_data_time(t)
