@@ -76,6 +76,8 @@ def main() -> None:
             elif not math.isclose(o, r, rel_tol=1e-12, abs_tol=1e-12):
                 mismatches += 1
     n_persons = len(store.table("persons"))
+    info = Path(args.world) / "world.json"
+    seed = __import__("json").loads(info.read_text(encoding="utf-8")).get("seed") if info.exists() else None
     res = {"persons": n_persons, "events": store.n_events, "population": len(pop), "open_s": t_open,
            "index_s": t_index, "online_p50_ms": _ms(online, 50), "online_p99_ms": _ms(online, 99),
            "reference_p50_ms": _ms(reference, 50), "reference_p99_ms": _ms(reference, 99), "mismatches": mismatches}
@@ -87,8 +89,8 @@ def main() -> None:
     lines = [
         f"## Online feature vector (bench_online.py) — {now}", "",
         f"Machine: {machine()}; load average at the start {one:.1f} / {five:.1f} / {fifteen:.1f}. World: "
-        f"{n_persons:,} people, {store.n_events:,} person-event rows, {len(pop):,} people with records at "
-        f"{args.as_of}; store opened in {t_open:.1f} s, online index built in {t_index:.1f} s (once per store, "
+        f"{n_persons:,} people (seed {seed}), {store.n_events:,} person-event rows, {len(pop):,} people with records "
+        f"at {args.as_of}; store opened in {t_open:.1f} s, online index built in {t_index:.1f} s (once per store, "
         "on first use).", "",
         "| path | people | median ms | p99 ms | x online median |", "| --- | --- | --- | --- | --- |",
         f"| online: batch SQL in SQLite over the person's indexed rows | {len(online)} | {res['online_p50_ms']:.2f} | "
