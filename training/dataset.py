@@ -128,6 +128,12 @@ def world_training_set(data_dir: str | Path, cfg: TrainConfig, progress: Progres
     store = EventStore.open(data_dir, progress=False)
     progress("打开数据 open store", 1, 1)
     start, end, info = _world_window(store, data_dir)
+    burn_in = int(info.get("burn_in_days") or 0)
+    if burn_in and not cfg.snapshots.first:
+        # A simulated world's burn-in is history before the window: the warm-up counts from its start,
+        # so the first snapshot is at most the window's first day (features are in steady state there).
+        cfg = cfg.model_copy(update={"snapshots": cfg.snapshots.model_copy(
+            update={"warmup_days": max(0, cfg.snapshots.warmup_days - burn_in)})})
     dates = snapshot_dates(start, end, cfg)
     s = cfg.snapshots
     parts = []

@@ -79,6 +79,7 @@ class DemoState:
     train: Any = None               # training result
     promotion_audit: dict[str, Any] = field(default_factory=dict)
     flagged: list[Any] = field(default_factory=list)
+    watched: list[Any] = field(default_factory=list)       # scored people on the watch list (关注名单)
     alerts: Any = None              # serving.operations.alerts.AlertStore
     budget_line: str = ""           # the scoring run's volume against the alert budget
     world: Any = None               # serving.operations.console.world.World
@@ -162,8 +163,12 @@ def promote_model(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
         how = "通过晋级门槛"
     except PromotionRefused as exc:
         reasons = "; ".join(str(x) for x in getattr(exc.report, "reasons", []) or [str(exc)])[:200]
+        m = st.train.metrics
+        flags, shared = m.get("reference_fairness_flags"), m.get("reference_fairness_flags_shared_with_oracle")
+        measured = (f"；参照组差异标记 {int(flags)} 项，其中 {int(shared)} 项在记录真值上同样出现（源于各群体真实风险"
+                    f"差异，非模型习得）" if flags and shared is not None else "")
         report = promote(tracking_uri=cfg.tracking_uri, force=True, by="demo-analyst（演示分析员）",
-                         reason=f"演示：首个冠军模型，已人工查看模型卡与公平性标记（门槛未通过原因：{reasons}）")
+                         reason=f"演示：首个冠军模型，已人工查看模型卡与公平性标记{measured}（门槛未通过原因：{reasons}）")
         how = "门槛未通过，由演示分析员强制晋级并记录原因"
     st.promotion_audit = dict(version=st.train.version, by="demo-analyst（演示分析员）",
                               reason=getattr(report, "reason", None) or how, forced=bool(report.forced),
@@ -184,6 +189,7 @@ def score_everyone(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
     st.flagged = [p for p in scored if p.level != "none"]
+    st.watched = [p for p in scored if p.extra.get("watch")]
     res.artefacts["评分 scores"] = str(out)
     levels = table["level"].value_counts()
     budget = budget_summary(table)
@@ -214,6 +220,7 @@ def file_alerts(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     st.alerts = AlertStore.open(cfg.database_url, directory=Directory.from_event_store(st.store))
     audit_state = audit_promotion(**st.promotion_audit, database_url=cfg.database_url)
     results = st.alerts.ingest(st.flagged)
+    st.alerts.record_watch(st.flagged + st.watched)   # the watch list and the county budgets, for the console
     res.artefacts["预警库 alert store"] = mask_url(cfg.database_url)
     actions = pd.Series([r.action for r in results], dtype=object).value_counts()
     what = "、".join(f"{_INGEST_LABELS.get(str(k), str(k))} {int(v):,} 条" for k, v in actions.items()) or "无"
@@ -278,13 +285,14 @@ def monitor_and_report(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
 
     mon_dir = cfg.home / "monitoring" / str(st.as_of.date())
     m = run_monitor(cfg.world, st.as_of - pd.DateOffset(months=3), st.as_of - pd.DateOffset(months=1), mon_dir,
-                    tracking_uri=cfg.tracking_uri, store=st.store)
-    rep = build_leadership_report(cfg.home / "reports", period="monthly",
-                                  end=pd.Timestamp.now().normalize() + pd.Timedelta(days=1), store=st.store,
+                    tracking_uri=cfg.tracking_uri, store=st.store, workspace=cfg.home / "evidently")
+    # the month of data that ends with the world (its alerts are about that month), not the wall clock's month
+    rep = build_leadership_report(cfg.home / "reports", period="monthly", store=st.store,
                                   engine=st.engine, monitor_summary=mon_dir / "summary.json")
     res.artefacts["漂移监测 monitoring"] = str(mon_dir)
+    res.artefacts["监测历史 Evidently"] = f"DO_NOT_TRACK=1 .venv/bin/evidently ui --workspace {cfg.home / 'evidently'}"
     res.artefacts["领导报告 leadership report"] = str(rep.html)
-    state = "无告警" if not m.alarms else f"{len(m.alarms)} 项告警（合成世界第一年仍在积累历史，参照窗口取自这一时期）"
+    state = "无告警" if not m.alarms else f"{len(m.alarms)} 项告警"
     return f"监测：{state}；领导月报已生成"
 
 

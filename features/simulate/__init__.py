@@ -27,7 +27,7 @@ from features.simulate._records import build_tables
 
 __all__ = ["simulate", "oracle_scores", "load_world_meta", "SimParams", "GENERATOR_VERSION"]
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: a burn-in year before the window
 ORACLE_FILE = Path("oracle") / "hazard.parquet"
 
 
@@ -47,6 +47,8 @@ def simulate(people: int, days: int, seed: int, out: str | Path, params: SimPara
         raise SimulationConfigError(f"unknown simulation parameter(s) {sorted(unknown)}; "
                                     "see features/simulate/_params.py")
     params = replace(params or SimParams(), **overrides)
+    if not 0 <= params.burn_in_days <= 3660:
+        raise SimulationConfigError(f"burn_in_days={params.burn_in_days}: choose between 0 and 3660 days.")
     if params.scenario not in SCENARIOS:
         raise SimulationConfigError(f"scenario={params.scenario!r}: choose one of {list(SCENARIOS)}.")
     out = Path(out)
@@ -55,9 +57,16 @@ def simulate(people: int, days: int, seed: int, out: str | Path, params: SimPara
     t0 = time.perf_counter()
     geo, grid_pops = build_geography(people, params, rng)
     persons = build_people(people, geo, grid_pops, params, rng)
-    with progress_task("模拟纠纷与警情 (simulating days)", total=days, enabled=progress) as advance:
-        raw = run_dynamics(persons, days, params, rng, progress=lambda t: advance(1))
-    tables = build_tables(raw, persons, geo, params, rng, days)
+    # The dynamics run over burn-in + window from the burn-in's first day (scenario days stay relative
+    # to the window); people are described as of the window's start.
+    burn = params.burn_in_days
+    start = pd.Timestamp(params.start_date)
+    history = replace(params, start_date=str((start - pd.Timedelta(days=burn)).date()),
+                      scenario_day=None if params.scenario_day is None else params.scenario_day + burn)
+    total = days + burn
+    with progress_task("模拟纠纷与警情 (simulating days)", total=total, enabled=progress) as advance:
+        raw = run_dynamics(persons, total, history, rng, progress=lambda t: advance(1))
+    tables = build_tables(raw, persons, geo, history, rng, total)
     t_sim = time.perf_counter() - t0
 
     with progress_task("写入 Parquet (writing tables)", total=len(tables) + 1, enabled=progress) as advance:
@@ -65,12 +74,11 @@ def simulate(people: int, days: int, seed: int, out: str | Path, params: SimPara
             assert name in TABLES, name
             df.to_parquet(out / f"{name}.parquet", index=False)
             advance(1)
-        oracle = _oracle_frame(raw, persons.table["person_id"].to_numpy(), params)
+        oracle = _oracle_frame(raw, persons.table["person_id"].to_numpy(), history, first_day=burn)
         (out / ORACLE_FILE).parent.mkdir(exist_ok=True)
         oracle.to_parquet(out / ORACLE_FILE, index=False)
         advance(1)
 
-    start = pd.Timestamp(params.start_date)
     involved = tables["incident_parties"]["person_id"].nunique()
     summary = {
         "generator_version": GENERATOR_VERSION,
@@ -79,6 +87,8 @@ def simulate(people: int, days: int, seed: int, out: str | Path, params: SimPara
         "days": days,
         "start_date": str(start.date()),
         "end_date": str((start + pd.Timedelta(days=days)).date()),
+        "burn_in_days": burn,
+        "history_start": history.start_date,
         "background_hazard": params.background_hazard,
         "tables": {name: int(len(df)) for name, df in tables.items()},
         "involved_people": int(involved),
@@ -100,11 +110,13 @@ def _jsonable(d):
     return json.loads(json.dumps(d, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
 
 
-def _oracle_frame(raw, person_ids: np.ndarray, params: SimParams) -> pd.DataFrame:
-    """Daily hazards per person (summed over disputes and crisis), only where above background."""
+def _oracle_frame(raw, person_ids: np.ndarray, params: SimParams, first_day: int = 0) -> pd.DataFrame:
+    """Daily hazards per person (summed over disputes and crisis), only where above background, from
+    ``first_day`` (the window's first day) on."""
     start = np.datetime64(params.start_date, "D")
-    df = pd.DataFrame({"p": raw.z_person, "d": raw.z_day, "full": raw.z_full.astype(np.float64),
-                       "rec": raw.z_records.astype(np.float64)})
+    keep = raw.z_day >= first_day
+    df = pd.DataFrame({"p": raw.z_person[keep], "d": raw.z_day[keep], "full": raw.z_full[keep].astype(np.float64),
+                       "rec": raw.z_records[keep].astype(np.float64)})
     agg = df.groupby(["p", "d"], sort=True).sum().reset_index()
     bg = params.background_hazard
     return pd.DataFrame({

@@ -27,6 +27,11 @@ SCENARIOS = ("none", "labour_surge", "recording_change")
 @dataclass(frozen=True)
 class SimParams:
     start_date: str = "2024-01-01"
+    #: Days simulated before ``start_date`` (burn-in). Their records are written like any others, dated
+    #: before the window, as the past that features see: on the window's first day every 365-day
+    #: feature is already in steady state (the world does not start empty). The oracle covers the
+    #: window only; ``days`` counts the window.
+    burn_in_days: int = 365
     # --- drift scenarios (for monitoring tests) ------------------------------------------------------
     #: none | labour_surge (wage disputes x strength from the scenario day) | recording_change (one
     #: prefecture's stations stop ticking flags and write generic notes from the scenario day)

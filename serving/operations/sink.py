@@ -10,7 +10,9 @@ app imports it by name at start-up. It implements :class:`common.records.AlertSi
 * The store must be migrated: construction raises :class:`StoreNotReady` (a ``NotReady``) naming the
   database and the command that fixes it (``weimeng db upgrade``); an unusable URL raises a
   ``ConfigurationError``.
-* Only flagged people (level other than ``none``) are filed; the rest count as ``unchanged``.
+* Only flagged people (level other than ``none``) are filed; the rest count as ``unchanged``. Every
+  person handed over also updates the watch list and the county budgets
+  (:meth:`AlertStore.record_watch`); a failure there is logged and never costs the alerts.
 * Filing goes through the store's public :meth:`AlertStore.ingest` (dedup and cooldown apply):
   ``created``, ``raised`` and ``updated`` count as ``filed``, ``suppressed`` as ``unchanged``.
 * One bad record never costs the others: a chunk that fails is filed again one record at a time, and
@@ -115,13 +117,15 @@ class AlertStoreSink:
         people = list(scored)
         flagged = [sp for sp in people if getattr(sp, "level", None) != "none"]
         skipped = len(people) - len(flagged)
-        if not flagged:
-            return SinkReport(unchanged=skipped)
         if self._serial:
             with self._lock:
                 filed, unchanged, failed, ids = self._file(flagged)
+                self._watch(people)
         else:
             filed, unchanged, failed, ids = self._file(flagged)
+            self._watch(people)
+        if not flagged:
+            return SinkReport(unchanged=skipped)
         report = SinkReport(filed=filed, unchanged=unchanged + skipped, failed=failed, alert_ids=tuple(ids))
         if failed:
             log.warning("alert sink: %s (of %d handed over)", report.summary, len(people))
@@ -130,6 +134,16 @@ class AlertStoreSink:
         return report
 
     # -- internals -------------------------------------------------------------------------------
+    def _watch(self, people: list[ScoredPerson]) -> None:
+        """The watch list and county budgets (all people scored): never costs the alerts filed."""
+        try:
+            report = self.store.record_watch(people)
+        except Exception as exc:
+            log.warning("alert sink: the watch list was not updated (%s)", type(exc).__name__)
+            return
+        if report.listed or report.removed:
+            log.info("alert sink: watch list %d listed, %d removed", report.listed, report.removed)
+
     def _file(self, flagged: list[ScoredPerson]) -> tuple[int, int, int, list[int]]:
         filed = unchanged = failed = 0
         ids: list[int] = []

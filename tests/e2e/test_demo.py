@@ -30,6 +30,10 @@ def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
         review = outcomes["8. 人工审核（演示审核员）review"]
         assert "通过 5 条" in review and "demo-reviewer" in review
         assert all("{'" not in o and "['" not in o for _, o, _ in res.steps)  # no raw Python values
+        # the report is about the data's last month, so it holds the demo's alerts and the station scorecard
+        page = next((cfg.home / "reports").glob("leadership_monthly_*.html")).read_text(encoding="utf-8")
+        assert "没有生成预警" not in page and "派出所一网考" in page and "县内排名" in page
+        assert (cfg.home / "evidently").is_dir()                              # the monitor's history
         password = re.search(r"demo-reviewer\s+密码 (\S+)", " ".join(res.logins)).group(1)
         with httpx.Client(base_url=res.console.url.rsplit("/console", 1)[0], follow_redirects=True, timeout=30) as c:
             login = c.get("/console/login")
@@ -39,6 +43,7 @@ def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
                                                    "csrf_token": token})
             assert queue.status_code == 200 and "演示" in queue.text
             assert re.search(r"/console/cases/\d+", queue.text), "the queue lists the demo's alerts"
+            assert "平均的 " in queue.text and "县内前 " in queue.text     # risk in the reviewer's terms
     finally:
         if res.console is not None:
             res.console.stop()

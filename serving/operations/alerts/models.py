@@ -14,6 +14,8 @@ Tables (every time is aware UTC: a ``timestamptz`` column on PostgreSQL, see :cl
   level and versions copied in, so training can read labels without joins (see docs/alerts.md).
 * ``inbox_tokens`` — per-cadre bearer tokens, stored only as SHA-256 hashes.
 * ``routing_gaps`` — places where a grid had no reachable staff (fallback used, or nobody at all).
+* ``watch_entries`` — the watch list (关注名单): people above the watch bar who are not alerts.
+* ``county_budgets`` — each county's alert budget per scoring run, as scoring last reported it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from common.clock import UTC, to_utc
 
 __all__ = ["Base", "Alert", "AlertEvent", "Delivery", "InboxItem", "AlertOutcome", "InboxToken", "RoutingGap",
-           "VERSION_TABLE", "UtcDateTime"]
+           "WatchEntry", "CountyBudget", "VERSION_TABLE", "UtcDateTime"]
 
 #: Alembic's version table for this store (not ``alembic_version``, which MLflow uses in a shared database).
 VERSION_TABLE = "weimeng_alerts_alembic_version"
@@ -203,3 +205,32 @@ class RoutingGap(Base):
     kind: Mapped[str] = mapped_column(sa.String(30))           # fallback_used | unreachable | unknown_address
     detail: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WatchEntry(Base):
+    """One person on the watch list (关注名单): above the watch bar, not an alert (outside the county's
+    budget or below the alert bar). Replaced by the person's next score; removed when they become an
+    alert or fall below the bar (see :mod:`serving.operations.alerts.watch`)."""
+
+    __tablename__ = "watch_entries"
+
+    person_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    county_code: Mapped[str | None] = mapped_column(sa.String(12), index=True)
+    probability: Mapped[float] = mapped_column(sa.Float)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+    model_version: Mapped[str | None] = mapped_column(sa.String(64))
+    thresholds_version: Mapped[str | None] = mapped_column(sa.String(64))
+    summary: Mapped[str | None] = mapped_column(sa.Text)
+    listed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CountyBudget(Base):
+    """A county's alert budget per scoring run, as the thresholds of the scoring model version state it."""
+
+    __tablename__ = "county_budgets"
+
+    county_code: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
+    budget_per_run: Mapped[int] = mapped_column(sa.Integer)
+    thresholds_version: Mapped[str | None] = mapped_column(sa.String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

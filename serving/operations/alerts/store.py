@@ -52,6 +52,7 @@ from serving.operations.alerts.policy import AlertPolicy
 from serving.operations.alerts.routing import Directory, Route
 from serving.operations.alerts.transitions import record_event, transition
 from serving.operations.alerts.views import AlertView, DeliveryView, GapView, IngestResult, to_view
+from serving.operations.alerts.watch import WatchReport, record_scores
 
 __all__ = ["AlertStore", "UnitOfWork", "send_key", "retract_key"]
 
@@ -105,6 +106,11 @@ class AlertStore:
         return out
 
     # -- reads -----------------------------------------------------------------------------------
+    def record_watch(self, scored_people: Iterable[ScoredPerson]) -> WatchReport:
+        """Keep the watch list (关注名单) and the county budgets current with a scoring run (all people
+        scored, not only the flagged ones; see :mod:`serving.operations.alerts.watch`)."""
+        return record_scores(self.engine, list(scored_people), now=self.clock())
+
     def get(self, alert_id: int) -> AlertView:
         with self.sessions() as s:
             return to_view(AlertView, _load(s, alert_id, lock=False))

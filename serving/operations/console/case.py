@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from common.clock import format_beijing, from_data_time
 from common.levels import LEVEL_LABELS
 from common.places import Place
+from common.riskterms import risk_text
 from serving.operations import audit
 from serving.operations.alerts.lifecycle import STATE_LABELS
 from serving.operations.alerts.models import Alert, AlertEvent, AlertOutcome
@@ -56,6 +57,7 @@ class Case:
     can_decide: bool
     decide_note: str = ""
     extra: dict = field(default_factory=dict)
+    risk: str = ""               # 约为平均水平的 5 倍，高于本区县 98% 的有记录人员 (fixed per model version)
 
     def to_dict(self) -> dict:
         a = self.alert
@@ -67,7 +69,8 @@ class Case:
                 "rule_hits": self.rule_hits, "factors": self.factors, "actions": self.actions,
                 "timeline": [{**t, "time": t["time"].isoformat()} for t in self.timeline],
                 "score_history": self.score_history, "past_alerts": self.past_alerts,
-                "looks": [{**x, "at": str(x["at"])} for x in self.looks], "can_decide": self.can_decide}
+                "looks": [{**x, "at": str(x["at"])} for x in self.looks], "can_decide": self.can_decide,
+                "risk": self.risk}
 
 
 def load_alert_in_scope(engine: Engine, world: World, user: User, alert_id: int) -> tuple[AlertView, list[Place]]:
@@ -169,7 +172,8 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
                                if h["score"] is not None]),
         score_history=[{**h, "at": h["at"].isoformat(timespec="minutes")} for h in history],
         past_alerts=[{**p, "created_at": p["created_at"].isoformat(timespec="minutes")} for p in past],
-        events=events, looks=looks, can_decide=can, decide_note=why)
+        events=events, looks=looks, can_decide=can, decide_note=why,
+        risk=risk_text((alert.extra or {}).get("risk")))
 
 
 def _event_reason(action: str, reason: str | None, see_notes: bool) -> str | None:

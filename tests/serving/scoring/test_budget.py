@@ -207,6 +207,15 @@ def test_policy_backtest_reports_volume_precision_and_goals(bapp, budget_uri, sm
     assert list(r.curve["volume_multiple"]) == sorted(r.curve["volume_multiple"])
     assert r.curve["model"].is_monotonic_increasing
     assert len(r.goals) == 4 and all(isinstance(g["met"], bool) for g in r.goals)
+    # the same budgets, another ranking: each scorer fills every county's budget with its own top people
+    b = r.budgeted.set_index("scorer")
+    per_run = r.per_snapshot["budget"].iloc[0]
+    # (a county with fewer people than its budget alerts everyone there: at most the budget in all)
+    assert 0 < b.loc["rules_only", "alerts"] == b.loc["oracle_records", "alerts"] <= 2 * per_run
+    assert b.loc["policy", "alerts"] == r.per_snapshot["alerts"].sum()
+    lift, (lo, hi) = r.summary["lift_over_rules_budgeted"], r.summary["lift_over_rules_budgeted_ci"]
+    if np.isfinite(lift):
+        assert lo <= lift <= hi
     paths = write_report(r, tmp_path)
     md = paths["markdown"].read_text(encoding="utf-8")
     assert "## 目标 Goals" in md and "预警量-召回曲线" in md and th.version in md

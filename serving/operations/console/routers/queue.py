@@ -9,6 +9,7 @@ from serving.operations import audit
 from serving.operations.auth.errors import Forbidden
 from serving.operations.console.display import person_text
 from serving.operations.console.queue import AGE_CHOICES, LEVEL_CHOICES, STATUS_CHOICES, QueueFilters, list_queue
+from serving.operations.console.watch import budget_header, budget_line
 from serving.operations.console.web import ConsoleContext, Viewer, context, current_viewer, render
 
 __all__ = ["router"]
@@ -38,15 +39,18 @@ def queue(request: Request, viewer: Viewer = Depends(current_viewer), filters: Q
     page = queue_page(viewer, ctx, filters)
     rows = [{"row": r, "person": person_text(r.person_id, viewer.policy),
              "counties": "、".join(ctx.world.county_name(c) for c in r.counties)} for r in page.rows]
+    budget = budget_line(budget_header(ctx.engine, ctx.world, viewer.jurisdiction))
     return render(request, "queue.html", page=page, rows=rows, filters=filters, STATUS_CHOICES=STATUS_CHOICES,
-                  AGE_CHOICES=AGE_CHOICES, LEVEL_CHOICES=LEVEL_CHOICES)
+                  AGE_CHOICES=AGE_CHOICES, LEVEL_CHOICES=LEVEL_CHOICES, budget=budget)
 
 
 @router.get("/api/queue")
 def api_queue(viewer: Viewer = Depends(current_viewer), filters: QueueFilters = Depends(queue_filters),
               ctx: ConsoleContext = Depends(context)) -> dict:
     page = queue_page(viewer, ctx, filters)
+    s = budget_header(ctx.engine, ctx.world, viewer.jurisdiction)
     return {"counts": page.counts, "total": page.total,
+            "budget": {"alerts": s.alerts, "budget": s.budget, "urgent": s.urgent, "watch": s.watch, "days": s.days},
             "items": [{"alert_id": r.id, "person": person_text(r.person_id, viewer.policy), "level": r.level,
                        "score": r.score, "state": r.state, "categories": list(r.categories), "urgent": r.urgent,
                        "created_at": r.created_at.isoformat(), "counties": list(r.counties)} for r in page.rows]}

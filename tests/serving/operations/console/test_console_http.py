@@ -361,7 +361,7 @@ def test_the_app_serves_the_same_urls_from_its_routers(client):
                 ("/api/me", "GET"), ("/queue", "GET"), ("/api/queue", "GET"), ("/cases/{alert_id}", "GET"),
                 ("/api/cases/{alert_id}", "GET"), ("/cases/{alert_id}/decision", "POST"),
                 ("/api/cases/{alert_id}/decision", "POST"), ("/reports", "GET"), ("/reports/{relpath:path}", "GET"),
-                ("/audit", "GET")}
+                ("/audit", "GET"), ("/watch", "GET"), ("/api/watch", "GET")}
     assert routed == expected
     for path, method in sorted(routed):  # every one is mounted: login, CSRF or a redirect answers, never 404/405
         r = client.request(method, path.replace("{alert_id}", "1").replace("{relpath:path}", "x.html"),
