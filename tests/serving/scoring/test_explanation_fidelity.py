@@ -74,11 +74,14 @@ def test_the_cache_is_keyed_by_the_feature_row_and_the_model_version(app, popula
     X = Scorer.matrix(b, population.head(50))
     C = Scorer.contributions(b, X)
     np.testing.assert_allclose(C, Scorer.treeshap(b, X), rtol=0, atol=1e-12)
+    # a different row for the model (its strongest feature moved): fresh contributions, not the cached ones
+    j = int(np.argmax(np.abs(C[:, :-1]).sum(axis=0)))
     X2 = X.copy()
-    X2[:, 0] += 3.0  # a different row for the model: fresh contributions, not the cached ones
+    X2[:, j] = np.where(np.isnan(X2[:, j]), 0.0, X2[:, j]) + 25.0
     C2 = Scorer.contributions(b, X2)
-    np.testing.assert_allclose(C2, Scorer.treeshap(b, X2), rtol=0, atol=1e-12)
-    assert not np.allclose(C2, C)
+    exact2 = Scorer.treeshap(b, X2)
+    np.testing.assert_allclose(C2, exact2, rtol=0, atol=1e-12)
+    assert not np.allclose(exact2, C)
     other = Bundle(b.model, b.ruleset, b.policy, b.thresholds, "another-version", b.loaded_at)
     assert len(other.contribution_cache) == 0 and other.contribution_cache is not b.contribution_cache
 
