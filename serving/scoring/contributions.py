@@ -4,7 +4,7 @@ An explanation's factors are LightGBM's own TreeSHAP (``predict(pred_contrib=Tru
 about 0.5–1.5 ms a row for a 300-tree model of depth 6, some 50–200 times a plain prediction. Cheaper
 attributions were measured against it on the flagged rows of the benchmark world and rejected
 (docs/serving.md, "How explanations are computed"): per-leaf path attributions (Saabas) agreed with
-TreeSHAP on the top three factors for 29% of the flagged people, per-leaf mean TreeSHAP for 62%,
+TreeSHAP on the top three factors for 18-30% of the flagged people, per-leaf mean TreeSHAP for 62%,
 against a goal of 95%.
 
 So the numbers stay exact and are not computed twice: a :class:`ContributionCache` belongs to one
