@@ -249,11 +249,30 @@ class EventStore:
         return _finish(out)
 
     def online_vector(self, person_id: str, as_of) -> dict[str, float | None]:
-        """One person's feature vector, from the same SQL as the batch path."""
+        """One person's feature vector, from the same SQL as the batch path (``feature_sql("one")``),
+        run over that person's rows only (:class:`features.online.OnlineIndex`, built on first use)."""
+        return self.online_index().vector(str(person_id), int(epoch_s([as_timestamp(as_of)])[0]))
+
+    def online_vector_duckdb(self, person_id: str, as_of) -> dict[str, float | None]:
+        """The same vector by the statement in DuckDB over the whole relations (the reference, and
+        the online path before :class:`features.online.OnlineIndex`)."""
         snaps = pd.DataFrame({"as_of_ts": epoch_s([as_timestamp(as_of)])})
         df = _finish(self._query(feature_sql("one"), [person_id, person_id, person_id], {"snapshots": snaps}))
         row = df.iloc[0]
         return {name: (None if pd.isna(row[name]) else float(row[name])) for name in FEATURE_NAMES}
+
+    def online_index(self):
+        """The per-person index of the online path (one export of the relations, on first use)."""
+        index = self.__dict__.get("_online")
+        if index is None:
+            from features.online import OnlineIndex
+
+            with self._lock:
+                index = self.__dict__.get("_online")
+                if index is None:
+                    index = OnlineIndex(self._con)
+                    self._online = index
+        return index
 
     def population(self, as_of, lookback_days: int = 365) -> pd.Series:
         """Persons with an incident, mediation, care record or field report visible in the look-back window."""

@@ -27,6 +27,7 @@ takes that one road. A sink that cannot be opened or fails is logged and reporte
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import json
@@ -125,6 +126,9 @@ class ScoringApp:
         self._audit_failed_at: float | None = None
         self._audit_open_lock = threading.Lock()
         self.started_at = utcnow().replace(microsecond=0)
+        self._prepare = False   # prepare explanations after every model load (the service)
+        self._as_of_ok: dict[str, pd.Timestamp] = {}   # as-of text -> its checked time (the hot path's)
+        self._counted: dict[tuple[str, str], tuple] = {}  # (endpoint, status) -> its metric children
         from serving.scoring.metrics import metrics
 
         self.metrics = metrics()
@@ -132,13 +136,15 @@ class ScoringApp:
     # -- start-up ----------------------------------------------------------------------------------
     @classmethod
     def start(cls, settings: ServingSettings | None = None, *, sink: AlertSink | None = None,
-              watch: bool = True, open_sink: bool = False, audit: AuditSink | None = None) -> ScoringApp:
+              watch: bool = True, open_sink: bool = False, audit: AuditSink | None = None,
+              prepare: bool = False) -> ScoringApp:
         """Load everything; raise a ScoringError subclass (never a half-started app) if anything is wrong.
 
         ``sink`` replaces the configured ``alert_sink``. The configured sink is imported here (a bad
         name fails start-up) and opened on first use; ``open_sink=True`` opens it now and logs why
         if it cannot (the service: an unmigrated alert store must not stop scoring). ``audit``
-        replaces the configured ``audit_sink`` the same way."""
+        replaces the configured ``audit_sink`` the same way. ``prepare``: compute, on a background thread,
+        the explanations of the people flagged at the default as-of (:meth:`prepare_explanations`)."""
         s = (settings or ServingSettings.load(None)).resolve()
         policy = load_policy(s.fusion)
         data_dir = str(s.data_dir)  # resolve() fills every path
@@ -166,7 +172,34 @@ class ScoringApp:
         if watch:
             app._watcher = threading.Thread(target=app._watch, name="weimeng-reload-watcher", daemon=True)
             app._watcher.start()
+        app._prepare = prepare
+        if prepare:
+            app._prepare_in_background()
         return app
+
+    def prepare_explanations(self, as_of=None) -> int:
+        """Score the whole population at ``as_of`` (default: the default as-of) with explanations for the
+        flagged, so the current bundle's contribution cache holds their exact TreeSHAP rows: the first
+        request for a flagged person then costs what any other does. Returns the rows cached."""
+        b = self.scorer.bundle
+        if self.source is None or b.model is None:
+            return 0
+        ts = self.default_as_of() if as_of is None else normalise_as_of(as_of)
+        frame = self.source.population_frame(ts)
+        self.scorer.score_frame(frame, explain="flagged", source="api", bundle=b)
+        return len(b.contribution_cache)
+
+    def _prepare_in_background(self) -> None:
+        def run() -> None:
+            try:
+                t0 = time.perf_counter()
+                n = self.prepare_explanations()
+                log.info("explanations prepared for %d flagged people at the default as-of (%.1f s)", n,
+                         time.perf_counter() - t0)
+            except Exception:  # never fatal: requests compute what is not prepared
+                log.exception("preparing explanations failed")
+
+        threading.Thread(target=run, name="weimeng-prepare-explanations", daemon=True).start()
 
     def _load_ruleset(self):
         # Submodule imports (not `import rules`): they work even where the editable install exposes the
@@ -243,6 +276,8 @@ class ScoringApp:
             old = self.scorer.bundle
             bundle = self._build_bundle(alias)
             self.scorer.swap(bundle)
+            if self._prepare:
+                self._prepare_in_background()
             if broadcast:
                 token = json.dumps({"alias": alias, "model_version": bundle.model_version, "nonce": uuid.uuid4().hex})
                 self._token_path.parent.mkdir(parents=True, exist_ok=True)
@@ -301,8 +336,12 @@ class ScoringApp:
         except Exception as exc:  # a bug: log it, answer 500 without internals
             log.exception("%s failed", endpoint)
             status, body = error_response(exc)
-        self.metrics.requests.labels(endpoint, str(status)).inc()
-        self.metrics.latency.labels(endpoint).observe(time.perf_counter() - t0)
+        children = self._counted.get((endpoint, str(status)))
+        if children is None:
+            children = (self.metrics.requests.labels(endpoint, str(status)), self.metrics.latency.labels(endpoint))
+            self._counted[(endpoint, str(status))] = children
+        children[0].inc()
+        children[1].observe(time.perf_counter() - t0)
         return status, body
 
     def authenticate(self, api_key: str | None) -> Account:
@@ -376,9 +415,14 @@ class ScoringApp:
         return self.source
 
     def _as_of(self, value, field: str = "as_of") -> pd.Timestamp:
+        cached = self._as_of_ok.get(value) if isinstance(value, str) and field == "as_of" else None
+        if cached is not None:  # parsed and inside the data window before (both fixed for the process)
+            return cached
         ts = self.default_as_of() if value in (None, "") else normalise_as_of(value, field)
         if self.source is not None:
             self.source.check_as_of(ts, field)
+        if isinstance(value, str) and field == "as_of" and len(self._as_of_ok) < 1024:
+            self._as_of_ok[value] = ts
         return ts
 
     def _check_batch(self, n: int, field: str) -> None:
@@ -623,10 +667,12 @@ class ScoringApp:
         to run on the event loop instead of hopping to a worker thread."""
         if self.source is None or n > 16:
             return False
-        try:
-            ts = self.default_as_of() if as_of in (None, "") else normalise_as_of(as_of)
-        except ScoringError:
-            return True  # the answer is a 4xx, also cheap
+        ts = self._as_of_ok.get(as_of) if isinstance(as_of, str) else None
+        if ts is None:
+            try:
+                ts = self.default_as_of() if as_of in (None, "") else normalise_as_of(as_of)
+            except ScoringError:
+                return True  # the answer is a 4xx, also cheap
         return self.source.is_cached(ts)
 
     def status(self) -> dict:
@@ -695,8 +741,13 @@ def _batch_body(items, bundle: Bundle, app: ScoringApp, ts, sink: dict) -> dict:
     body = {"items": items, "counts": counts, "levels": levels, **sink, **app._versions(bundle),
             "thresholds": {k: bundle.thresholds.as_dict()[k] for k in ("red", "orange", "yellow", "mode")}}
     if ts is not None:
-        body["as_of"] = from_data_time(ts).isoformat()
+        body["as_of"] = _utc_text(ts)
     return body
+
+
+@functools.lru_cache(maxsize=256)
+def _utc_text(ts: pd.Timestamp) -> str:
+    return from_data_time(ts).isoformat()
 
 
 def _with_extra(s: ScoredPerson, **extra) -> ScoredPerson:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from common.records import RISK_DOWN, RISK_UP, Explanation, Factor, RuleHitView, plain_reasons
 from features.catalog import CATALOG, RISK_CATEGORIES
 from serving.scoring.fusion import FusionPolicy, FusionResult
 
-__all__ = ["factors_from_contributions", "hit_views", "build_explanation", "summary_sentence"]
+__all__ = ["factors_from_contributions", "hit_views", "build_explanation", "summary_sentence", "fidelity"]
 
 _UP, _DOWN = RISK_UP, RISK_DOWN
 
@@ -35,8 +37,18 @@ def factors_from_contributions(features: Sequence[str], contributions: Sequence[
                                values: Mapping[str, float | None], *, top: int | None,
                                min_abs: float) -> tuple[Factor, ...]:
     """Factors sorted by |contribution| (ties by feature name), at most ``top`` (None: all)."""
-    pairs = [(name, float(c)) for name, c in zip(features, contributions, strict=True)
-             if abs(c) >= min_abs and c != 0.0]
+    if top is not None and isinstance(contributions, np.ndarray) and len(contributions) > 4 * top + 8:
+        # The few candidates first (numpy), then the exact ordering below on those alone: every value
+        # within rounding distance of the top-th largest is kept, so the result is the same.
+        a = np.abs(contributions)
+        ok = np.flatnonzero((a >= min_abs) & (contributions != 0.0))
+        if len(ok) > top:
+            kth = np.partition(a[ok], len(ok) - top)[len(ok) - top]
+            ok = ok[a[ok] >= kth - 1e-9]
+        pairs = [(features[i], float(contributions[i])) for i in ok.tolist()]
+    else:
+        pairs = [(name, float(c)) for name, c in zip(features, contributions, strict=True)
+                 if abs(c) >= min_abs and c != 0.0]
     pairs.sort(key=lambda nc: (-round(abs(nc[1]), 12), nc[0]))
     if top is not None:
         pairs = pairs[:top]
@@ -81,3 +93,31 @@ def build_explanation(result: FusionResult, hits: Sequence[RuleHitView], factors
     actions = tuple(policy.actions[c] for c in result.categories if c in policy.actions)
     return Explanation(summary=summary_sentence(result, ordered, factors, policy), rule_hits=tuple(ordered),
                        factors=tuple(factors), actions=actions)
+
+
+def fidelity(shown: Sequence[Explanation | None], exact: Sequence[Explanation | None],
+             exact_contributions: Sequence[Mapping[str, float]], *, top: int = 3) -> dict:
+    """How far explanations ``shown`` to people agree with ``exact`` ones for the same rows.
+
+    ``exact`` are the explanations built the same way from exact TreeSHAP, ``exact_contributions``
+    each row's full TreeSHAP vector (feature -> log-odds). Measured on what a reviewer reads: ``top3``
+    is the share of rows whose ``top`` strongest shown factors are the same set; ``sign`` the share of
+    shown factors whose direction (风险上升 / 风险下降) agrees with the sign of that feature's exact
+    contribution; ``summary`` the share of identical summary sentences (level, categories and the two
+    strongest reasons as phrased). Rows without an explanation on both sides are skipped; one on one
+    side only disagrees everywhere.
+    """
+    rows = top_ok = factors = sign_ok = summary_ok = 0
+    for a, b, c in zip(shown, exact, exact_contributions, strict=True):
+        if a is None and b is None:
+            continue
+        rows += 1
+        if a is None or b is None:
+            continue
+        top_ok += {f.feature for f in a.factors[:top]} == {f.feature for f in b.factors[:top]}
+        summary_ok += a.summary == b.summary
+        for f in a.factors:
+            factors += 1
+            sign_ok += (float(c.get(f.feature, 0.0)) > 0) == (f.direction == "up")
+    return {"rows": rows, "top3": top_ok / rows if rows else 1.0, "factors": factors,
+            "sign": sign_ok / factors if factors else 1.0, "summary": summary_ok / rows if rows else 1.0}

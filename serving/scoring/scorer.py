@@ -13,9 +13,10 @@ that need them: flagged rows (their explanation and the model's categories), eve
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -26,6 +27,7 @@ from common.levels import LEVELS
 from common.records import Explanation, ScoredPerson
 from common.riskterms import RiskReference
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
+from serving.scoring.contributions import ContributionCache
 from serving.scoring.errors import ModelMismatchError, ScoringInputError
 from serving.scoring.explain import build_explanation, factors_from_contributions, hit_views
 from serving.scoring.fusion import (
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["Bundle", "Scorer", "Explain", "build_bundle", "check_model", "calibrate"]
 
 Explain = Literal["flagged", "all", "none"]
+
+_HIT_FIELDS = ["person_id", "rule_id", "rule_version", "category", "level", "urgent", "explanation"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,14 @@ class Bundle:
             cached = np.array([index[n] for n in self.feature_names], dtype=np.intp)
             object.__setattr__(self, "_model_columns", cached)
         return cached
+
+    @property
+    def contribution_cache(self) -> ContributionCache:
+        """This bundle's (this model version's) TreeSHAP rows already computed."""
+        cache = self.__dict__.get("_contrib_cache")
+        if cache is None:
+            cache = self.__dict__.setdefault("_contrib_cache", ContributionCache())
+        return cache
 
     def describe(self) -> dict:
         md = dict(getattr(self.model, "metadata", {}) or {})
@@ -135,6 +147,8 @@ def _utc_snapshot(value: datetime | None) -> datetime:
     """The snapshot time as aware UTC: now when not given; a naive value is a data-contract (Beijing) time."""
     if value is None:
         return utcnow().replace(microsecond=0)
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value
     return from_data_time(value) if value.tzinfo is None else to_utc(value)
 
 
@@ -285,11 +299,19 @@ class Scorer:
     PARALLEL_CONTRIB_ROWS = 256
 
     @staticmethod
-    def contributions(b: Bundle, X: np.ndarray) -> np.ndarray:
+    def treeshap(b: Bundle, X: np.ndarray) -> np.ndarray:
+        """LightGBM's exact TreeSHAP for every row of ``X`` (no cache)."""
         threads = 0 if len(X) >= Scorer.PARALLEL_CONTRIB_ROWS else 1  # 0: LightGBM's default (all cores)
         if b.model is None:
             raise ValueError("contributions need a model (rules-only bundles have none)")
         return np.asarray(b.model.booster.predict(X, pred_contrib=True, num_threads=threads))
+
+    @staticmethod
+    def contributions(b: Bundle, X: np.ndarray) -> np.ndarray:
+        """Exact TreeSHAP for every row of ``X``, each row computed once per bundle (:class:`ContributionCache`)."""
+        if b.model is None:
+            raise ValueError("contributions need a model (rules-only bundles have none)")
+        return b.contribution_cache.get(X, lambda rows: Scorer.treeshap(b, rows))
 
     #: Up to this many rows, rules run on the event engine row by row (about 0.2 ms a row); above it the
     #: vectorised batch evaluator (a few ms of fixed cost, then microseconds a row). Both give the same hits
@@ -313,13 +335,16 @@ class Scorer:
                     per_row[i] = b.engine.evaluate(pids[i], None, row, as_of=as_ofs[i])
                 return per_row
             frame = pd.DataFrame(F, columns=list(FEATURE_NAMES))
-            frame.insert(0, "as_of", pd.to_datetime(list(as_ofs)))
+            one = _single(as_ofs)
+            if one is None:
+                frame.insert(0, "as_of", pd.to_datetime(list(as_ofs)))
             frame.insert(0, "person_id", np.arange(n))
-            hits = evaluate_batch(b.ruleset, frame, strict=False)
+            hits = evaluate_batch(b.ruleset, frame, as_of=one, strict=False)
         except RuleInputError as exc:
             raise ScoringInputError(str(exc), field="features") from None
-        for h in hits.itertuples(index=False):
-            per_row[int(h.person_id)].append(h)
+        # the fields a hit is read by (itertuples over the as-of column would box a Timestamp per hit)
+        for h in hits[_HIT_FIELDS].itertuples(index=False):
+            per_row[h.person_id].append(h)
         return per_row
 
     # -- scoring -----------------------------------------------------------------------------------
@@ -335,7 +360,7 @@ class Scorer:
         if len(frame) == 0:
             return []
         pids = frame["person_id"].astype(str).tolist()
-        as_ofs = [t.to_pydatetime() for t in pd.to_datetime(frame["as_of"])]
+        as_ofs = _datetimes(frame["as_of"])
         return self.score_matrix(pids, as_ofs, self.catalog_matrix(frame), explain=explain, source=source,
                                  snapshot_time=snapshot_time, full=full, hits=hits, bundle=bundle, ceiling=ceiling)
 
@@ -361,8 +386,9 @@ class Scorer:
         over = np.zeros(n, dtype=bool)
         # By default the ceiling applies to requests for one as-of (batch runs, score APIs); a history of
         # several dates (the explain view) and the event path show levels by the bars alone.
-        apply_ceiling = (hits is None and len(set(as_ofs)) == 1) if ceiling is None else ceiling
-        if apply_ceiling:
+        apply_ceiling = (hits is None and _single(as_ofs) is not None) if ceiling is None else ceiling
+        if apply_ceiling and b.thresholds.budget is not None and self._population is not None \
+                and b.model is not None:  # otherwise _cuts() has no cut for anyone
             cand, keys = self._candidates(first, prob, pids)
             for i in map(int, np.flatnonzero(cand)):
                 cuts = self._cuts(b, as_ofs[i])
@@ -387,34 +413,42 @@ class Scorer:
         # Records leave scoring in aware UTC: the as-of times (data-contract Beijing wall time, what the
         # rule engine and the feature store work in) and the snapshot time are converted here, once.
         snapshot = _utc_snapshot(snapshot_time)
-        utc_of: dict = {}
-        as_of = [utc_of[t] if t in utc_of else utc_of.setdefault(t, from_data_time(t)) for t in as_ofs]
+        one = _single(as_ofs)
+        if one is not None:
+            as_of = [_from_data_time(one)] * n
+        else:
+            utc_of = {t: _from_data_time(t) for t in set(as_ofs)}
+            as_of = [utc_of[t] for t in as_ofs]
         out: list[ScoredPerson] = []
+        make = _scored_maker(snapshot, as_of)
         rs_version, m_version = b.ruleset_version, b.model_version
         budget = b.thresholds.budget
+        probs: list = [None] * n if b.model is None else prob.tolist()  # unrounded: levels are decided on these
+        max_hits = None if full else pol.max_rule_hits
+        fusion_version = pol.version
         for i in range(n):
             res = first[i]
+            row_hits = per_row[i]
             explanation: Explanation | None = None
-            if i in crow and contrib is not None:
-                c = contrib[crow[i]][:-1]
+            k = crow.get(i)
+            if k is not None and contrib is not None:
+                c = contrib[k][:-1]
                 cats = model_categories(names, c, pol)
                 if cats:
-                    res = fuse(float(prob[i]), [(h.rule_id, h.category, h.level, bool(h.urgent)) for h in per_row[i]],
+                    res = fuse(probs[i], [(h.rule_id, h.category, h.level, bool(h.urgent)) for h in row_hits],
                                b.thresholds.for_county(counties[i]), pol, cats)
                 if over[i]:
                     res = _replace(res, level="none")
-                values = dict(zip(names, X[i], strict=True))
+                values = dict(zip(names, X[i].tolist(), strict=True))
                 factors = factors_from_contributions(names, c, values, top=None if full else pol.top_factors,
                                                      min_abs=0.0 if full else pol.min_abs_contribution)
-                explanation = build_explanation(res, hit_views(per_row[i]), factors, pol,
-                                                max_hits=None if full else pol.max_rule_hits)
-            elif per_row[i] and explain != "none" and (res.level != "none" or explain == "all" or full):
-                explanation = build_explanation(res, hit_views(per_row[i]), (), pol,
-                                                max_hits=None if full else pol.max_rule_hits)
-            p = None if b.model is None else float(prob[i])  # unrounded: the level is decided on this value
+                explanation = build_explanation(res, hit_views(row_hits), factors, pol, max_hits=max_hits)
+            elif row_hits and explain != "none" and (res.level != "none" or explain == "all" or full):
+                explanation = build_explanation(res, hit_views(row_hits), (), pol, max_hits=max_hits)
+            p = probs[i]
             extra = {"model_level": res.model_level, "rule_level": res.rule_level,
-                     "rule_ids": [str(h.rule_id) for h in per_row[i]],
-                     "model_categories": list(res.model_categories), "fusion_version": pol.version}
+                     "rule_ids": [str(h.rule_id) for h in row_hits] if row_hits else [],
+                     "model_categories": list(res.model_categories), "fusion_version": fusion_version}
             if budget is not None:
                 th_i = b.thresholds.for_county(counties[i])
                 watch = res.level == "none" and p is not None and p >= th_i.watch
@@ -423,11 +457,11 @@ class Scorer:
                 ref = _risk_reference(budget)
                 if ref is not None and p is not None:
                     extra["risk"] = ref.describe(p, counties[i])
-            out.append(ScoredPerson(
-                person_id=pids[i], as_of=as_of[i], probability=p, level=res.level, categories=res.categories,
-                explanation=explanation, ruleset_version=rs_version, model_version=m_version,
-                catalog_version=CATALOG_VERSION, snapshot_time=snapshot, source=source, urgent=res.urgent,
-                extra=extra))
+            out.append(make({
+                "person_id": pids[i], "as_of": as_of[i], "probability": p, "level": res.level,
+                "categories": res.categories, "explanation": explanation, "ruleset_version": rs_version,
+                "model_version": m_version, "catalog_version": CATALOG_VERSION, "snapshot_time": snapshot,
+                "source": source, "urgent": res.urgent, "extra": extra}))
         return out
 
     def score_event(self, person_id: str, event: dict, features: dict, as_of: pd.Timestamp,
@@ -478,3 +512,47 @@ def _bars_view(th: Thresholds, budget: AlertThresholds, county: str | None) -> d
                 "red": th.red, "orange": th.orange, "yellow": th.yellow, "watch": th.watch}
         cache[county] = view
     return view
+
+
+def _single(as_ofs: Sequence[datetime]) -> datetime | None:
+    """The one as-of of every row, or None when the rows have several (cheap for the common case)."""
+    if not as_ofs:
+        return None
+    first = as_ofs[0]
+    same = as_ofs.count(first) == len(as_ofs) if isinstance(as_ofs, list) else all(t == first for t in as_ofs)
+    return first if same else None
+
+
+def _datetimes(column: pd.Series) -> list[datetime]:
+    """A frame's as-of column as Python datetimes, converting each distinct value once."""
+    stamps = pd.to_datetime(column)
+    codes, uniques = pd.factorize(stamps, sort=False)
+    if (codes < 0).any():  # a missing time: convert every value (the caller reports it)
+        return [t.to_pydatetime() for t in stamps]
+    values = [t.to_pydatetime() for t in uniques]
+    if len(values) == 1 and (codes == 0).all():
+        return values * len(codes)
+    return [values[c] for c in codes.tolist()]
+
+
+def _scored_maker(snapshot: datetime, as_of: Sequence[datetime]):
+    """Build ScoredPerson records from field dicts, skipping the dataclass's own ``__init__`` when that is
+    safe: its only work (``__post_init__``) is to make both times aware UTC, and here they already are
+    (converted above). A test checks the records equal those the constructor builds."""
+    aware = all(type(t) is datetime and t.tzinfo is UTC for t in {snapshot, *as_of})  # what it leaves as is
+    if not aware or hasattr(ScoredPerson, "__slots__"):
+        return lambda fields: ScoredPerson(**fields)
+    new = object.__new__
+
+    def make(fields: dict) -> ScoredPerson:
+        s = new(ScoredPerson)
+        s.__dict__.update(fields)
+        return s
+
+    return make
+
+
+@functools.lru_cache(maxsize=1024)
+def _from_data_time(t: datetime) -> datetime:
+    """:func:`common.clock.from_data_time`, remembered: requests ask for the same few as-of dates."""
+    return from_data_time(t)

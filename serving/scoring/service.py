@@ -289,7 +289,7 @@ class WeimengScoring:
             raise ServingConfigError(f"unknown --arg {unknown}; allowed: config, {', '.join(_OVERRIDABLE)}.",
                                      field=unknown[0])
         install_log_filter(WeimengScoring)
-        self.app = ScoringApp.start(ServingSettings.load(args.get("config"), overrides), open_sink=True)
+        self.app = ScoringApp.start(ServingSettings.load(args.get("config"), overrides), open_sink=True, prepare=True)
 
     def __is_ready__(self) -> bool:
         return self.app.ready()

@@ -164,3 +164,22 @@ def test_every_catalog_feature_has_label_template_and_is_produced(small_store):
     for f in CATALOG.values():
         assert f.label and "{v}" in f.template or f.kind == "flag"
         assert f.phrase(3)
+
+
+# --- property: the online path (SQLite over one person's rows) equals the batch path (DuckDB) -------
+
+_as_ofs = st.integers(min_value=-30 * 24, max_value=30 * 24).map(lambda h: AS_OF + pd.Timedelta(hours=h))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_incident_rows("J", _times), _invisible(), _as_ofs)
+def test_online_vector_equals_batch_for_any_history(history, invisible, as_of):
+    inc, parties = history
+    extra_inc, extra_parties = invisible
+    store = _store(inc + extra_inc, parties + extra_parties)
+    batch = store.features(as_of, person_ids=["P1", "P2", "P3", "P9"]).set_index("person_id")
+    for pid in ("P1", "P2", "P3", "P9"):  # P9: not in the data at all
+        online = store.online_vector(pid, as_of)
+        for name in FEATURE_NAMES:
+            b, o = batch.at[pid, name], online[name]
+            assert (o is None and math.isnan(b)) or o == pytest.approx(b, rel=1e-12), (pid, name, o, b)

@@ -139,3 +139,21 @@ def test_a_factor_that_restates_a_rule_is_not_repeated():
     reasons = plain_reasons([rule], [rule + "，风险上升", "近30天报警4次，风险上升", "近30天报警4次，风险上升"])
     assert reasons == (rule, "近30天报警4次，风险上升")
     assert plain_reasons([], ["近30天报警4次，风险上升"], limit=1) == ("近30天报警4次，风险上升",)
+
+
+def test_factors_from_an_array_equal_those_from_a_list():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    names = [f"f{i:02d}" for i in range(40)]
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.sampled_from([0.0, 0.004, -0.004, 0.005, 0.1, -0.1, 0.3, -0.3, 1e-13, 0.1 + 1e-13]) |
+                    st.floats(-2, 2, allow_nan=False), min_size=40, max_size=40), st.integers(1, 6))
+    def check(values, top):
+        values_map = {n: 1.0 for n in names}
+        fast = factors_from_contributions(names, np.array(values), values_map, top=top, min_abs=0.005)
+        slow = factors_from_contributions(names, list(values), values_map, top=top, min_abs=0.005)
+        assert fast == slow
+
+    check()
