@@ -31,7 +31,7 @@ def test_grassroots_rules_fire_with_chinese_explanations():
     hits = evaluate_batch(rs, frame, AS_OF)
     got = {(h.person_id, h.rule_id): h.explanation for h in hits.itertuples() if h.rule_id.startswith("GR")}
     assert got == {("P1", "GR001"): "近90天网格员排查1次发现扬言伤人或自伤，且近90天报警2次",
-                   ("P2", "GR002"): "近90天网格员排查2次发现矛盾有激化迹象，居民匿名反映3次"}
+                   ("P2", "GR002"): "近90天网格员排查2次发现矛盾有激化迹象，近90天居民匿名反映3次"}
     before = evaluate_batch(rs, frame.assign(as_of=pd.Timestamp("2026-11-30")), pd.Timestamp("2026-11-30"))
     assert not any(r.startswith("GR") for r in before["rule_id"])          # effective from the change date
     engine = EventRuleEngine(rs)
