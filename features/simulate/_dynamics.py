@@ -197,11 +197,11 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
     crisis_hidden_mean = np.exp(0.5 * P.hazard_crisis ** 2 * c_var)
     share_stopped = P.p_med_stop / (P.p_med_stop + P.p_med_resume)
 
-    calls_out = defaultdict(list)
-    med_out = defaultdict(list)
-    care_out = defaultdict(list)
-    out_out = defaultdict(list)
-    ora_out = defaultdict(list)
+    calls_out: defaultdict[str, list] = defaultdict(list)
+    med_out: defaultdict[str, list] = defaultdict(list)
+    care_out: defaultdict[str, list] = defaultdict(list)
+    out_out: defaultdict[str, list] = defaultdict(list)
+    ora_out: defaultdict[str, list] = defaultdict(list)
     pending_med: dict[int, list[np.ndarray]] = defaultdict(list)
 
     active = np.zeros(0, dtype=np.int64)
@@ -214,7 +214,7 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
         float(np.sqrt(c_var)), {"calls": calls_out, "mediations": med_out, "care": care_out, "outcomes": out_out,
                                 "oracle": ora_out}, cat, start, first_call, p_disp, p_aggr)
     for t in range(days):
-        if state is not None:
+        if intervene is not None and state is not None:
             state.t, state.active, state.tail = t, active, tail
             _apply(intervene(t, state), R, H, C, stopped)
         new = np.arange(starts_at[t], starts_at[t + 1])
