@@ -149,7 +149,9 @@ def _audit_line(engine) -> str:
 
 def build_leadership_report(out_dir: str | Path, *, period: str, end, store, engine=None,
                             monitor_summary: dict | str | Path | None = None, pdf: bool = True,
-                            now=None) -> ReportResult:
+                            now=None, prevention_html: str | None = None) -> ReportResult:
+    """``prevention_html``: an optional section 预防效果（模拟） from the closed-loop simulation
+    (``training.loop_report.prevention_section_html``), appended last and labelled as synthetic."""
     from monitoring.funnel import alert_funnel
 
     start, end_ts = period_window(period, end)
@@ -245,6 +247,8 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end, store, eng
               "outcomes": "走访结果", "model": "模型健康", "drift": "数据与模型漂移", "fairness": "公平性指标"}
     sections["summary"] = "<ul class='summary'>" + "".join(f"<li>{_esc(x)}</li>" for x in lines) + "</ul>"
     body = "".join(f"<section id='{sid}'><h2>{titles[sid]}</h2>{sections[sid]}</section>" for sid in SECTION_IDS)
+    if prevention_html:  # the closed-loop simulation's section (issue 19); it carries its own heading
+        body += f"<section id='prevention'>{prevention_html}</section>"
     title = f"未萌 社区矛盾纠纷风险预警 {'周报' if period == 'weekly' else '月报'}"
     page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>

@@ -28,7 +28,8 @@ import pandas as pd
 from training.loop import POLICIES, POLICY_LABELS, LoopConfig, LoopRun
 
 __all__ = ["LoopResult", "summarize", "goals", "to_markdown", "to_html", "write_report", "prevention_section",
-           "chart_svg", "GOALS", "SECTION_TITLE"]
+           "chart_svg", "GOALS", "SECTION_TITLE",
+           "prevention_section_html"]
 
 GOALS = {"fused_over_rules": 1.3, "fused_over_oracle": 0.8, "aware_keeps": 0.95}
 SECTION_TITLE = "预防效果（模拟）"
@@ -304,15 +305,34 @@ def prevention_section(res: LoopResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def prevention_section_html(res: LoopResult) -> str:
+    """The same section as HTML, for the leadership report (monitoring.report ``prevention_html``)."""
+    t = res.table.set_index("policy")
+    items = []
+    for p in ("fused", "rules", "oracle", "random"):
+        if p in t.index:
+            r = t.loc[p]
+            k = "prevented_expected_per_100"
+            items.append(f"<li>{POLICY_LABELS[p]}：每 100 次走访预防约 {_f(r[k])} 起"
+                         f"（95% 区间 {_f(r[k + '_lo'])}–{_f(r[k + '_hi'])}）</li>")
+    goals_rows = "".join(f"<tr><td>{html.escape(g['goal'])}</td><td>{html.escape(g['measured'])}</td>"
+                         f"<td>{'是' if g['met'] else '否'}</td></tr>" for g in res.goals)
+    return (f"<h2>{SECTION_TITLE}</h2><p class='muted'>以下数字来自合成世界的闭环模拟（{len(res.seeds)} 个模拟世界），"
+            "用于比较预警策略，不代表任何真实辖区的成效。</p>" + chart_svg(res) + "<ul>" + "".join(items) + "</ul>"
+            + "<table><tr><th>目标</th><th>实测</th><th>达成</th></tr>" + goals_rows + "</table>")
+
+
 def write_report(res: LoopResult, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out / "prevention.md", "html": out / "prevention.html", "svg": out / "prevention.svg",
-             "per_seed": out / "per_seed.csv", "visits": out / "visits.csv", "section": out / "section.md"}
+             "per_seed": out / "per_seed.csv", "visits": out / "visits.csv", "section": out / "section.md",
+             "section_html": out / "section.html"}
     paths["markdown"].write_text(to_markdown(res), encoding="utf-8")
     paths["html"].write_text(to_html(res), encoding="utf-8")
     paths["svg"].write_text(chart_svg(res), encoding="utf-8")
     paths["section"].write_text(prevention_section(res), encoding="utf-8")
+    paths["section_html"].write_text(prevention_section_html(res), encoding="utf-8")
     res.per_seed.to_csv(paths["per_seed"], index=False)
     visits = [r.visits.assign(seed=s, policy=p) for s, by in res.runs.items() for p, r in by.items() if len(r.visits)]
     (pd.concat(visits, ignore_index=True) if visits else pd.DataFrame()).to_csv(paths["visits"], index=False)

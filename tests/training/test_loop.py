@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from training.loop import LoopConfig, LoopRun, run_policy, soft_auc, treated_mask
-from training.loop_report import SECTION_TITLE, LoopResult, mean_ci, prevention_section, to_html, to_markdown
+from training.loop_report import (
+    SECTION_TITLE,
+    LoopResult,
+    mean_ci,
+    prevention_section,
+    prevention_section_html,
+    to_html,
+    to_markdown,
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -69,6 +77,8 @@ def test_report_counts_prevention_per_100_visits_against_no_system():
     md, page = to_markdown(res), to_html(res)
     assert "融合策略" in md and "policy" not in section
     assert "<svg" in page and "<text" in page            # the chart keeps its text as text
+    snippet = prevention_section_html(res)
+    assert SECTION_TITLE in snippet and "合成世界" in snippet and "<svg" in snippet
 
 
 def test_mean_ci_over_seeds():
