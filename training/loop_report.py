@@ -36,7 +36,7 @@ SECTION_TITLE = "预防效果（模拟）"
 KIND_LABELS = {0: "暴力案件", 1: "个人极端事件", 2: "自伤"}
 MODEL_LABELS = {"c1": "第一轮（干预前训练）", "exclude": "处理干预（剔除受干预标签窗口）",
                 "naive": "朴素（不处理干预）"}
-MEASURES = {"prevented_expected_per_100": "预防的期望结局", "risk_removed_per_100": "走访消除的风险"}
+MEASURES = {"prevented_expected_per_100": "预防的期望结局", "risk_removed_per_100": "消除的风险"}
 
 
 class LoopResult:
@@ -294,8 +294,9 @@ def prevention_section(res: LoopResult) -> str:
              "> 以下数字来自合成世界的闭环模拟，用于比较预警策略，不代表任何真实辖区的成效。", ""]
     if "fused" in t.index:
         f = t.loc["fused"]
-        lines.append(f"- 融合策略每 100 次走访预防约 {_f(f['prevented_expected_per_100'])} 起民转刑或极端事件（期望值，"
-                     f"{len(res.seeds)} 个模拟世界，95% 区间 {_f(f['prevented_expected_per_100_lo'])}–"
+        lines.append(f"- 融合策略每 100 次走访预防约 {_f(f['prevented_expected_per_100'])} 起结局事件"
+                     f"（民转刑、个人极端事件或自伤；期望值，{len(res.seeds)} 个模拟世界，"
+                     f"95% 区间 {_f(f['prevented_expected_per_100_lo'])}–"
                      f"{_f(f['prevented_expected_per_100_hi'])}）。")
     for p in ("rules", "oracle", "random"):
         if p in t.index:
