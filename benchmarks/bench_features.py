@@ -6,9 +6,14 @@ Prints and records (benchmarks/RESULTS.md) for this machine and date:
 2. features for everyone with records as of one date, and for 12 monthly snapshots, on that world;
 3. features for 1M people from a synthetic load of 10M incidents (the issue's goal: under 60 s),
    with loading/validation/preparation timed separately;
-4. peak memory (max RSS) of each stage, each stage in its own process.
+4. peak memory (max RSS) of each stage, each stage in its own process;
+5. optionally the same features on Spark (below).
 
-Usage: python benchmarks/bench_features.py [--people 1000000] [--incidents 10000000] [--no-record]
+Usage: python benchmarks/bench_features.py [--people 1000000] [--incidents 10000000] [--world DIR] [--skip-world]
+       [--spark 2000000] [--no-record]
+
+``--spark N`` adds the local Spark path (Sail, Spark Connect) on a synthetic load of N incidents: the same
+features from the Parquet relations the DuckDB store writes, timed in its own process, as a ratio to DuckDB.
 """
 
 from __future__ import annotations
@@ -73,36 +78,86 @@ def _stage(code: str) -> dict:
         "res['max_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)\n"
         "print('RESULT ' + json.dumps(res))\n"
     )
-    env = dict(os.environ, WEIMENG_PROGRESS="0")
-    out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, env=env)
+    env = dict(os.environ, WEIMENG_PROGRESS="0", PYTHONPATH=str(HERE.parent))
+    # a script file, not ``python -c``: the Spark Connect client looks for a Spark installation under -c
+    with tempfile.NamedTemporaryFile("w", suffix=".py", prefix="weimeng-bench-stage-", delete=False) as f:
+        f.write(wrapper)
+    try:
+        out = subprocess.run([sys.executable, f.name], capture_output=True, text=True, env=env)
+    finally:
+        os.unlink(f.name)
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])
 
 
+_BIG = """
+import os
+from features.store import EventStore
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+load1 = os.getloadavg()[0]
+t = time.perf_counter(); c = cpu(); store = EventStore.open({load!r}, progress=False)
+t_open, c_open = time.perf_counter() - t, cpu() - c
+rss_open = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t = time.perf_counter(); c = cpu(); f1 = store.features({as_of!r}); t_one, c_one = time.perf_counter() - t, cpu() - c
+sums = {{k: float(f1[k].fillna(-1).sum()) for k in f1.columns[2:]}}
+if {prepared!r}:
+    store.write_prepared({prepared!r})
+res = dict(open=round(t_open, 1), open_cpu=round(c_open, 1), rss_open=round(rss_open, 1), one=round(t_one, 1),
+           one_cpu=round(c_one, 1), rows=len(f1), events=store.n_events, sums=sums, load_before=round(load1, 1),
+           load_after=round(os.getloadavg()[0], 1))
+"""
+
+_SPARK = """
+import os
+from features.spark import SparkFeatures, local_server
+load1 = os.getloadavg()[0]
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+with local_server() as url:  # Sail runs inside this process: its CPU and memory are counted here
+    engine = SparkFeatures(url, {prepared!r})
+    t = time.perf_counter(); c = cpu(); f1 = engine.features({as_of!r})
+    t_one, c_one = time.perf_counter() - t, cpu() - c
+    engine.close()
+sums = {{k: float(f1[k].fillna(-1).sum()) for k in f1.columns[2:]}}
+res = dict(one=round(t_one, 1), one_cpu=round(c_one, 1), rows=len(f1), sums=sums, load_before=round(load1, 1),
+           load_after=round(os.getloadavg()[0], 1))
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--people", type=int, default=1_000_000)
     ap.add_argument("--incidents", type=int, default=10_000_000)
+    ap.add_argument("--world", help="reuse a simulated world in this folder (simulated there if empty)")
+    ap.add_argument("--skip-world", action="store_true", help="no features on the simulated world itself")
+    ap.add_argument("--spark", type=int, default=0,
+                    help="also compute the features on the local Spark path (Sail) from a synthetic load of this "
+                         "many incidents, and the same on DuckDB, as a ratio (0: skip)")
+    ap.add_argument("--work", help="working folder (synthetic loads kept there and reused); default: a new temp folder")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="weimeng-bench-"))
-    world = work / "world"
-    load = work / "load"
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="weimeng-bench-"))
+    world = Path(args.world) if args.world else work / "world"
     rows = []
 
-    sim = _stage(f"""
+    if not (world / "persons.parquet").exists():
+        sim = _stage(f"""
 from features.simulate import simulate
 t = time.perf_counter()
 s = simulate(people={args.people}, days=730, seed=1, out={str(world)!r}, progress=False)
 res = dict(seconds=round(time.perf_counter() - t, 1), incidents=s['tables']['incidents'],
            involved=s['involved_people'], outcomes=s['outcomes'])
 """)
-    rows.append((f"simulate {args.people:,} people x 730 days", f"{sim['seconds']} s",
-                 f"{sim['incidents']:,} incidents, {sim['involved']:,} involved", sim["max_rss_mb"]))
+        rows.append((f"simulate {args.people:,} people x 730 days", f"{sim['seconds']} s",
+                     f"{sim['incidents']:,} incidents, {sim['involved']:,} involved", sim["max_rss_mb"], ""))
 
-    feats = _stage(f"""
+    if not args.skip_world:
+        feats = _stage(f"""
 import pandas as pd
 from features.store import EventStore
 t = time.perf_counter(); store = EventStore.open({str(world)!r}, progress=False); t_open = time.perf_counter() - t
@@ -113,30 +168,47 @@ pid = f1['person_id'].iloc[0]
 t = time.perf_counter()
 for _ in range(20): store.online_vector(pid, '2025-06-01')
 t_online = (time.perf_counter() - t) / 20
-res = dict(open=round(t_open, 1), one=round(t_one, 2), rows_one=len(f1), twelve=round(t_12, 1), rows_12=len(f12),
-           online_ms=round(t_online * 1000, 1))
+res = dict(open=round(t_open, 1), one=round(t_one, 2), rows_one=len(f1), twelve=round(t_12, 1),
+           rows_12=len(f12), online_ms=round(t_online * 1000, 1))
 """)
-    rows.append(("world: load + validate + prepare", f"{feats['open']} s", "", feats["max_rss_mb"]))
-    rows.append(("world: features as of one date", f"{feats['one']} s", f"{feats['rows_one']:,} people", ""))
-    rows.append(("world: features, 12 monthly snapshots", f"{feats['twelve']} s", f"{feats['rows_12']:,} rows", ""))
-    rows.append(("world: one person's online vector", f"{feats['online_ms']} ms", "same SQL as batch", ""))
+        rows.append(("world: load + validate + prepare", f"{feats['open']} s", "", feats["max_rss_mb"], ""))
+        rows.append(("world: features as of one date", f"{feats['one']} s", f"{feats['rows_one']:,} people", "", ""))
+        rows.append(("world: features, 12 monthly snapshots", f"{feats['twelve']} s", f"{feats['rows_12']:,} rows",
+                     "", ""))
+        rows.append(("world: one person's online vector", f"{feats['online_ms']} ms", "same SQL as batch", "", ""))
 
-    big = _stage(SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=args.incidents) + """
-del inc, parties
-from features.store import EventStore
-t = time.perf_counter(); store = EventStore.open(load, progress=False); t_open = time.perf_counter() - t
-t = time.perf_counter(); f1 = store.features('2026-01-01'); t_one = time.perf_counter() - t
-res = dict(open=round(t_open, 1), one=round(t_one, 1), rows=len(f1), events=store.n_events)
-""")
-    rows.append((f"load {args.incidents:,} incidents: validate + prepare", f"{big['open']} s",
-                 f"{big['events']:,} person-event rows", big["max_rss_mb"]))
-    rows.append((f"features for {big['rows']:,} people from {args.incidents:,} incidents", f"{big['one']} s",
-                 "goal < 60 s", ""))
+    for n, spark in ((args.incidents, False), (args.spark, True)):
+        if not n:
+            continue
+        load = work / f"load_{n}"
+        if not (load / "incidents.parquet").exists():  # generated in its own process (not in the peak below)
+            _stage(SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=n) + "res = dict(incidents=n_inc)\n")
+        prepared = str(work / f"prepared_{n}") if spark else ""
+        big = _stage(_BIG.format(load=str(load), as_of="2026-01-01", prepared=prepared))
+        loads = f"{big['load_before']} / {big['load_after']}"
+        rows.append((f"load {n:,} incidents: validate + prepare (DuckDB)",
+                     f"{big['open']} s wall, {big['open_cpu']} CPU-s", f"{big['events']:,} person-event rows",
+                     big["rss_open"], loads))
+        rows.append((f"features for {big['rows']:,} people from {n:,} incidents (DuckDB)",
+                     f"{big['one']} s wall, {big['one_cpu']} CPU-s", "goal < 60 s", big["max_rss_mb"], loads))
+        if spark:
+            sp = _stage(_SPARK.format(prepared=prepared, as_of="2026-01-01"))
+            same = sp["rows"] == big["rows"] and all(
+                abs(sp["sums"][k] - big["sums"][k]) <= 1e-6 * max(1.0, abs(big["sums"][k])) for k in big["sums"])
+            rows.append((f"features for {sp['rows']:,} people from {n:,} incidents (Spark: local Sail)",
+                         f"{sp['one']} s wall, {sp['one_cpu']} CPU-s",
+                         f"{sp['one'] / max(big['one'], 0.05):.2f}x DuckDB wall, "
+                         f"{sp['one_cpu'] / max(big['one_cpu'], 0.05):.2f}x CPU; "
+                         f"{'same' if same else 'DIFFERENT'} column sums", sp["max_rss_mb"],
+                         f"{sp['load_before']} / {sp['load_after']}"))
 
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## Features and simulation ({when}; {machine()})", "",
-             "| what | time | size | peak RSS (MB) |", "| --- | --- | --- | --- |"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+             "Each row runs in its own process; peak RSS is that process's (for the DuckDB load: at the end of "
+             "the load; for the features: the whole process). CPU-seconds are the process's user + system time, "
+             "the figure a busy shared machine does not inflate.", "",
+             "| what | time | size | peak RSS (MB) | load avg before / after |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_record:

@@ -8,7 +8,9 @@ name here; nothing else defines a feature.
 SQL conventions (plain ANSI SQL, integer arithmetic only, so any engine can run it):
 
 * ``ev.age`` is ``as_of_ts - ev.ts`` in seconds (always > 0: events at or after as-of are excluded);
-* ``ev.src`` is one of ``incident``, ``mediation``, ``care``, ``outcome``, ``contact``;
+* ``ev.src`` is one of ``incident``, ``mediation``, ``care``, ``outcome``, ``contact``, ``report`` (a cadre's
+  field report), ``tip`` (an anonymous resident's tip; about everyone at the address unless an officer linked a
+  person);
 * blocks ``dispute`` and ``counterparty`` aggregate per dispute / per other party first (``sql``),
   then per person (``outer``, with ``{x}`` the per-group value): no COUNT(DISTINCT), which is slow;
 * incident rows carry ``cat``, ``role``, ``disp``, the 0/1 flags and keyword hits.
@@ -38,7 +40,7 @@ __all__ = [
     "NOTE_KEYWORDS",
 ]
 
-CATALOG_VERSION = "2026.11.1"
+CATALOG_VERSION = "2026.12.1"
 DAY = 86400
 
 #: The four categories of DESIGN.md (四类重点人员), code -> Chinese label.
@@ -214,6 +216,37 @@ _add(
     Feature("days_at_residence", "person", "", "在现居住地居住天数", "天", "在现住址居住{v}天", (), kind="days"),
     Feature("lives_away_from_hukou", "person", "", "人户分离", "", "人户分离（户籍地与居住地不同）", (),
             kind="flag"),
+)
+
+# -- the grassroots channels (issue 18): cadres' field reports and residents' anonymous tips ---------------
+for w in (30, 90):
+    _add(Feature(f"reports_{w}d", "events", _src("report", w), f"近{w}天网格员排查上报次数", "次",
+                 f"近{w}天网格员排查上报{{v}}次", ("repeat_dispute",),
+                 description=f"Field reports by grid workers, cadres or community officers in the last {w} days."))
+_add(
+    Feature("reports_urgent_90d", "events", _src("report", 90, "ev.gr_urgent = 1"), "近90天紧急排查上报次数", "次",
+            "近90天有{v}次排查上报标为紧急", ("repeat_dispute", "retaliation")),
+    Feature("reports_threat_90d", "events", _src("report", 90, "ev.threat = 1"), "近90天排查发现扬言伤人或自伤次数",
+            "次", "近90天网格员排查{v}次发现扬言伤人或自伤", ("retaliation", "family_emotion")),
+    Feature("reports_rising_90d", "events", _src("report", 90, "ev.gr_rising = 1"), "近90天排查发现矛盾激化次数",
+            "次", "近90天网格员排查{v}次发现矛盾有激化迹象", ("repeat_dispute",)),
+    Feature("reports_emotion_90d", "events", _src("report", 90, "ev.gr_emotion = 1"),
+            "近90天排查发现情绪异常次数", "次", "近90天网格员排查{v}次发现当事人情绪激动或消沉", ("family_emotion",)),
+    Feature("reports_harm_90d", "events", _src("report", 90, "ev.gr_harm = 1"), "近90天排查发现病情失控迹象次数",
+            "次", "近90天网格员排查{v}次发现疑似病情发作或失控", ("harm_risk",)),
+    Feature("reports_family_90d", "events", _src("report", 90, "ev.cat IN ('family', 'marital')"),
+            "近90天婚恋家庭矛盾排查上报次数", "次", "近90天网格员{v}次上报婚恋家庭矛盾", ("family_emotion",)),
+    Feature("days_since_last_report", "events", _days_since("report"), "距最近一次排查上报天数", "天",
+            "距最近一次网格员排查上报仅{v}天", ("repeat_dispute",), kind="days"),
+    Feature("tips_90d", "events", _src("tip", 90), "近90天居民匿名反映次数", "次", "近90天居民匿名反映{v}次",
+            ("repeat_dispute",),
+            description="Anonymous tips about the person, or about the person's residence address, in 90 days. "
+                        "Weighs less than a verified record: the model learns its weight from outcomes."),
+    Feature("tips_365d", "events", _src("tip", 365), "近一年居民匿名反映次数", "次", "近一年居民匿名反映{v}次",
+            ("repeat_dispute",)),
+    Feature("tips_threat_90d", "events", _src("tip", 90, "ev.threat = 1 OR ev.violence = 1"),
+            "近90天匿名反映涉扬言或肢体冲突次数", "次", "近90天居民匿名反映{v}次涉及扬言伤人或肢体冲突",
+            ("retaliation", "repeat_dispute")),
 )
 
 CATALOG: dict[str, Feature] = {f.name: f for f in _features}

@@ -37,6 +37,10 @@ __all__ = [
     "TABLES",
     "INCIDENT_CATEGORIES",
     "CATEGORY_LABELS",
+    "URGENCY_LABELS",
+    "OBSERVATION_LABELS",
+    "REPORTER_ROLES",
+    "TIP_VERDICTS",
     "validate",
     "read_table",
     "QUARANTINE_COLUMNS",
@@ -75,6 +79,25 @@ _DISPOSITION_SYNONYMS = {
 }
 _BOOL_SYNONYMS = {"1": True, "0": False, "true": True, "false": False, "是": True, "否": False,
                   "y": True, "n": False, "yes": True, "no": False}
+
+#: Urgency of a field report or a tip (掌上排查上报 / 匿名线索), code -> Chinese label.
+URGENCY_LABELS: dict[str, str] = {"routine": "一般", "soon": "较急", "urgent": "紧急"}
+_URGENCY_SYNONYMS = {v: k for k, v in URGENCY_LABELS.items()} | {"普通": "routine", "急": "soon", "特急": "urgent"}
+#: Structured observations a cadre (or a resident) can tick, column -> Chinese label. Facts seen or heard,
+#: never opinions about a person's character.
+OBSERVATION_LABELS: dict[str, str] = {
+    "obs_conflict_rising": "矛盾有激化迹象",
+    "obs_threat": "有扬言伤人或自伤",
+    "obs_violence": "发生推搡或肢体冲突",
+    "obs_emotion": "当事人情绪激动或消沉",
+    "obs_harm_risk": "疑似病情发作或失控",
+}
+#: Who may file a field report (the staff roles of the ``staff`` table that work on rounds).
+REPORTER_ROLES = frozenset({"grid_worker", "cadre", "community_officer"})
+#: What the community officer found when handling a tip (its reliability is learned from these).
+TIP_VERDICTS: dict[str, str] = {"confirmed": "属实", "unfounded": "不属实", "malicious": "恶意举报",
+                                "duplicate": "重复线索"}
+_TIP_VERDICT_SYNONYMS = {v: k for k, v in TIP_VERDICTS.items()}
 
 QUARANTINE_COLUMNS = ["file", "row", "field", "value", "reason_code", "reason", "action"]
 
@@ -138,6 +161,10 @@ def _c(name, kind, **kw) -> Column:
 _ID = r"^[A-Za-z0-9_\-]{1,40}$"
 _ADDRESS = r"^51\d{10}-\d{4}$"          # 12-digit village/community code + house number
 _ROLES = frozenset({"caller", "party", "victim", "suspect"})
+
+
+def _observations() -> tuple[Column, ...]:
+    return tuple(Column(name, "bool", nullable=True, description=label) for name, label in OBSERVATION_LABELS.items())
 
 TABLES: dict[str, TableContract] = {
     t.name: t
@@ -306,6 +333,50 @@ TABLES: dict[str, TableContract] = {
             ),
             key=("outcome_id",),
             description="民转刑/个人极端事件: escalation outcomes (labels, and prior-outcome features).",
+        ),
+        TableContract(
+            "field_reports",
+            (
+                _c("report_id", "str", pattern=_ID),
+                _c("time", "datetime", description="when the cadre filed it (Beijing wall time)"),
+                _c("recorded_at", "datetime"),
+                _c("reporter_id", "str", pattern=_ID, description="staff_id of the cadre who filed it"),
+                _c("reporter_role", "str", allowed=REPORTER_ROLES,
+                   synonyms={"网格员": "grid_worker", "村社干部": "cadre", "社区民警": "community_officer"}),
+                _c("provenance", "str", allowed=frozenset({"inbox", "import", "simulated"}),
+                   description="where the record came from: the inbox form, an import, the simulator"),
+                _c("person_id", "str", nullable=True, pattern=_ID, description="the person reported about, if any"),
+                _c("address_code", "str", pattern=_ADDRESS, description="where the risk was seen"),
+                _c("category", "str", allowed=frozenset(INCIDENT_CATEGORIES), synonyms=_CATEGORY_SYNONYMS),
+                _c("urgency", "str", allowed=frozenset(URGENCY_LABELS), synonyms=_URGENCY_SYNONYMS),
+                *_observations(),
+                _c("note", "str", nullable=True),
+            ),
+            key=("report_id",),
+            description="掌上排查上报: risks cadres and grid workers found on their rounds, with reporter and "
+                        "provenance (optional).",
+            optional=True,
+        ),
+        TableContract(
+            "tips",
+            (
+                _c("tip_id", "str", pattern=_ID),
+                _c("time", "datetime", description="when the tip arrived (Beijing wall time)"),
+                _c("recorded_at", "datetime"),
+                _c("address_code", "str", pattern=_ADDRESS, description="the address whose QR code was scanned"),
+                _c("category", "str", allowed=frozenset(INCIDENT_CATEGORIES), synonyms=_CATEGORY_SYNONYMS),
+                _c("urgency", "str", allowed=frozenset(URGENCY_LABELS), synonyms=_URGENCY_SYNONYMS),
+                *_observations(),
+                _c("note", "str", nullable=True),
+                _c("linked_person_id", "str", nullable=True, pattern=_ID,
+                   description="the person the community officer linked the tip to, if any"),
+                _c("verdict", "str", nullable=True, allowed=frozenset(TIP_VERDICTS), synonyms=_TIP_VERDICT_SYNONYMS,
+                   description="what handling found; null until handled"),
+            ),
+            key=("tip_id",),
+            description="匿名线索 (四川e码): anonymous residents' tips by address code; nothing about the tipper "
+                        "(optional).",
+            optional=True,
         ),
     ]
 }

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,22 @@ __all__ = ["EventStore", "LoadReport", "as_timestamp", "AGE_BANDS"]
 
 AGE_BANDS = [(0, 25, "<25"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-54"), (55, 65, "55-64"),
              (65, 200, "65+")]
+
+
+#: DuckDB's memory for one store (its tables, joins and sorts); beyond it DuckDB compresses and spills to a
+#: temporary directory. 10 million incidents load within it (benchmarks/RESULTS.md).
+DEFAULT_MEMORY_LIMIT = "3GB"
+
+
+def _bound_memory(con, memory_limit: str | None) -> None:
+    import tempfile
+
+    con.execute("SET threads TO 2")
+    con.execute("SET preserve_insertion_order = true")  # the validated tables keep the files' row order
+    if memory_limit:
+        spill = Path(tempfile.gettempdir()) / f"weimeng-duckdb-{os.getpid()}-{id(con):x}"
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET temp_directory = '{spill}'")
 
 
 def as_timestamp(value) -> pd.Timestamp:
@@ -107,13 +124,15 @@ class EventStore:
     # ------------------------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: str | Path, quarantine_dir: str | Path | None = None,
-             progress: bool | None = None, engine: str = "duckdb") -> EventStore:
+             progress: bool | None = None, engine: str = "duckdb",
+             memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> EventStore:
         """Read and validate every table in ``data_dir``; write quarantined rows to ``quarantine_dir``
         (default ``data_dir/quarantine``). Raises ContractError only for an unusable file.
 
         ``engine="duckdb"`` (default) validates inside DuckDB straight over the Parquet files
         (:mod:`features.validate_sql`); ``engine="pandas"`` is the original pandas validator. Both give
         the same quarantine and the same accepted rows (tests/features/test_validate_sql.py).
+        ``memory_limit`` bounds DuckDB's memory (a DuckDB size such as ``"3GB"``; None: DuckDB's default).
         """
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
@@ -122,7 +141,7 @@ class EventStore:
             raise ContractError(f"engine {engine!r}: 未知的校验引擎 / unknown validation engine; use duckdb or pandas.")
         con = None
         if engine == "duckdb":
-            con, rows_read, rows_kept, quarantine = _load_sql(data_dir, progress)
+            con, rows_read, rows_kept, quarantine = _load_sql(data_dir, progress, memory_limit)
             tables = None
         else:
             tables, rows_read, quarantine = _load_pandas(data_dir, progress)
@@ -156,6 +175,29 @@ class EventStore:
         valid, orphans = _drop_orphans(valid)
         q = pd.concat([r.quarantine for r in results.values()] + orphans, ignore_index=True)
         return cls(valid, LoadReport({k: len(v) for k, v in tables.items()}, {k: len(v) for k, v in valid.items()}, q))
+
+    def write_prepared(self, out_dir: str | Path) -> dict[str, int]:
+        """Write the prepared relations the feature SQL reads (``features.spark.PREPARED_RELATIONS``) as
+        Parquet, one folder per relation, for another engine (Spark) to compute features from; returns
+        the row count of each. ENUM columns are written as plain text."""
+        from features.spark import PREPARED_RELATIONS
+
+        out = Path(out_dir)
+        counts = {}
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                for name in PREPARED_RELATIONS:
+                    (out / name).mkdir(parents=True, exist_ok=True)
+                    cols = cur.execute(f"DESCRIBE {name}").fetchall()
+                    select = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" if str(t).startswith("ENUM") else c
+                                       for c, t, *_ in cols)
+                    target = str(out / name / "part-0.parquet").replace("'", "''")
+                    cur.execute(f"COPY (SELECT {select} FROM {name}) TO '{target}' (FORMAT parquet)")
+                    counts[name] = int(cur.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])
+            finally:
+                cur.close()
+        return counts
 
     # ------------------------------------------------------------------------------------------------
     def table(self, name: str) -> pd.DataFrame:
@@ -214,9 +256,9 @@ class EventStore:
         return {name: (None if pd.isna(row[name]) else float(row[name])) for name in FEATURE_NAMES}
 
     def population(self, as_of, lookback_days: int = 365) -> pd.Series:
-        """Persons with an incident, mediation or care record visible in the look-back window."""
+        """Persons with an incident, mediation, care record or field report visible in the look-back window."""
         t = int(epoch_s([as_timestamp(as_of)])[0])
-        sql = ("SELECT DISTINCT person_id FROM ev WHERE src IN ('incident', 'mediation', 'care') "
+        sql = ("SELECT DISTINCT person_id FROM ev WHERE src IN ('incident', 'mediation', 'care', 'report') "
                "AND ts < ? AND rts < ? AND ts >= ? ORDER BY person_id")
         return self._query(sql, [t, t, t - lookback_days * 86400])["person_id"].astype(str)
 
@@ -280,7 +322,7 @@ def _load_pandas(data_dir: Path, progress: bool | None):
     return tables, rows_read, quarantine + orphans
 
 
-def _load_sql(data_dir: Path, progress: bool | None):
+def _load_sql(data_dir: Path, progress: bool | None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT):
     """Validation and orphan checks as SQL in DuckDB over the Parquet files.
 
     Returns the connection holding the validated tables, rows read and kept, and the quarantine frames.
@@ -291,7 +333,7 @@ def _load_sql(data_dir: Path, progress: bool | None):
 
     con = duckdb.connect(":memory:")
     try:
-        con.execute("SET threads TO 2")
+        _bound_memory(con, memory_limit)
         done = {}
         rows_read: dict[str, int] = {}
         with progress_task("校验输入数据 (validating tables)", total=len(TABLES), enabled=progress) as advance:

@@ -22,6 +22,7 @@ same by construction, only slower.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,36 @@ def _lookup_case(col: Column, text: str) -> str | None:
     return f"COALESCE(CASE lower({text}) {whens} END, {text})"
 
 
+#: Regex constructs that could match whitespace (or anything) at the ends of a value: a pattern without
+#: them proves, when the raw value matches it, that trimming and lookups would change nothing.
+_WS_CAPABLE = re.compile(r"\.|\\[sSWDpPxuUbB]|\[\^|\s")
+
+
+def _fast_check(col: Column, typ) -> str | None:
+    """A cheap test that proves a raw text value is already canonical and valid (code 0), or None.
+
+    Most values of a large file are clean; for them one regex (a patterned column) or one ``IN`` (a
+    column of allowed codes) replaces trimming, case-insensitive lookup and the checks. Only when the
+    test fails does the value take the full path, so the result is the same as without it.
+    """
+    import pyarrow as pa
+
+    if col.kind != "str" or pa.types.is_null(typ):
+        return None
+    r = f"CAST({_ident(col.name)} AS VARCHAR)"
+    if col.allowed is not None and not col.pattern:
+        allowed = sorted(col.allowed)
+        lowered = [a.lower() for a in allowed]
+        canonical = all(a.isascii() and a and a == a.strip(WHITESPACE) for a in allowed)
+        if canonical and len(set(lowered)) == len(lowered):
+            return f"{r} IN ({', '.join(_q(a) for a in allowed)})"
+        return None
+    if col.pattern and not col.allowed and not col.synonyms and not _WS_CAPABLE.search(col.pattern) \
+            and re.fullmatch(col.pattern, "") is None:
+        return f"regexp_full_match({r}, {_q(col.pattern)})"
+    return None
+
+
 def _column_sql(col: Column, typ) -> tuple[str, str]:
     """(coerced value expression, code expression) for one column; raw column ``r``."""
     import pyarrow as pa
@@ -212,17 +243,31 @@ def _entries(source: str, rows: np.ndarray, field: str, values: pd.Series, code:
 
 
 class _RawReader:
-    """Reads raw values of a few rows of one Parquet column with the dtype pandas would give them."""
+    """Reads raw values of a few rows of one Parquet column with the dtype pandas would give them.
+
+    Only the row groups that hold the rows are read (a flagged row in a 10-million-row file costs one
+    row group of one column, not the column).
+    """
 
     def __init__(self, path: Path):
-        self.path = path
-
-    def values(self, column: str, rows: np.ndarray) -> pd.Series:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(self.path, columns=[column])
-        taken = table.take(rows.astype(np.int64) - 1)
-        del table
+        self.path = path
+        meta = pq.ParquetFile(path).metadata
+        self._starts = np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
+
+    def values(self, column: str, rows: np.ndarray) -> pd.Series:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        index = rows.astype(np.int64) - 1
+        groups = np.unique(np.searchsorted(self._starts, index, side="right") - 1)
+        pf = pq.ParquetFile(self.path)
+        parts = [pf.read_row_group(int(g), columns=[column]) for g in groups]
+        offsets = np.cumsum([0] + [p.num_rows for p in parts])
+        where = np.searchsorted(self._starts, index, side="right") - 1
+        local = offsets[np.searchsorted(groups, where)] + (index - self._starts[where])
+        taken = pa.concat_tables(parts).take(local)
         s = taken.to_pandas()[column]
         return s.reset_index(drop=True)
 
@@ -270,10 +315,17 @@ def validate_parquet(con, path: str | Path, contract: TableContract, name: str |
         return _fallback(con, path, contract, name)
 
     parts = []
+    fast_sql = []
     for i, col in enumerate(contract.columns):
         value, invalid = _column_sql(col, types[col.name])
         flag = f"x{i}" if invalid != "FALSE" else "FALSE"  # most columns cannot be of the wrong type
-        parts.append((f"v{i}", value, flag, invalid, f"k{i}", _code_sql(col, f"v{i}", flag)))
+        code = _code_sql(col, f"v{i}", flag)
+        fast = _fast_check(col, types[col.name])
+        if fast is not None:
+            fast_sql.append(f"{fast} AS f{i}")
+            value = f"CASE WHEN f{i} THEN CAST({_ident(col.name)} AS VARCHAR) ELSE {value} END"
+            code = f"CASE WHEN f{i} THEN 0 ELSE {code} END"
+        parts.append((f"v{i}", value, flag, invalid, f"k{i}", code))
     stage = f"_stage_{name}"
     raw_cols = ", ".join(_ident(c) for c in contract.column_names)  # only the contract's columns (a file may
     # carry a column named like ours, e.g. "row"; extra columns are never read)
@@ -293,20 +345,21 @@ def validate_parquet(con, path: str | Path, contract: TableContract, name: str |
         early = f"COALESCE(NOT ({drop_sql}) AND epoch_ns({rv}) < epoch_ns({tv}) - 600000000000, FALSE)"
     else:
         early = "FALSE"
-    key = ", ".join(f"v{names.index(k)}" for k in contract.key)
+    fast_cols = "".join(", " + f for f in fast_sql)
+    fast_names = "".join(", " + f.rsplit(" AS ", 1)[1] for f in fast_sql)
+    # The stage keeps the file's row order (DuckDB preserves insertion order), so no step below sorts it.
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {_ident(stage)} AS
-    WITH raw AS (SELECT file_row_number + 1 AS row, {raw_cols}
+    WITH raw AS (SELECT file_row_number + 1 AS row, {raw_cols}{fast_cols}
                  FROM read_parquet({_q(str(path))}, file_row_number = true)),
-    coerced AS (SELECT row, {values_sql} FROM raw),
-    coded AS (SELECT *, {codes_sql} FROM coerced),
-    nulled AS (SELECT * {nulled_sql} FROM coded),
-    judged AS (SELECT *, ({drop_sql}) AS dropped, {early} AS early,
-                      row_number() OVER (PARTITION BY {key} ORDER BY row) > 1 AS dup_all FROM nulled)
-    SELECT *, dup_all AND NOT dropped AND NOT early AS dup FROM judged
+    coerced AS (SELECT row, {values_sql}{fast_names} FROM raw),
+    coded AS (SELECT row, {", ".join(v for v, *_ in parts)}, {codes_sql} FROM coerced),
+    nulled AS (SELECT * {nulled_sql} FROM coded)
+    SELECT *, ({drop_sql}) AS dropped, {early} AS early, FALSE AS dup FROM nulled
     """)
     st = _ident(stage)
     rows_read = int(con.execute(f"SELECT COUNT(*) FROM {st}").fetchone()[0])
+    _mark_duplicates(con, st, [f"v{names.index(k)}" for k in contract.key])
 
     reader = _RawReader(path)
     problems: list[pd.DataFrame] = []
@@ -317,11 +370,11 @@ def validate_parquet(con, path: str | Path, contract: TableContract, name: str |
         rows, codes = np.asarray(flagged["row"]), np.asarray(flagged["k" + str(i)])
         raw = reader.values(col.name, rows)
         action = "nulled_field" if col.nullable else "dropped_row"
-        for code in (1, 2, 3, 4, 5):
-            sel = codes == code
+        for n in (1, 2, 3, 4, 5):
+            sel = codes == n
             if sel.any():
                 problems.append(_entries(source, rows[sel], col.name, raw[sel].reset_index(drop=True),
-                                         _CODES[code], "dropped_row" if code == 5 else action))
+                                         _CODES[n], "dropped_row" if n == 5 else action))
     early_rows = np.asarray(con.execute(f"SELECT row FROM {st} WHERE early ORDER BY row").fetchnumpy()["row"])
     if len(early_rows):
         problems.append(_entries(source, early_rows, "recorded_at", reader.values("recorded_at", early_rows),
@@ -339,13 +392,43 @@ def validate_parquet(con, path: str | Path, contract: TableContract, name: str |
         quarantine = pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS})
     quarantine = quarantine.sort_values(["row", "field"], kind="stable").reset_index(drop=True)
 
-    select = ", ".join(f"v{i} AS {_ident(c.name)}" for i, c in enumerate(contract.columns))
-    con.execute(f"""
-    CREATE OR REPLACE TABLE {_ident(name)} AS
-    SELECT row AS source_row, {select} FROM {st} WHERE NOT dropped AND NOT early AND NOT dup ORDER BY row
-    """)
-    con.execute(f"DROP TABLE {st}")
+    # The stage becomes the validated table in place (deleting the few rejected rows, dropping the codes):
+    # copying ten million rows into a new table cost more than validating them.
+    if con.execute(f"SELECT COUNT(*) FROM {st} WHERE dropped OR early OR dup").fetchone()[0]:
+        con.execute(f"DELETE FROM {st} WHERE dropped OR early OR dup")
+    for extra in [f"k{i}" for i in range(len(contract.columns))] + ["dropped", "early", "dup"]:
+        con.execute(f"ALTER TABLE {st} DROP COLUMN {extra}")
+    con.execute(f"ALTER TABLE {st} RENAME COLUMN row TO source_row")
+    for i, c in enumerate(contract.columns):
+        con.execute(f"ALTER TABLE {st} RENAME COLUMN v{i} TO {_ident(c.name)}")
+    con.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
+    con.execute(f"ALTER TABLE {st} RENAME TO {_ident(name)}")
     return SqlTable(con, name, contract, quarantine, rows_read)
+
+
+def _mark_duplicates(con, stage: str, key: list[str]) -> None:
+    """Set ``dup`` on every row whose key appeared on an earlier row (first row wins; earlier rows count
+    even when they were dropped, as ``DataFrame.duplicated`` counts them), unless the row is dropped or
+    recorded before its event anyway.
+
+    One hash aggregate over a 64-bit hash of the key finds the candidates (NULL keys hash alike, and
+    count as equal as in pandas); only the rows of a repeated hash are then ranked on the real key, so a
+    hash collision costs a few rows of work, never a wrong answer.
+    """
+    keys = ", ".join(key)
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE _dup_hashes AS
+    SELECT hash({keys}) AS h FROM {stage} GROUP BY ALL HAVING COUNT(*) > 1
+    """)
+    if con.execute("SELECT COUNT(*) FROM _dup_hashes").fetchone()[0]:
+        con.execute(f"""
+        UPDATE {stage} SET dup = TRUE WHERE NOT dropped AND NOT early AND row IN (
+            SELECT row FROM (
+                SELECT s.row, row_number() OVER (PARTITION BY {", ".join("s." + k for k in key)} ORDER BY s.row) AS n
+                FROM {stage} AS s SEMI JOIN _dup_hashes AS d ON d.h = hash({", ".join("s." + k for k in key)}))
+            WHERE n > 1)
+        """)
+    con.execute("DROP TABLE _dup_hashes")
 
 
 def drop_orphans_sql(tables: dict[str, SqlTable]) -> list[pd.DataFrame]:

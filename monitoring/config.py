@@ -51,6 +51,9 @@ class RulesConfig(_Section):
 class PerformanceConfig(_Section):
     horizon_days: int = Field(default=90, ge=1)
     alerts_per_grid_per_week: float = Field(default=0.5, gt=0)
+    #: Model health is judged on every matured monthly snapshot of this many months up to the current
+    #: window's end (a line over time, not one point); the current window's own snapshots mature last.
+    history_months: int = Field(default=12, ge=0)
 
 
 class MonitorConfig(_Section):

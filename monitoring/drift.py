@@ -7,8 +7,9 @@ distances above), so a raw value means different things in different runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -20,6 +21,7 @@ class DriftResult:
     columns: pd.DataFrame          # column, method, score, drifted
     share_drifted: float
     html: Path | None
+    snapshot: Any = field(default=None, repr=False, compare=False)   # the Evidently snapshot (for a workspace)
 
     @property
     def drifted(self) -> list[str]:
@@ -32,10 +34,11 @@ def _sample(df: pd.DataFrame, n: int) -> pd.DataFrame:
 
 def run_drift(reference: pd.DataFrame, current: pd.DataFrame, numerical: list[str],
               categorical: list[str] | None = None, max_rows: int = 20000,
-              html: str | Path | None = None) -> DriftResult:
+              html: str | Path | None = None, timestamp=None, tags: list[str] | None = None) -> DriftResult:
     """Drift of each column between ``reference`` and ``current`` (Evidently DataDriftPreset + tests).
 
-    Columns constant in both windows carry no information and are reported as not drifted.
+    Columns constant in both windows carry no information and are reported as not drifted. ``timestamp``
+    and ``tags`` stamp the snapshot (for :mod:`monitoring.workspace`: the window's end, the kind of run).
     """
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
@@ -51,7 +54,9 @@ def run_drift(reference: pd.DataFrame, current: pd.DataFrame, numerical: list[st
     definition = DataDefinition(numerical_columns=num, categorical_columns=cat)
     report = Report([DataDriftPreset(columns=cols)], include_tests=True)
     snapshot = report.run(current_data=Dataset.from_pandas(cur[cols], data_definition=definition),
-                          reference_data=Dataset.from_pandas(ref[cols], data_definition=definition))
+                          reference_data=Dataset.from_pandas(ref[cols], data_definition=definition),
+                          timestamp=None if timestamp is None else pd.Timestamp(timestamp).to_pydatetime(),
+                          tags=list(tags or []))
     if html is not None:
         html = Path(html)
         html.parent.mkdir(parents=True, exist_ok=True)
@@ -83,4 +88,4 @@ def run_drift(reference: pd.DataFrame, current: pd.DataFrame, numerical: list[st
     rows += [{"column": c, "method": "constant", "score": 0.0, "drifted": False} for c in constant]
     table = pd.DataFrame(rows, columns=["column", "method", "score", "drifted"])
     share = float(table["drifted"].mean()) if len(table) else 0.0
-    return DriftResult(table, share, html)
+    return DriftResult(table, share, html, snapshot)

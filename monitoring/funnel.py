@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from common.clock import to_utc, utcnow
+from common.clock import from_data_time, to_utc, utcnow
 from serving.operations.alerts.readmodel import STAGES as _STAGES
 
 __all__ = ["Funnel", "alert_funnel", "STAGES"]
@@ -54,13 +54,17 @@ def _regions(store) -> pd.DataFrame:
     return out
 
 
-def alert_funnel(engine, store, start, end, stale_days: int = 7, now=None) -> Funnel:
-    """Funnel of the alerts created in [start, end)."""
+def alert_funnel(engine, store, start, end, stale_days: int = 7, now=None, by: str = "created") -> Funnel:
+    """Funnel of the alerts created in [start, end) (naive bounds are UTC, as the store's times), or with
+    ``by="as_of"`` of the alerts about that period of the data (naive bounds are data time: Beijing)."""
     from serving.operations.alerts.readmodel import AlertReadModel, count_stages
 
-    s, e = to_utc(start), to_utc(end)          # naive bounds are UTC, as the store's times
+    if by == "as_of":
+        s, e = from_data_time(start), from_data_time(end)
+    else:
+        s, e = to_utc(start), to_utc(end)
     now = pd.Timestamp(to_utc(utcnow() if now is None else now))
-    rm = AlertReadModel(engine)
+    rm = AlertReadModel(engine, by="as_of" if by == "as_of" else "created")
     rows = rm.funnel_alerts(s, e)
     stages = [st for st, _ in STAGES]
     if not rows:

@@ -28,6 +28,16 @@ class QualityResult:
                 for r in self.regions.itertuples() if r.alarm]
         return out
 
+    @property
+    def alarm_items(self) -> list[dict]:
+        """The alarms as data, for :func:`monitoring.wording.alarm_text`."""
+        out = [{"kind": "quality", "region": None, "indicator": r.indicator, "reference": float(r.reference),
+                "current": float(r.current)} for r in self.overall.itertuples() if r.alarm]
+        out += [{"kind": "quality", "region": r.prefecture_name, "indicator": r.indicator,
+                 "reference": float(r.reference), "current": float(r.current)}
+                for r in self.regions.itertuples() if r.alarm]
+        return out
+
 
 def incident_window(incidents: pd.DataFrame, start, end) -> pd.DataFrame:
     t = incidents["event_time"]

@@ -21,6 +21,7 @@ from monitoring.config import MonitorConfig, load_monitor_config
 from monitoring.drift import DriftResult, run_drift
 from monitoring.errors import MonitorConfigError, MonitorDataError
 from monitoring.quality import QualityResult, compare_quality, incident_window
+from monitoring.wording import alarm_text
 
 if TYPE_CHECKING:
     from monitoring.performance import MaturedQuality
@@ -43,6 +44,7 @@ class MonitorSummary:
     matured: MaturedQuality | None
     alarms: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    alarm_items: list[dict] = field(default_factory=list)   # the alarms as data (kind + figures)
 
     @property
     def exit_code(self) -> int:
@@ -60,6 +62,7 @@ class MonitorSummary:
             "model_version": self.model_version,
             "status": "alarm" if self.alarms else "ok",
             "alarms": self.alarms,
+            "alarm_items": self.alarm_items,
             "notes": self.notes,
             "feature_drift": {"share_drifted": self.feature_drift.share_drifted,
                               "drifted": self.feature_drift.drifted, "columns": frame(self.feature_drift.columns)},
@@ -112,7 +115,9 @@ def _features(store, dates) -> pd.DataFrame:
 
 def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, reference_start=None, reference_end=None,
                 config: MonitorConfig | str | Path | None = None, tracking_uri: str | None = None,
-                model_alias: str = "champion", use_model: bool = True, ruleset=None, store=None) -> MonitorSummary:
+                model_alias: str = "champion", use_model: bool = True, ruleset=None, store=None,
+                workspace: str | Path | None = None) -> MonitorSummary:
+    """One monitor run; with ``workspace`` its Evidently snapshots are also kept there (monitoring.workspace)."""
     from features.catalog import FEATURE_NAMES
     from features.divisions import prefectures
     from features.store import EventStore, as_timestamp
@@ -144,7 +149,9 @@ def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, refere
     ref_f = _features(store, ref_dates)
     cur_f = _features(store, cur_dates)
     feats = [f for f in FEATURE_NAMES if f in ref_f]
-    feature_drift = run_drift(ref_f, cur_f, feats, max_rows=cfg.drift.max_rows, html=out / "feature_drift.html")
+    stamp = {"timestamp": end}
+    feature_drift = run_drift(ref_f, cur_f, feats, max_rows=cfg.drift.max_rows, html=out / "feature_drift.html",
+                              tags=["feature_drift"], **stamp)
 
     prediction_drift = None
     model_version = None
@@ -153,7 +160,7 @@ def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, refere
         p_ref = pd.DataFrame({"prediction": model.predict_risk(ref_f)})
         p_cur = pd.DataFrame({"prediction": model.predict_risk(cur_f)})
         prediction_drift = run_drift(p_ref, p_cur, ["prediction"], max_rows=cfg.drift.max_rows,
-                                     html=out / "prediction_drift.html")
+                                     html=out / "prediction_drift.html", tags=["prediction_drift"], **stamp)
 
     incidents = store.table("incidents")
     ref_inc = incident_window(incidents, reference_start, pd.Timestamp(reference_end) + pd.DateOffset(months=1))
@@ -168,7 +175,8 @@ def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, refere
         return v
 
     incident_drift = run_drift(incident_view(ref_inc), incident_view(cur_inc), ["threat_flag_missing"], cat_cols,
-                               max_rows=cfg.drift.max_rows, html=out / "incident_drift.html")
+                               max_rows=cfg.drift.max_rows, html=out / "incident_drift.html",
+                               tags=["incident_drift"], **stamp)
     names = prefectures().set_index("code")["name"].to_dict()
     quality = compare_quality(ref_inc, cur_inc, cfg.quality, store.report.quarantine, names)
 
@@ -184,7 +192,14 @@ def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, refere
 
     matured = None
     data_end = incidents["event_time"].max()
-    matured_dates = [d for d in cur_dates if d + pd.Timedelta(days=cfg.performance.horizon_days) <= data_end]
+    # every matured month of the last history_months, after the model's training window (in-sample months
+    # would flatter it), so model health is a line over time
+    first = end - pd.DateOffset(months=cfg.performance.history_months)
+    trained = _train_window(model.metadata) if model is not None else None
+    if trained is not None:
+        first = max(first, trained[1] + pd.DateOffset(months=1))
+    history = monthly_snapshots(min(first, end), end)
+    matured_dates = [d for d in history if d + pd.Timedelta(days=cfg.performance.horizon_days) <= data_end]
     if model is not None and matured_dates:
         from monitoring.performance import matured_quality
         from training.config import FairnessConfig
@@ -192,27 +207,34 @@ def run_monitor(data_dir: str | Path, start, end, out_dir: str | Path, *, refere
         matured = matured_quality(store, model, matured_dates, cfg.performance.horizon_days,
                                   cfg.performance.alerts_per_grid_per_week, FairnessConfig())
     elif model is not None:
-        notes.append("当前窗口尚无成熟结局 / no matured outcomes in the current window yet")
+        notes.append("尚无结局观察期已满的快照 / no matured snapshots yet")
 
-    alarms = []
+    items: list[dict] = []
     if feature_drift.share_drifted >= cfg.drift.feature_share:
-        alarms.append(f"特征漂移 feature drift: {feature_drift.share_drifted:.0%} of features drifted "
-                      f"(threshold {cfg.drift.feature_share:.0%}): {', '.join(feature_drift.drifted[:10])}")
+        items.append({"kind": "feature_share", "share": feature_drift.share_drifted,
+                      "threshold": cfg.drift.feature_share, "features": feature_drift.drifted})
     watched = sorted(set(feature_drift.drifted) & set(cfg.drift.watched_features))
     if watched:
-        alarms.append(f"关注特征漂移 watched features drifted: {', '.join(watched)}")
+        items.append({"kind": "watched_features", "features": watched})
     if prediction_drift is not None and prediction_drift.drifted:
-        alarms.append("预测漂移 prediction drift: the champion's score distribution shifted")
-    for col in incident_drift.drifted:
-        alarms.append(f"警情记录漂移 incident records drift: {col}")
-    alarms += [f"数据质量 data quality: {a}" for a in quality.alarms]
+        items.append({"kind": "prediction"})
+    items += [{"kind": "incident", "column": col} for col in incident_drift.drifted]
+    items += quality.alarm_items
     if rule_rates is not None:
-        alarms += [f"规则命中率变化 rule hit rate: {r.rule_id} {r.rate_reference:.2%} → {r.rate_current:.2%}"
-                   for r in rule_rates.itertuples() if r.alarm]
+        items += [{"kind": "rule_rate", "rule_id": r.rule_id, "reference": float(r.rate_reference),
+                   "current": float(r.rate_current)} for r in rule_rates.itertuples() if r.alarm]
+    alarms = [alarm_text(i) for i in items]
 
     summary = MonitorSummary((pd.Timestamp(reference_start), pd.Timestamp(reference_end)), (start, end),
                              model_version, feature_drift, prediction_drift, incident_drift, quality, rule_rates,
-                             matured, alarms, notes)
+                             matured, alarms, notes, items)
+    if workspace is not None:
+        from monitoring.workspace import record_runs
+
+        record_runs(workspace, {"feature_drift": feature_drift.snapshot, "incident_drift": incident_drift.snapshot,
+                                "prediction_drift": None if prediction_drift is None else prediction_drift.snapshot},
+                    window=(start, end))
+        notes.append(f"监测快照已记入 Evidently 工作区 / runs kept in the Evidently workspace {workspace}")
     (out / "summary.json").write_text(json.dumps(summary.to_dict(), ensure_ascii=False, indent=1, default=_json),
                                       encoding="utf-8")
     return summary

@@ -263,6 +263,19 @@ def _reference_section(ctx: dict) -> list[str]:
     flags = ctx.get("fairness_reference_flags") or []
     lines.append("**区间在范围外 Flagged (interval outside the bounds):** "
                  + (", ".join(f"`{f}`" for f in flags) if flags else "none."))
+    oracle = ctx.get("fairness_oracle_flags")
+    if oracle is not None and flags:
+        shared = [f for f in flags if f in set(oracle)]
+        own = [f for f in flags if f not in set(oracle)]
+        lines += ["", "**与记录真值对照 Against the records oracle (simulated world).** The same audit for the "
+                  "records oracle (each person's true risk as far as the records reveal it, ranked the same way): a "
+                  "flag it shares comes from real differences between the groups' risks in this world (who has which "
+                  "disputes; for calibration: risk the records cannot show, judged against the oracle's overall "
+                  "calibration), not from what the model learnt; a flag it does not share is the model's own. "
+                  f"Shared: {len(shared)} of {len(flags)}"
+                  + (f" ({', '.join(f'`{f}`' for f in shared)})" if shared else "")
+                  + f"; the model's own: {len(own)}" + (f" ({', '.join(f'`{f}`' for f in own)})" if own else "")
+                  + "."]
     for i, attr in enumerate(ctx.get("fairness_svgs") or {}):
         lines += ["", f"![fairness {attr}](fairness_{i}.svg)"]
     return lines

@@ -36,12 +36,24 @@ class FitResult:
     history: dict
 
 
+#: What makes a period bigger: the training period grows when the others shrink; early stopping and
+#: calibration share the validation period, which grows with more validation snapshots or a larger fraction.
+_GROW = {
+    "train": "a longer data window, or fewer test/validation snapshots (split.test_snapshots, "
+             "split.validation_snapshots) or smaller fractions",
+    "early-stopping": "more validation snapshots (split.validation_snapshots) or a larger split.validation_fraction; "
+                      "or a smaller split.calibration_fraction (early stopping gets the rest)",
+    "calibration": "more validation snapshots (split.validation_snapshots) or a larger split.validation_fraction; "
+                   "or a larger split.calibration_fraction",
+}
+
+
 def _need_both_classes(name: str, y: np.ndarray) -> None:
     pos = int(y.sum())
     if pos == 0 or pos == len(y):
         raise TrainingDataError(
             f"{name} 集只有一个类别 / the {name} rows ({len(y)}) have {pos} positives: training needs both "
-            f"classes in every period. Use a longer data window, a bigger population or fewer split snapshots.")
+            f"classes in every period. Make that period bigger: {_GROW.get(name, 'a longer data window')}.")
 
 
 def fit_model(train: pd.DataFrame, early_stop: pd.DataFrame, calibrate: pd.DataFrame, feature_names: list[str],

@@ -86,6 +86,42 @@ def _reference_audit(test_df: pd.DataFrame, ts: TrainingSet, a: Assessment, cfg:
     return pd.concat([cap, hr], ignore_index=True)
 
 
+def _oracle_reference_flags(test_df: pd.DataFrame, ts: TrainingSet, cfg: TrainConfig) -> list[str] | None:
+    """The same reference-group audit for the records oracle (a simulated world only): flags it shares
+    with the model come from the world's own differences between groups, not from what the model learnt."""
+    from training.dataset import ORACLE_COLS
+    from training.evaluate import top_k_flags
+
+    if "oracle_records" not in test_df or "oracle_records" not in ORACLE_COLS:
+        return None
+    o = test_df["oracle_records"].to_numpy(float)
+    if not np.isfinite(o).any():
+        return None
+    o = np.where(np.isfinite(o), o, np.nanmin(o))
+    cols = [c for c in ts.audit_columns if c in test_df]
+    seed = cfg.model.seed % 2**32
+    cap = reference_audit(test_df, cols, ts.label, o, top_k_flags(test_df, o, ts.alerts_per_snapshot, ts.time_col),
+                          cfg.fairness, "capacity", seed=seed)
+    hr = reference_audit(test_df, cols, ts.label, o, high_risk_flags(o, cfg.fairness.high_risk_share), cfg.fairness,
+                         "high_risk_share", seed=seed + 1)
+    audit = pd.concat([cap, hr], ignore_index=True)
+    flags = [f for f in reference_flags(audit) if not f.endswith(":calibration")]
+    # Calibration: the oracle's probabilities are not fitted to the labels (its overall level is off by
+    # design), so a group's calibration is judged relative to the oracle's overall calibration: a group
+    # whose outcomes the records under-state (hidden risk the records cannot show) stands out there too.
+    lo, hi = cfg.fairness.bounds
+    for op, part in audit.groupby("operating_point", sort=False):
+        overall = part.loc[part["attribute"] == "overall", "calibration"]
+        base = float(overall.iloc[0]) if len(overall) else float("nan")
+        if not np.isfinite(base) or base <= 0:
+            continue
+        for r in part[part["attribute"] != "overall"].itertuples():
+            rel = float(r.calibration) / base
+            if np.isfinite(rel) and not lo <= rel <= hi:
+                flags.append(f"{op}:{r.attribute}={r.group}:calibration")
+    return sorted(flags)
+
+
 def _base_rates(frames: dict[str, pd.DataFrame], ts: TrainingSet) -> list[dict]:
     """Observed label rate (base rate) per period, for the card."""
     out = []
@@ -145,6 +181,11 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
     reference = _reference_audit(test_df, ts, result_assessment, cfg)
     reference_flags_ = reference_flags(reference)
     m["reference_fairness_flags"] = float(len(reference_flags_))
+    oracle_flags = _oracle_reference_flags(test_df, ts, cfg)
+    if oracle_flags is not None:
+        shared = sorted(set(reference_flags_) & set(oracle_flags))
+        m["reference_fairness_flags_shared_with_oracle"] = float(len(shared))
+        model.metadata["fairness_flags_shared_with_oracle"] = shared
     thr = model.metadata["operating_threshold"]
     m["threshold_alerts_per_snapshot"] = float(np.mean(
         [(result_assessment.probability[idx] >= thr).sum() for idx in test_df.groupby(ts.time_col).indices.values()]))
@@ -197,6 +238,7 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
         "calibration_png": cal_png, "curves_png": curves_png, "importance_png": imp_png,
         "limits": ts.source.get("limits", []),
         "fairness_reference": reference, "fairness_reference_flags": reference_flags_,
+        "fairness_oracle_flags": oracle_flags,
         "fairness_svgs": fairness_svgs, "fairness_ci_level": cfg.fairness.ci_level,
         "fairness_n_boot": cfg.fairness.n_boot, "high_risk_share": cfg.fairness.high_risk_share,
         "base_rates": _base_rates({"train": train_df, "validation": val_df, "test": test_df}, ts),

@@ -95,9 +95,11 @@ class _World:
                               self.grids["prefecture_code"].astype(str).tolist())
 
     def population(self, d: pd.Timestamp) -> pd.DataFrame:
-        """Everyone the service scores at ``d`` (FeatureSource.population_frame: the store's features)."""
+        """Everyone the service scores at ``d`` (FeatureSource.population_frame: records in the look-back
+        year, the training population)."""
         f = self.store.features(pd.Timestamp(d), progress=False)
         f = f.assign(person_id=f["person_id"].astype(str), as_of=pd.to_datetime(f["as_of"]))
+        f = f[f["person_id"].isin(set(self.store.population(pd.Timestamp(d))))]
         return f.reset_index(drop=True)
 
 
@@ -128,9 +130,16 @@ def validation_thresholds(model, data_dir: str | Path, budget: BudgetConfig, *,
         probs.append(model.predict_risk(f))
         counties += [w.county.get(p) for p in f["person_id"]]
         snaps += [str(d.date())] * len(f)
-    return fit_thresholds(np.concatenate(probs), counties, snaps, w.budgets(budget), budget, detail={
+    from common.riskterms import RiskReference
+
+    allp = np.concatenate(probs)
+    # the reviewer's terms (multiple of the average, place in the county) are fixed with the bars, from the
+    # same population, so batch, service and console agree (common.riskterms)
+    reference = RiskReference.fit(allp, counties, detail={"version": f"v{model.metadata.get('model_version')}",
+                                                          "snapshots": sorted(set(snaps))})
+    return fit_thresholds(allp, counties, snaps, w.budgets(budget), budget, detail={
         "model_version": str(model.metadata.get("model_version")), "source": str(Path(data_dir).resolve()),
-        "computed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        "computed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "risk_reference": reference.to_dict()})
 
 
 # -- the policy on one snapshot ------------------------------------------------------------------------

@@ -60,13 +60,27 @@ def features(
     data: Path = typer.Option(..., "--data", help="数据目录 / data folder (a world)"),
     as_of: str = typer.Option(..., "--as-of", help="时点 / as-of date YYYY-MM-DD (events strictly before)"),
     out: Path = typer.Option(..., "--out", help="输出 Parquet 文件 / output .parquet"),
+    engine: str = typer.Option("duckdb", "--engine", help="计算引擎 / engine: duckdb | spark (docs/scale.md)"),
+    spark_remote: str = typer.Option(
+        "local", "--spark-remote",
+        help="Spark Connect 地址 / sc://host:port; local = 本机 Sail 服务 (a local Sail server)"),
+    prepared: Path | None = typer.Option(
+        None, "--prepared",
+        help="Spark 读取的预处理数据目录 / folder the cluster reads the prepared relations from "
+             "(default DATA/prepared)"),
 ) -> None:
     """计算时点特征 / Compute point-in-time feature vectors for everyone with records."""
+    from features.errors import EngineError
     from features.store import EventStore, as_timestamp
 
     as_timestamp(as_of)  # a bad date fails before the data is read
+    if engine not in ("duckdb", "spark"):
+        raise EngineError(f"未知的计算引擎 {engine!r} / unknown engine; use duckdb or spark.")
     store = EventStore.open(data)
-    frame = store.features(as_of)
+    if engine == "spark":
+        frame = _spark_features(store, as_of, spark_remote, prepared or data / "prepared")
+    else:
+        frame = store.features(as_of)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)
     con = _console()
@@ -76,6 +90,21 @@ def features(
     if len(bad):
         con.print(f"[yellow]隔离记录 / quarantined:[/] {int(bad['dropped'].sum()):,} 行被隔离，"
                   f"{int(bad['fields_nulled'].sum()):,} 个字段被置空；详见 {data / 'quarantine'}")
+
+
+def _spark_features(store, as_of: str, remote: str, prepared: Path):
+    """Validate and prepare here (DuckDB), compute the features on Spark from the prepared Parquet."""
+    import contextlib
+
+    from features.spark import SparkFeatures, local_server
+
+    store.write_prepared(prepared)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(local_server()) if remote == "local" else remote
+        engine = SparkFeatures(url, prepared)
+        stack.callback(engine.close)
+        _console().print(f"Spark 引擎 / Spark engine: {'本机 Sail 服务' if remote == 'local' else url}")
+        return engine.features(as_of)
 
 
 @app.command()

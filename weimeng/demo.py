@@ -163,8 +163,12 @@ def promote_model(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
         how = "通过晋级门槛"
     except PromotionRefused as exc:
         reasons = "; ".join(str(x) for x in getattr(exc.report, "reasons", []) or [str(exc)])[:200]
+        m = st.train.metrics
+        flags, shared = m.get("reference_fairness_flags"), m.get("reference_fairness_flags_shared_with_oracle")
+        measured = (f"；参照组差异标记 {int(flags)} 项，其中 {int(shared)} 项在记录真值上同样出现（源于各群体真实风险"
+                    f"差异，非模型习得）" if flags and shared is not None else "")
         report = promote(tracking_uri=cfg.tracking_uri, force=True, by="demo-analyst（演示分析员）",
-                         reason=f"演示：首个冠军模型，已人工查看模型卡与公平性标记（门槛未通过原因：{reasons}）")
+                         reason=f"演示：首个冠军模型，已人工查看模型卡与公平性标记{measured}（门槛未通过原因：{reasons}）")
         how = "门槛未通过，由演示分析员强制晋级并记录原因"
     st.promotion_audit = dict(version=st.train.version, by="demo-analyst（演示分析员）",
                               reason=getattr(report, "reason", None) or how, forced=bool(report.forced),
@@ -272,6 +276,60 @@ def report_outcomes(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     return f"演示干部签收 {acked} 条、反馈走访结果 {reported} 条（结果回流为训练标签）"
 
 
+# 10b. the grassroots loop: field reports, anonymous tips, one escalation (labelled demo cadres) ----------
+def grassroots_loop(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
+    from datetime import timedelta
+
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from serving.operations.alerts.models import Alert
+    from serving.operations.grassroots import Escalator, GrassrootsDirectory, GrassrootsService, TipIntake
+    from serving.operations.inbox.service import Identity
+
+    directory = GrassrootsDirectory.from_event_store(st.store)
+    staff = st.store.table("staff")
+    staff = staff[staff["active"].astype(bool) & staff["inbox_id"].notna() & staff["grid_id"].notna()]
+    officers = staff[staff["role"] == "community_officer"]
+    workers = staff[staff["role"] == "grid_worker"]
+    grid = next(g for g in workers["grid_id"] if g in set(officers["grid_id"]))
+    addresses = st.store.table("addresses")
+    codes = list(addresses.loc[addresses["grid_id"] == grid, "address_code"].head(3))
+    w = workers[workers["grid_id"] == grid].iloc[0]
+    o = officers[officers["grid_id"] == grid].iloc[0]
+    cadre = Identity(str(w["inbox_id"]), str(w["staff_id"]), "演示网格员 demo grid worker")
+    officer = Identity(str(o["inbox_id"]), str(o["staff_id"]), "演示社区民警 demo officer")
+    svc = GrassrootsService(st.engine, directory)
+    forms = [("neighbour", "urgent", ["obs_threat", "obs_conflict_rising"], "演示：两户因漏水争吵，一方扬言要砸门"),
+             ("family", "soon", ["obs_emotion"], "演示：夫妻长期争吵，女方情绪低落"),
+             ("debt", "routine", [], "演示：欠款纠纷，双方约定下周协商")]
+    reports = [svc.file_report(cadre, address_code=c, category=cat, urgency=u, observations_=obs, note=n)
+               for c, (cat, u, obs, n) in zip(codes, forms, strict=False)]
+    svc.sign(officer, "report", reports[0]["id"])
+    svc.handle_report(officer, reports[0]["id"], "mediated", "演示：已组织双方调解")
+    intake = TipIntake(st.engine, directory)
+    tips = [intake.submit(codes[0], category="neighbour", urgency="soon", observations_=["obs_violence"],
+                          note="演示：楼上深夜吵架摔东西", client=f"demo-{i}") for i in range(2)]
+    intake.submit(codes[-1], category="other", note="演示：楼道堆物引发口角", client="demo-3")
+    # one escalation: an alert without an outcome (unacknowledged if there is one), the clock moved to its deadline
+    with st.engine.connect() as con:
+        target = con.execute(sa.select(Alert.id, Alert.deadline_at, Alert.state)
+                             .where(Alert.state.in_(["delivered", "acknowledged"]), Alert.deadline_at.is_not(None))
+                             .order_by(Alert.state != "delivered", Alert.deadline_at).limit(1)).first()
+    if target is not None:
+        run = Escalator(st.engine).run_once(now=target.deadline_at, only=("alert", target.id))
+        what = f"{'未签收' if target.state == 'delivered' else '已签收未反馈'}预警 #{target.id}"
+    else:  # every pushed alert already has an outcome: the unsigned report rises instead
+        late = reports[1]
+        due = pd.Timestamp(late["deadline_at"]).to_pydatetime() + timedelta(seconds=1)  # the view keeps seconds
+        run = Escalator(st.engine).run_once(now=due, only=("report", late["id"]))
+        what = f"未签收排查上报 #{late['id']}"
+    escalated = f"；演示时钟推进到处置期限：{what} 升至乡镇（街道）督办 {run.steps} 次"
+    dup = sum(t["duplicate"] for t in tips)
+    return (f"演示网格员上报排查 {len(reports)} 条（社区民警签收并处置 1 条）；居民扫码匿名反映 3 条"
+            f"（重复 {dup} 条已合并，不记录任何提交者信息）{escalated}")
+
+
 # 11. monitoring and the leadership report -------------------------------------------------------------
 def monitor_and_report(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
     import pandas as pd
@@ -281,13 +339,14 @@ def monitor_and_report(cfg: DemoConfig, st: DemoState, res: DemoResult) -> str:
 
     mon_dir = cfg.home / "monitoring" / str(st.as_of.date())
     m = run_monitor(cfg.world, st.as_of - pd.DateOffset(months=3), st.as_of - pd.DateOffset(months=1), mon_dir,
-                    tracking_uri=cfg.tracking_uri, store=st.store)
-    rep = build_leadership_report(cfg.home / "reports", period="monthly",
-                                  end=pd.Timestamp.now().normalize() + pd.Timedelta(days=1), store=st.store,
+                    tracking_uri=cfg.tracking_uri, store=st.store, workspace=cfg.home / "evidently")
+    # the month of data that ends with the world (its alerts are about that month), not the wall clock's month
+    rep = build_leadership_report(cfg.home / "reports", period="monthly", store=st.store,
                                   engine=st.engine, monitor_summary=mon_dir / "summary.json")
     res.artefacts["漂移监测 monitoring"] = str(mon_dir)
+    res.artefacts["监测历史 Evidently"] = f"DO_NOT_TRACK=1 .venv/bin/evidently ui --workspace {cfg.home / 'evidently'}"
     res.artefacts["领导报告 leadership report"] = str(rep.html)
-    state = "无告警" if not m.alarms else f"{len(m.alarms)} 项告警（合成世界第一年仍在积累历史，参照窗口取自这一时期）"
+    state = "无告警" if not m.alarms else f"{len(m.alarms)} 项告警"
     return f"监测：{state}；领导月报已生成"
 
 
@@ -302,6 +361,7 @@ STEPS: tuple[Step, ...] = (
     Step("8. 人工审核（演示审核员）review", review_alerts),
     Step("9. 推送到收件箱 push", push_alerts),
     Step("10. 签收与走访反馈 outcomes", report_outcomes),
+    Step("10b. 排查上报、匿名线索与逐级督办 grassroots", grassroots_loop),
     Step("11. 监测与领导报告 monitor + report", monitor_and_report),
 )
 

@@ -67,6 +67,11 @@ def simulate(people: int, days: int, seed: int, out: str | Path, params: SimPara
     with progress_task("模拟纠纷与警情 (simulating days)", total=total, enabled=progress) as advance:
         raw = run_dynamics(persons, total, history, rng, progress=lambda t: advance(1))
     tables = build_tables(raw, persons, geo, history, rng, total)
+    if params.grassroots:  # own random stream: the rest of the world is the same with the channels on or off
+        from features.simulate._grassroots import grassroots_tables
+
+        tables.update(grassroots_tables(raw, persons.table, tables, history.start_date,
+                                        np.random.default_rng([seed, 18]), total))
     t_sim = time.perf_counter() - t0
 
     with progress_task("写入 Parquet (writing tables)", total=len(tables) + 1, enabled=progress) as advance:

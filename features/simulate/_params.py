@@ -27,6 +27,8 @@ SCENARIOS = ("none", "labour_surge", "recording_change")
 @dataclass(frozen=True)
 class SimParams:
     start_date: str = "2024-01-01"
+    #: cadres' field reports and residents' tips (features/simulate/_grassroots.py, its own random stream)
+    grassroots: bool = True
     #: Days simulated before ``start_date`` (burn-in). Their records are written like any others, dated
     #: before the window, as the past that features see: on the window's first day every 365-day
     #: feature is already in steady state (the world does not start empty). The oracle covers the

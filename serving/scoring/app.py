@@ -419,20 +419,23 @@ class ScoringApp:
             return self.sink
 
     def send_alerts(self, scored: Sequence[ScoredPerson]) -> SinkReport:
-        """Hand the flagged people of ``scored`` to the alert sink; never raises.
+        """Hand the flagged people of ``scored`` to the alert sink (everyone, under a budget); never raises.
 
         Returns the sink's :class:`SinkReport` (an empty one when nobody is flagged or no sink is
         configured). A sink that cannot be opened, raises, or answers something else than a SinkReport
         counts every flagged person as failed (logged without personal data).
         """
         flagged = [s for s in scored if s.level != "none"]
-        if not flagged or not self.sink_configured:
+        # Under a budget everyone scored goes along (the sink keeps the watch list current: listed, or
+        # taken off once scored below the bar); otherwise the flagged people only.
+        budgeted = any("watch" in s.extra for s in scored)
+        if not (flagged or budgeted) or not self.sink_configured:
             return SinkReport()
         sink = self.open_sink()
         if sink is None:
             return SinkReport(failed=len(flagged))
         try:
-            report = sink(flagged)
+            report = sink(list(scored) if budgeted else flagged)
         except Exception as exc:
             log.error("alert sink failed for a hand-over of %d (%s)", len(flagged), type(exc).__name__)
             return SinkReport(failed=len(flagged))

@@ -92,9 +92,13 @@ def _person_places(store) -> dict[str, tuple[Place, ...]]:
 class _Snapshot:
     """One as-of date: the frame, a catalog-ordered float matrix of it, and person id -> row."""
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, population: int | None = None):
         self.lock = threading.Lock()
         self.set(frame)
+        #: the first ``population`` rows are the scoring population (records in the look-back year, as
+        #: in training); rows after them (other people with older records, people looked up on demand)
+        #: answer lookups but never join the population a budget is shared over.
+        self.population = len(frame) if population is None else int(population)
 
     def set(self, frame: pd.DataFrame) -> None:
         frame = frame.reset_index(drop=True)
@@ -183,7 +187,9 @@ class FeatureSource:
             with self._lock:
                 snap = self._cache.get(ts)
             if snap is None:
-                snap = _Snapshot(self.store.features(ts, progress=False))
+                f = self.store.features(ts, progress=False)
+                inside = f["person_id"].astype(str).isin(set(self.store.population(ts))).to_numpy()
+                snap = _Snapshot(pd.concat([f[inside], f[~inside]], ignore_index=True), int(inside.sum()))
                 with self._lock:
                     self._cache[ts] = snap
                     self._cache.move_to_end(ts)
@@ -222,9 +228,11 @@ class FeatureSource:
         return snap.frame.iloc[rows].reset_index(drop=True)
 
     def population_frame(self, ts: pd.Timestamp) -> pd.DataFrame:
-        """Everyone with a visible record in the look-back window at ``ts`` (cached)."""
+        """The scoring population at ``ts`` (cached): people with an incident, mediation or care record
+        in the look-back year (``EventStore.population``, the training population), never widened by
+        people looked up on demand, so a budget is always shared over the same people."""
         snap = self._snapshot(ts)
-        return snap.frame
+        return snap.frame.iloc[:snap.population]
 
     def history(self, person_id: str, dates: Sequence[pd.Timestamp]) -> pd.DataFrame:
         """One row per date for one person (one query for all dates)."""

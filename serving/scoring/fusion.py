@@ -342,7 +342,7 @@ def model_categories(features: Sequence[str], contributions: Iterable[float], po
 
     A feature's positive contribution is split evenly among its catalog categories; features without
     categories (e.g. residence length) count toward the total only. At most ``category_max``,
-    strongest first, ties by the catalog's category order.
+    strongest first, ties by the catalog's category order; when none reaches the share, the strongest.
     """
     mass: dict[str, float] = {}
     total = 0.0
@@ -358,6 +358,10 @@ def model_categories(features: Sequence[str], contributions: Iterable[float], po
         return ()
     ranked = sorted(mass.items(), key=lambda kv: (-round(kv[1], 12), _CATEGORY_ORDER.get(kv[0], 99)))
     keep = [c for c, m in ranked if m / total >= policy.category_min_share][: policy.category_max]
+    if not keep and ranked and policy.category_max > 0:
+        # spread thin (many features, several categories): the strongest one still names the risk, so a
+        # model-flagged person never reaches review without a category
+        keep = [ranked[0][0]]
     return tuple(keep)
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from common.clock import from_data_time, to_utc, utcnow
 from common.levels import LEVELS
 from common.records import Explanation, ScoredPerson
+from common.riskterms import RiskReference
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
 from serving.scoring.errors import ModelMismatchError, ScoringInputError
 from serving.scoring.explain import build_explanation, factors_from_contributions, hit_views
@@ -419,6 +420,9 @@ class Scorer:
                 watch = res.level == "none" and p is not None and p >= th_i.watch
                 extra.update(county=counties[i], watch=watch, over_budget=bool(over[i]),
                              thresholds=_bars_view(th_i, budget, counties[i]))
+                ref = _risk_reference(budget)
+                if ref is not None and p is not None:
+                    extra["risk"] = ref.describe(p, counties[i])
             out.append(ScoredPerson(
                 person_id=pids[i], as_of=as_of[i], probability=p, level=res.level, categories=res.categories,
                 explanation=explanation, ruleset_version=rs_version, model_version=m_version,
@@ -454,6 +458,15 @@ def _replace(res: FusionResult, **changes) -> FusionResult:
     from dataclasses import replace
 
     return replace(res, **changes)
+
+
+def _risk_reference(budget: AlertThresholds) -> RiskReference | None:
+    """The version's fixed reference for the reviewer's terms (registered with its thresholds), parsed once."""
+    cache = budget.__dict__
+    if "_risk_reference" not in cache:
+        raw = budget.detail.get("risk_reference")
+        cache["_risk_reference"] = RiskReference.from_dict(raw) if raw else None
+    return cache["_risk_reference"]
 
 
 def _bars_view(th: Thresholds, budget: AlertThresholds, county: str | None) -> dict:

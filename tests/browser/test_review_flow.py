@@ -53,6 +53,7 @@ def test_review_approve_push_and_inbox(site, browser):
     rows = d.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-alert]")
     assert {int(r.get_attribute("data-alert")) for r in rows} == set(alerts[a])
     assert d.find_elements(By.CSS_SELECTOR, "#queue tr.urgent")
+    assert "平均的 4 倍 · 县内前" in d.find_element(By.ID, "queue").text     # the reviewer's terms beside the score
     screenshot(d, "queue")
 
     Select(d.find_element(By.ID, "f-level")).select_by_value("red")
@@ -68,6 +69,8 @@ def test_review_approve_push_and_inbox(site, browser):
     assert f"#{target}" in d.find_element(By.ID, "case-title").text
     assert d.find_element(By.CSS_SELECTOR, "#factor-chart svg")
     assert d.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
+    assert "约为平均水平的" in d.find_element(By.ID, "risk-terms").text and "有记录人员" in d.find_element(
+        By.ID, "risk-terms").text
     screenshot(d, "case")
 
     d.set_window_size(1366, 900)

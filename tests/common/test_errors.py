@@ -40,7 +40,7 @@ DOCUMENTED = {
 EXPECTED: dict[str, dict[str, ErrorKind]] = {
     "features.errors": {
         "FeaturesError": K.INTERNAL, "ContractError": K.BAD_INPUT, "UnknownFeatureError": K.BAD_INPUT,
-        "SimulationConfigError": K.BAD_INPUT,
+        "SimulationConfigError": K.BAD_INPUT, "EngineError": K.CONFIGURATION,
     },
     "rules.errors": {
         "RulesError": K.INTERNAL, "RuleFileError": K.BAD_INPUT, "RuleInputError": K.BAD_INPUT,

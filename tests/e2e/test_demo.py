@@ -20,7 +20,7 @@ def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
     res = run_demo(cfg, echo=lambda *_: None)
     try:
         steps = [s for s, _, _ in res.steps]
-        assert len(steps) == 11 and steps[-1].startswith("11.")
+        assert len(steps) == 12 and steps[-1].startswith("11.")
         meta = json.loads((cfg.home / "demo.json").read_text(encoding="utf-8"))
         assert "领导报告 leadership report" in meta["artefacts"]
         outcomes = dict((s, o) for s, o, _ in res.steps)
@@ -30,6 +30,13 @@ def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
         review = outcomes["8. 人工审核（演示审核员）review"]
         assert "通过 5 条" in review and "demo-reviewer" in review
         assert all("{'" not in o and "['" not in o for _, o, _ in res.steps)  # no raw Python values
+        # the report is about the data's last month, so it holds the demo's alerts and the station scorecard
+        page = next((cfg.home / "reports").glob("leadership_monthly_*.html")).read_text(encoding="utf-8")
+        assert "没有生成预警" not in page and "派出所一网考" in page and "县内排名" in page
+        assert (cfg.home / "evidently").is_dir()                              # the monitor's history
+        grassroots = outcomes["10b. 排查上报、匿名线索与逐级督办 grassroots"]
+        assert "上报排查 3 条" in grassroots and "匿名反映 3 条" in grassroots
+        assert "升至乡镇（街道）督办 1 次" in grassroots
         password = re.search(r"demo-reviewer\s+密码 (\S+)", " ".join(res.logins)).group(1)
         with httpx.Client(base_url=res.console.url.rsplit("/console", 1)[0], follow_redirects=True, timeout=30) as c:
             login = c.get("/console/login")
@@ -39,6 +46,11 @@ def test_demo_runs_end_to_end_and_the_console_shows_its_alerts(tmp_path):
                                                    "csrf_token": token})
             assert queue.status_code == 200 and "演示" in queue.text
             assert re.search(r"/console/cases/\d+", queue.text), "the queue lists the demo's alerts"
+            assert "平均的 " in queue.text and "县内前 " in queue.text     # risk in the reviewer's terms
+            import pandas as pd
+
+            code = pd.read_parquet(cfg.world / "addresses.parquet")["address_code"].iloc[0]
+            assert "匿名反映矛盾纠纷" in c.get(f"/tip/{code}").text          # the public tip page is served too
     finally:
         if res.console is not None:
             res.console.stop()
@@ -63,7 +75,7 @@ def test_demo_runs_on_postgresql_when_the_settings_say_so(tmp_path, monkeypatch)
         lines: list[str] = []
         cfg = DemoConfig(home=home, people=20_000, approve=3, dismiss=1, serve=False, settings=settings)
         res = run_demo(cfg, echo=lines.append)
-        assert len(res.steps) == 11
+        assert len(res.steps) == 12
         assert "postgresql" in res.where["预警库 alert store"] and "postgresql" in res.where["模型登记 MLflow"]
         assert any("写入位置" in line and "postgresql" in line for line in lines)
         assert not (home / "weimeng.db").exists() and not (home / "mlflow.db").exists()

@@ -154,7 +154,7 @@ def test_population_has_recent_records_only(small_store):
     pop = set(small_store.population("2024-10-01", lookback_days=30))
     feats = small_store.features("2024-10-01").set_index("person_id")
     assert pop and pop <= set(feats.index)
-    recent = feats.loc[sorted(pop), ["calls_30d", "mediations_365d", "care_records_365d"]]
+    recent = feats.loc[sorted(pop), ["calls_30d", "mediations_365d", "care_records_365d", "reports_30d"]]
     assert (recent.sum(axis=1) > 0).all()
 
 

@@ -58,7 +58,8 @@ def test_labour_surge_is_flagged_as_a_category_shift(worlds, tmp_path):
     s = _run(worlds, "labour_surge", tmp_path)
     assert s.exit_code == ALARM_EXIT_CODE
     assert "category" in s.incident_drift.drifted
-    assert any("category" in a for a in s.alarms)
+    assert {"kind": "incident", "column": "category"} in s.alarm_items
+    assert "警情记录漂移：警情类别构成发生变化" in s.alarms          # people read Chinese, not column names
 
 
 def test_recording_change_is_flagged_as_missing_flags(worlds, tmp_path):
@@ -69,6 +70,8 @@ def test_recording_change_is_flagged_as_missing_flags(worlds, tmp_path):
     flagged = set(regional["indicator"]) | {r.indicator for r in s.quality.overall.itertuples() if r.alarm}
     assert {"missing:flag_threat", "missing:flag_violence"} <= flagged
     assert not flagged & {"missing:address_code", "missing:disposition", "late_over_1d"}  # only what changed
+    assert any(a.startswith("数据质量：成都市 威胁言语标记缺失率由 ") for a in s.alarms)
+    assert not [a for a in s.alarms if "missing:" in a or "flag_" in a]
 
 
 def test_config_rejects_unknown_keys(tmp_path):
@@ -81,3 +84,26 @@ def test_config_rejects_unknown_keys(tmp_path):
 def test_backwards_window_is_refused(worlds, tmp_path):
     with pytest.raises(MonitorConfigError, match="before --from"):
         run_monitor(worlds["none"], "2025-09-01", "2025-01-01", tmp_path, use_model=False)
+
+
+def test_the_monitor_command_speaks_chinese_and_keeps_its_history(worlds, tmp_path):
+    """`weimeng monitor` on a shifted world: exit 3, alarms and drifted features in words, the run kept in
+    the Evidently workspace it names."""
+    from typer.testing import CliRunner
+
+    from weimeng.cli import app
+
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text("quality:\n  min_incidents_per_region: 80\n", encoding="utf-8")
+    ws = tmp_path / "evidently"
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, [
+        "monitor", "--data", str(worlds["recording_change"]), "--from", WINDOWS["start"], "--to", WINDOWS["end"],
+        "--reference-from", WINDOWS["reference_start"], "--reference-to", WINDOWS["reference_end"], "--no-model",
+        "--config", str(cfg), "--out", str(tmp_path / "out"), "--workspace", str(ws)])
+    assert result.exit_code == ALARM_EXIT_CODE, result.output
+    assert "威胁言语标记缺失率" in result.output and "missing:flag_threat" not in result.output
+    assert f"evidently ui --workspace {ws}" in result.output.replace("\n", "")
+    from monitoring.workspace import open_project
+
+    w, project = open_project(ws)
+    assert len(w.list_runs(project.id)) == 2            # feature drift and incident records (no model here)

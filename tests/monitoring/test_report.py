@@ -52,28 +52,100 @@ def test_period_window_and_bad_period():
         period_window("daily", "2025-01-01")
 
 
+MONITOR = {
+    "status": "alarm", "reference": ["2024-04-01", "2024-06-01"], "current": ["2024-10-01", "2024-12-01"],
+    "alarms": ["数据质量：成都市 威胁言语标记缺失率由 4.0% 升至 20.4%", "特征漂移", "规则命中率变化"],
+    "alarm_items": [
+        {"kind": "quality", "region": "成都市", "indicator": "missing:flag_threat", "reference": 0.04,
+         "current": 0.204},
+        {"kind": "feature_share", "share": 0.33, "threshold": 0.25,
+         "features": ["calls_30d", "calls_90d", "calls_365d", "threat_90d"]},
+        {"kind": "rule_rate", "rule_id": "RD002", "reference": 0.001, "current": 0.004}],
+    "feature_drift": {"drifted": ["threat_90d", "calls_365d", "kw_retaliation_90d"]},
+    "rule_rates": [{"rule_id": "RD002", "rate_reference": 0.001, "rate_current": 0.004, "ratio": 4.0, "z": 3.5,
+                    "alarm": True},
+                   {"rule_id": "RT006", "rate_reference": 0.0, "rate_current": 0.0, "ratio": 1.0, "z": 0.0,
+                    "alarm": False}],
+    "matured": {"pooled": {"precision_at_capacity": 0.021, "roc_auc": 0.77},
+                "per_snapshot": [{"as_of": f"2024-0{m}-01T00:00:00", "rows": 900 + m, "positives": 4,
+                                  "roc_auc": 0.75, "precision_at_capacity": 0.02, "recall_at_capacity": 0.3,
+                                  "brier": 0.004} for m in (5, 6, 7, 8, 9)],
+                "fairness": [{"as_of": "2024-09-01", "attribute": "sex", "group": "男 M", "rows": 500,
+                              "fpr_ratio": 1.1, "fnr_ratio": 0.9, "precision_ratio": 1.0, "status": "ok"},
+                             {"as_of": "2024-09-01", "attribute": "urban_rural", "group": "城镇 urban", "rows": 400,
+                              "fpr_ratio": 1.4, "fnr_ratio": 0.9, "precision_ratio": 1.0, "status": "flagged"},
+                             {"as_of": "2024-09-01", "attribute": "prefecture",
+                              "group": "阿坝藏族羌族自治州 (自治州 autonomous)", "rows": 90, "fpr_ratio": None,
+                              "fnr_ratio": None, "precision_ratio": None, "status": "too_small"}]}}
+
+
+def visible_text(page: str) -> str:
+    """What a reader sees: the text of the page and of its SVG charts, without styles and markup."""
+    import html as _html
+    import re
+
+    page = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    return _html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
 def test_report_has_every_section_with_numbers_and_charts(alert_db, small_store, tmp_path):
-    monitor = {"status": "alarm", "alarms": ["数据质量 data quality: missing:flag_threat: 4.0% → 20.4%"],
-               "reference": ["2024-04-01", "2024-06-01"], "current": ["2024-10-01", "2024-12-01"],
-               "feature_drift": {"drifted": ["threat_90d"]},
-               "matured": {"pooled": {"precision_at_capacity": 0.021, "roc_auc": 0.77},
-                           "per_snapshot": [{"as_of": "2024-09-01", "rows": 900, "positives": 4, "roc_auc": 0.75,
-                                             "precision_at_capacity": 0.02, "recall_at_capacity": 0.3, "brier": 0.004}],
-                           "fairness": [{"as_of": "2024-09-01", "attribute": "sex", "group": "男 M", "rows": 500,
-                                         "fpr_ratio": 1.1, "fnr_ratio": 0.9, "precision_ratio": 1.0, "status": "ok"}]}}
-    # the store stamps alerts with the wall clock: report on the month that ends tomorrow
-    end = pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
-    res = build_leadership_report(tmp_path, period="monthly", end=end, store=small_store, engine=alert_db,
-                                  monitor_summary=monitor, pdf=False)
+    # no end: the period is the data's last month (the small world ends in December 2024), not the wall clock
+    res = build_leadership_report(tmp_path, period="monthly", store=small_store, engine=alert_db,
+                                  monitor_summary=MONITOR, pdf=False)
     page = res.html.read_text(encoding="utf-8")
     for sid in SECTION_IDS:
         assert f"id='{sid}'" in page
+    assert "数据期间 2024-11-30 至 2024-12-30" in res.summary_lines[0]
     assert page.count("<figure class='chart'><svg") >= 4 and "data:image/png" not in page
     assert "共生成预警 12 条" in res.summary_lines[0]
     assert "审核通过 8 条" in res.summary_lines[2]
     assert "本期非紧急预警" in res.summary_lines[1] and "/ 预算" in res.summary_lines[1]
     assert res.summary_lines[-1].startswith("审计日志检查点")
-    assert "有 1 项告警" in page and "2.1%" in page
+    assert "3 项告警" in page and "2.1%" in page
+    # model health is a line over every matured snapshot, not one point
+    model = page[page.index("id='model'"):page.index("id='drift'")]
+    assert "5 个月度快照" in model and model.count("2024-0") >= 5
+
+
+def test_report_speaks_chinese_without_identifiers(alert_db, small_store, tmp_path):
+    """No feature id, no rule id without its title, no snake_case word, no raw Python value in what leadership
+    reads, although the monitor summary behind it is full of them."""
+    import re
+
+    import rules
+    from features.catalog import CATALOG, FEATURE_NAMES
+
+    res = build_leadership_report(tmp_path, period="monthly", store=small_store, engine=alert_db,
+                                  monitor_summary=MONITOR, pdf=False)
+    text = visible_text(res.html.read_text(encoding="utf-8"))
+    for name in FEATURE_NAMES:
+        assert not re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text), name
+    assert CATALOG["threat_90d"].label in text and CATALOG["calls_30d"].label in text
+    for rule in rules.load_ruleset().rules:
+        mentions = len(re.findall(rf"(?<![A-Za-z0-9]){rule.id}(?![0-9])", text))
+        assert mentions == text.count(f"{rule.title}（规则 {rule.id}）"), rule.id
+    assert "（规则 RD002）" in text
+    assert not re.findall(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b", text)
+    raw = re.findall(r"\{'|'\}|\[\d+, |\bNone\b|\bTrue\b|\bFalse\b|\bnan\b|\bNaN\b|<NA>|\bNaT\b", text)
+    assert not raw, raw
+    assert not re.search(r"\b(urban|rural|autonomous|flagged|too_small)\b", text)
+    assert "weimeng " not in text                        # no commands for leadership to run
+    for words in ("城镇", "阿坝藏族羌族自治州（自治州）", "超出区间且差异显著", "派出所一网考", "统计方法"):
+        assert words in text
+
+
+def test_report_carries_the_station_scorecard(alert_db, small_store, tmp_path):
+    from serving.operations.alerts.scorecard import StationIndex, station_scorecard
+
+    res = build_leadership_report(tmp_path, period="monthly", store=small_store, engine=alert_db,
+                                  monitor_summary=MONITOR, pdf=False)
+    page = res.html.read_text(encoding="utf-8")
+    section = page[page.index("id='scorecard'"):page.index("id='model'")]
+    card = station_scorecard(alert_db, StationIndex.from_event_store(small_store), "2024-11-30", "2024-12-31")
+    first = card.table[card.table["received"] > 0].iloc[0]
+    assert f"<td>{first.station}</td>" in section and "县内排名" in section and "按时审核" in section
+    assert (tmp_path / f"{res.html.stem}_scorecard.csv").exists()
+    assert any(line.startswith("派出所一网考") for line in res.summary_lines)
 
 
 def test_chart_labels_are_text_not_pixels():
@@ -98,8 +170,7 @@ def test_chart_labels_are_text_not_pixels():
 @pytest.mark.service
 @pytest.mark.skipif(chromium_binary() is None, reason="Chromium not installed (apt-get install chromium)")
 def test_browser_opens_the_report_and_prints_a_pdf(alert_db, small_store, tmp_path):
-    end = pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
-    res = build_leadership_report(tmp_path, period="weekly", end=end, store=small_store, engine=alert_db, pdf=True)
+    res = build_leadership_report(tmp_path, period="weekly", store=small_store, engine=alert_db, pdf=True)
     profile = tmp_path / "profile"
     dom = subprocess.run([chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu",
                           "--disable-background-networking", f"--user-data-dir={profile}", "--dump-dom",
@@ -148,7 +219,6 @@ def test_the_report_prints_the_newest_audit_checkpoint(alert_db, small_store, tm
     monkeypatch.setenv("WEIMENG_HOME", str(tmp_path / "home"))
     audit.record(alert_db, "reviewer01", "case.view", "alert:1", {})
     cp = CheckpointStore.from_settings().append(alert_db)
-    end = pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
-    res = build_leadership_report(tmp_path / "r", period="monthly", end=end, store=small_store, engine=alert_db,
+    res = build_leadership_report(tmp_path / "r", period="monthly", store=small_store, engine=alert_db,
                                   pdf=False)
     assert cp is not None and f"#{cp.seq} {cp.hash[:16]}" in res.summary_lines[-1]

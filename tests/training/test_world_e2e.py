@@ -63,6 +63,11 @@ def test_model_trains_and_is_reported_beside_rules_and_oracles(tset):
     assert m["auc_ratio_to_records_oracle"] > 0.8
     assert r.model.metadata["operating_threshold"] > 0
     assert r.card["markdown"].exists() and "记录可达真值" in r.card["markdown"].read_text(encoding="utf-8")
+    # The reference-group flags are set against the records oracle's own (a simulated world knows it).
+    shared = r.model.metadata["fairness_flags_shared_with_oracle"]
+    assert m["reference_fairness_flags_shared_with_oracle"] == len(shared) <= m["reference_fairness_flags"]
+    if m["reference_fairness_flags"]:
+        assert "Against the records oracle" in r.card["markdown"].read_text(encoding="utf-8")
     # Contributions sum to the raw margin (what serving's explanations rely on).
     test = tset.frame[tset.frame["as_of"] == tset.frame["as_of"].max()].head(50)
     contrib = r.model.contributions(test)

@@ -151,15 +151,90 @@ def alerts_revoke_tokens(inbox_id: str = typer.Option(..., "--inbox-id"), url: s
 
 @alerts_app.command("serve-inbox")
 def alerts_serve_inbox(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8700, "--port"),
-                       url: str | None = URL_OPT) -> None:
+                       url: str | None = URL_OPT,
+                       data: Path | None = typer.Option(
+                           None, "--data", help="世界数据目录：开启掌上排查上报 / the data directory: also serve the "
+                                                "field-report routes")) -> None:
     """启动收件箱 API 与手机网页 / Serve the inbox API and the mobile page (uvicorn)."""
     import uvicorn
 
     from serving.operations.alerts.db import make_engine
     from serving.operations.inbox import create_app
 
-    app_ = create_app(make_engine(_url(url)))
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    directory = _grassroots_directory(data) if data else None
+    app_ = create_app(make_engine(_url(url)), directory=directory)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _grassroots_directory(data: Path):
+    from features.store import EventStore
+    from serving.operations.grassroots import GrassrootsDirectory
+
+    return GrassrootsDirectory.from_event_store(EventStore.open(data, progress=False))
+
+
+@alerts_app.command("escalate")
+def alerts_escalate(url: str | None = URL_OPT) -> None:
+    """逐级督办：逾期未签收或未办结的预警、上报、线索升一级 / Escalate overdue alerts, reports and tips once."""
+    from serving.operations.alerts.db import make_engine, require_current
+    from serving.operations.grassroots.directory import LEVEL_LABELS
+    from serving.operations.grassroots.escalation import Escalator
+
+    engine = make_engine(_url(url))
+    require_current(engine)
+    run = Escalator(engine).run_once()
+    parts = "，".join(f"{LEVEL_LABELS[k]} {v} 件" for k, v in (run.by_level or {}).items())
+    typer.echo(f"逐级督办 {run.steps} 件" + (f"（{parts}）" if parts else ""))
+
+
+@alerts_app.command("export-grassroots")
+def alerts_export_grassroots(out: Path = typer.Option(..., "--out", help="数据目录 / the data directory to write into"),
+                             url: str | None = URL_OPT) -> None:
+    """导出排查上报与匿名线索为数据表 / Write the store's field reports and tips as contract tables."""
+    from serving.operations.alerts.db import make_engine, require_current
+    from serving.operations.grassroots.export import export_tables
+
+    engine = make_engine(_url(url))
+    require_current(engine)
+    n = export_tables(engine, out)
+    typer.echo(f"已导出排查上报 {n['field_reports']} 条、匿名线索 {n['tips']} 条：{out}")
+
+
+@alerts_app.command("tip-qr")
+def alerts_tip_qr(data: Path = typer.Option(..., "--data", help="世界数据目录（标准地址）/ the data directory"),
+                  base_url: str = typer.Option(..., "--base-url", help="线索页的公网地址 / public base URL, e.g. "
+                                                                       "https://host"),
+                  out: Path = typer.Option(..., "--out", help="输出目录 / output folder"),
+                  prefix: str | None = typer.Option(None, "--prefix", help="只打印该村/乡镇/区县代码下的地址"),
+                  limit: int | None = typer.Option(None, "--limit", min=1)) -> None:
+    """按楼栋打印匿名线索二维码（SVG）/ Write one tip-page QR code (SVG) per building, plus index.csv."""
+    from features.store import EventStore
+    from serving.operations.grassroots.qr import write_qr_codes
+
+    n = write_qr_codes(EventStore.open(data, progress=False).table("addresses"), base_url, out, prefix=prefix,
+                       limit=limit)
+    typer.echo(f"已生成 {n} 个楼栋二维码：{out}")
+
+
+@alerts_app.command("serve-tips")
+def alerts_serve_tips(data: Path = typer.Option(..., "--data", help="世界数据目录（标准地址）/ the data directory"),
+                      host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8710, "--port"),
+                      url: str | None = URL_OPT) -> None:
+    """启动匿名线索页（扫楼栋二维码进入，/tip/地址码）/ Serve the public tip page at /tip/{address_code}.
+
+    No access log: the page keeps nothing about whoever sends a tip (docs/grassroots.md)."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from serving.operations.alerts.db import make_engine, require_current
+    from serving.operations.grassroots import TipIntake
+    from serving.operations.grassroots.tip_page import create_tip_app
+
+    engine = make_engine(_url(url))
+    require_current(engine)
+    app_ = Starlette(routes=[Mount("/tip", app=create_tip_app(TipIntake(engine, _grassroots_directory(data))))])
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
 # -- push worker ---------------------------------------------------------------------------------
@@ -193,8 +268,11 @@ def push_worker_command(
         help="write inbox items in their own transaction (tests the idempotency guard)"),
     pause_ms: float = typer.Option(0.0, "--pause-ms", help="每条之间暂停毫秒 / pause between deliveries (throttle)"),
     log_level: str = typer.Option("WARNING", "--log-level"),
+    escalate_every: float = typer.Option(60.0, "--escalate-every",
+                                         help="逐级督办检查间隔秒，0 关闭 / escalation check interval (s), 0 = off"),
 ) -> None:
-    """推送进程：投递待发预警（重试、退避、死信）/ Deliver the outbox to the push channels."""
+    """推送进程：投递待发预警（重试、退避、死信），并按期限逐级督办 / Deliver the outbox to the push channels and
+    escalate what is overdue (docs/grassroots.md)."""
     from serving.operations.alerts.db import is_postgres, make_engine, require_current
     from serving.operations.push import PushConfig, PushWorker, build_adapters
 
@@ -212,7 +290,17 @@ def push_worker_command(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    escalation = None
+    if escalate_every > 0:  # the escalator rides on the worker's schedule, in its own thread
+        from serving.operations.grassroots.escalation import Escalator, run_periodically
+
+        escalation = threading.Thread(target=run_periodically, args=(Escalator(engine), stop, escalate_every),
+                                      name="weimeng-escalation", daemon=True)
+        escalation.start()
     stats = worker.run(stop=stop, poll_seconds=poll, drain=drain, max_seconds=max_seconds)
+    stop.set()
+    if escalation is not None:
+        escalation.join(timeout=30)
     typer.echo(f"推送进程结束 / worker stopped: delivered={stats.delivered} retried={stats.retried} dead={stats.dead} "
                f"unsubscribed={stats.unsubscribed} cancelled={stats.cancelled} rounds={stats.rounds}")
     if lock is not None:

@@ -21,6 +21,9 @@ def monitor_command(
     config: Path | None = typer.Option(None, "--config", help="阈值配置 YAML / thresholds"),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
     no_model: bool = typer.Option(False, "--no-model", help="不加载模型 / skip prediction drift"),
+    workspace: Path | None = typer.Option(None, "--workspace",
+                                          help="Evidently 工作区 / workspace (default: $WEIMENG_HOME/evidently)"),
+    no_workspace: bool = typer.Option(False, "--no-workspace", help="不记入 Evidently 工作区"),
 ) -> None:
     """监控漂移与数据质量 / Monitor drift and data quality; exit 3 when an alarm fires."""
     from rich.console import Console
@@ -28,18 +31,22 @@ def monitor_command(
 
     from common.settings import Settings
     from monitoring.run import run_monitor
+    from monitoring.workspace import default_workspace
 
     out = out or Settings.from_env().monitoring_dir
+    ws = None if no_workspace else (workspace or default_workspace())
     con = Console()
     # our errors (a bad window, too little data, an unreadable world) end in weimeng.errors: one line, exit 2
     s = run_monitor(data, start, end, out, reference_start=reference_from, reference_end=reference_to,
-                    config=config, tracking_uri=tracking_uri, use_model=not no_model)
+                    config=config, tracking_uri=tracking_uri, use_model=not no_model, workspace=ws)
     con.print(f"参照窗口 reference {s.reference[0].date()}..{s.reference[1].date()}，"
               f"当前窗口 current {s.current[0].date()}..{s.current[1].date()}")
     for note in s.notes:
         con.print(f"[dim]· {note}[/]")
-    con.print(f"特征漂移比例 drifted features: {s.feature_drift.share_drifted:.0%} "
-              f"({', '.join(s.feature_drift.drifted[:8]) or '无 none'})")
+    from monitoring.wording import feature_labels
+
+    con.print(f"特征漂移比例 drifted features: {s.feature_drift.share_drifted:.0%}"
+              f"（{feature_labels(s.feature_drift.drifted, limit=8)}）")
     if s.matured is not None and s.matured.pooled:
         p = s.matured.pooled
         con.print(f"成熟窗口 matured: ROC-AUC {p.get('roc_auc', float('nan')):.3f}, "
@@ -54,13 +61,16 @@ def monitor_command(
     else:
         con.print("[bold green]无告警 / no alarms[/]")
     con.print(f"报告 reports: {out}/feature_drift.html, incident_drift.html, summary.json")
+    if ws is not None:
+        con.print(f"历史 history: DO_NOT_TRACK=1 evidently ui --workspace {ws}（本机离线查看 / local, offline）")
     raise typer.Exit(s.exit_code)
 
 
 def report_command(
     data: Path = typer.Option(..., "--data", help="数据目录 / data folder"),
     period: str = typer.Option("monthly", "--period", help="weekly | monthly"),
-    end: str | None = typer.Option(None, "--end", help="报告期末（不含）/ period end, exclusive (default: tomorrow)"),
+    end: str | None = typer.Option(None, "--end",
+                                   help="报告期末（不含）/ period end, exclusive (default: where the data ends)"),
     db: str | None = typer.Option(None, "--db",
                                   help="预警库 URL / alert store URL (default: WEIMENG_DATABASE_URL or SQLite)"),
     monitor: Path | None = typer.Option(None, "--monitor", help="weimeng monitor 的 summary.json"),
@@ -81,7 +91,7 @@ def report_command(
     store = EventStore.open(data)
     engine = make_engine(db or database_url_from_env())
     res = build_leadership_report(out, period=period, store=store, engine=engine, monitor_summary=monitor,
-                                  end=end or (pd.Timestamp.now().normalize() + pd.Timedelta(days=1)), pdf=pdf)
+                                  end=pd.Timestamp(end) if end else None, pdf=pdf)
     for line in res.summary_lines:
         con.print(f"· {line}")
     con.print(f"[bold green]报告已生成[/] {res.html}"

@@ -109,6 +109,9 @@ def score_command(
     explain: str = typer.Option("flagged", "--explain", help="flagged | all | none"),
     send_alerts: bool = typer.Option(False, "--send-alerts",
                                      help="预警送入审核队列 / file flagged people in the review queue (alert_sink)"),
+    previous: Path | None = typer.Option(None, "--previous",
+                                         help="上一期评分 Parquet / the previous run's output: alerts of people on "
+                                              "its watch list carry the reason 风险上升"),
 ) -> None:
     """批量评分 / Score everyone with recent records as of a date; write levels, categories, explanations."""
     with cli_errors():
@@ -121,6 +124,8 @@ def score_command(
         from serving.scoring.datasource import normalise_as_of
 
         normalise_as_of(as_of, "--as-of")
+        if previous is not None and not previous.is_file():
+            raise BadInput(f"上一期评分文件不存在 / --previous {str(previous)!r} not found.", field="--previous")
         s = _settings(config, data_dir=data.resolve(), tracking_uri=tracking_uri, auth_required=False,
                       default_as_of=as_of)
         app = ScoringApp.start(s, watch=False)
@@ -129,7 +134,7 @@ def score_command(
                 raise ConfigurationError("未配置预警通道 / --send-alerts needs an alert_sink in the settings "
                                          "(it is null).", field="alert_sink")
             app.open_sink(raise_errors=True)
-        table, scored = score_population(app, as_of, explain=explain)
+        table, scored = score_population(app, as_of, explain=explain, previous=previous)
         write_outputs(table, scored, out, jsonl)
         report = app.send_alerts(scored) if send_alerts else None
         levels = table["level"].value_counts().to_dict() if len(table) else {}

@@ -1,7 +1,10 @@
 """The alert store as monitoring reads it: typed queries over the ORM models, no SQL strings.
 
 A renamed or removed column breaks these queries at import or on first use, loudly, instead of
-leaving a report silently empty. Every query takes the alerts *created* in ``[start, end)``:
+leaving a report silently empty. Every query takes the alerts *created* in ``[start, end)`` or, with
+``by="as_of"``, the alerts whose score is *about* that period: ``as_of`` in ``(start, end]`` (a score as of
+T reads the data before T; what a report on the data's own period wants when scoring runs later than the
+data, as in the demo):
 
 * :meth:`AlertReadModel.funnel_alerts` — one :class:`FunnelAlert` per alert with the time of each
   step it reached (reviewed, first delivered to an inbox, first acknowledged, outcome reported), so
@@ -22,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -148,12 +151,17 @@ def count_stages(alerts: Iterable[FunnelAlert], key: Callable[[FunnelAlert], K |
 class AlertReadModel:
     """Read-only queries of the alert store for monitoring and reports (any SQLAlchemy engine)."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, by: Literal["created", "as_of"] = "created"):
         self.engine = engine
+        self._time = Alert.as_of if by == "as_of" else Alert.created_at
 
-    @staticmethod
-    def _created_in(start: datetime, end: datetime):
-        return sa.select(Alert.id).where(Alert.created_at >= start, Alert.created_at < end)
+    def _in(self, start: datetime, end: datetime):
+        if self._time is Alert.as_of:   # a score as of T is about the data before T: (start, end]
+            return sa.and_(self._time > start, self._time <= end)
+        return sa.and_(self._time >= start, self._time < end)
+
+    def _created_in(self, start: datetime, end: datetime):
+        return sa.select(Alert.id).where(self._in(start, end))
 
     def funnel_alerts(self, start: datetime, end: datetime) -> list[FunnelAlert]:
         """Every alert created in ``[start, end)``, oldest first, with the steps it reached."""
@@ -166,7 +174,7 @@ class AlertReadModel:
                        Alert.source, Alert.state, Alert.created_at, Alert.reviewed_at, Alert.review_decision,
                        items.c.delivered_at, items.c.acknowledged_at, reported.label("outcome_reported"))
              .outerjoin(items, items.c.alert_id == Alert.id)
-             .where(Alert.created_at >= start, Alert.created_at < end)
+             .where(self._in(start, end))
              .order_by(Alert.created_at, Alert.id))
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()

@@ -35,6 +35,7 @@ class AlertView:
     review_reason: str | None
     reviewed_at: datetime | None
     closed_at: datetime | None
+    extra: dict | None = None       # what scoring attached (rule ids, county, thresholds, the reviewer's risk terms)
 
 
 @dataclass(frozen=True)

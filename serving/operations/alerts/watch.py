@@ -90,12 +90,13 @@ def record_scores(engine: Engine, scored: Sequence[ScoredPerson], now: datetime 
         return WatchReport()
     removed = 0
     with engine.begin() as conn:
-        ids = list(listed)
+        ids = list(listed) + list(cleared)
         existing: dict[str, tuple[datetime, datetime]] = {}
         for start in range(0, len(ids), _CHUNK):
             rows = conn.execute(sa.select(WatchEntry.person_id, WatchEntry.listed_at, WatchEntry.as_of)
                                 .where(WatchEntry.person_id.in_(ids[start:start + _CHUNK])))
             existing.update({r.person_id: (r.listed_at, r.as_of) for r in rows})
+        cleared = {pid: t for pid, t in cleared.items() if pid in existing}   # only those on the list
         fresh, updates = [], []
         for pid, sp in listed.items():
             row = {"person_id": pid, "county_code": (sp.extra.get("county") or None),

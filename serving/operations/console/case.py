@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from common.clock import format_beijing, from_data_time
 from common.levels import LEVEL_LABELS
 from common.places import Place
+from common.riskterms import risk_text
 from serving.operations import audit
 from serving.operations.alerts.lifecycle import STATE_LABELS
 from serving.operations.alerts.models import Alert, AlertEvent, AlertOutcome
@@ -24,6 +25,7 @@ from serving.operations.console.charts import factor_chart, score_chart
 from serving.operations.console.display import KIND_LABELS, ROLE_IN_INCIDENT, person_text, place_text
 from serving.operations.console.scope import require
 from serving.operations.console.world import World
+from serving.operations.grassroots.escalation import holders as escalation_holders
 
 __all__ = ["Case", "load_case", "load_alert_in_scope", "subject"]
 
@@ -56,6 +58,7 @@ class Case:
     can_decide: bool
     decide_note: str = ""
     extra: dict = field(default_factory=dict)
+    risk: str = ""               # 约为平均水平的 5 倍，高于本区县 98% 的有记录人员 (fixed per model version)
 
     def to_dict(self) -> dict:
         a = self.alert
@@ -67,7 +70,9 @@ class Case:
                 "rule_hits": self.rule_hits, "factors": self.factors, "actions": self.actions,
                 "timeline": [{**t, "time": t["time"].isoformat()} for t in self.timeline],
                 "score_history": self.score_history, "past_alerts": self.past_alerts,
-                "looks": [{**x, "at": str(x["at"])} for x in self.looks], "can_decide": self.can_decide}
+                "looks": [{**x, "at": str(x["at"])} for x in self.looks], "can_decide": self.can_decide,
+                "risk": self.risk,
+                "holder": _holder_dict(self.extra.get("holder"))}
 
 
 def load_alert_in_scope(engine: Engine, world: World, user: User, alert_id: int) -> tuple[AlertView, list[Place]]:
@@ -169,7 +174,17 @@ def load_case(engine: Engine, world: World, user: User, alert_id: int, *, polici
                                if h["score"] is not None]),
         score_history=[{**h, "at": h["at"].isoformat(timespec="minutes")} for h in history],
         past_alerts=[{**p, "created_at": p["created_at"].isoformat(timespec="minutes")} for p in past],
-        events=events, looks=looks, can_decide=can, decide_note=why)
+        events=events, looks=looks, can_decide=can, decide_note=why,
+        risk=risk_text((alert.extra or {}).get("risk")),
+        extra={"holder": escalation_holders(engine, "alert", [alert_id]).get(alert_id)})
+
+
+def _holder_dict(holder: dict | None) -> dict | None:
+    """Who holds the alert now under graded escalation (None: still the village/community)."""
+    if not holder:
+        return None
+    return {"level": holder["level"], "level_label": holder["level_label"], "code": holder["code"],
+            "since": holder["since"].isoformat(timespec="seconds"), "reason": holder["reason"]}
 
 
 def _event_reason(action: str, reason: str | None, see_notes: bool) -> str | None:
@@ -190,7 +205,7 @@ _ACTIONS = {"created": "生成预警", "approve": "批准", "dismiss": "驳回",
             "queue": "生成推送任务", "delivered": "推送送达", "acknowledged": "网格员签收",
             "outcome_reported": "反馈结果", "score_updated": "评分更新",
             "withdraw": "撤回", "withdrawn": "撤回", "expire": "过期", "close": "办结", "retract_queued": "撤回推送",
-            "requeue": "重新推送"}
+            "requeue": "重新推送", "escalate_level": "逐级督办"}
 _RESULTS = {"success": "调解成功", "partial": "部分化解", "failed": "调解失败"}
 _MEDIATORS = {"committee": "人民调解委员会", "police": "民警调解", "judicial": "司法所调解", "court": "法院调解",
               "other": "其他调解"}

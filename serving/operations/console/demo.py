@@ -129,7 +129,8 @@ def demo_review(engine: Engine, world: World, *, approve: int = 20, dismiss: int
 
 @dataclass
 class RunningConsole:
-    """A console (``/console``) and the cadre inbox page (``/inbox``) served by uvicorn in a thread."""
+    """A console (``/console``), the cadre inbox page (``/inbox``) and, with a world, the public tip page
+    (``/tip/{address_code}``), served by uvicorn in a thread."""
 
     url: str
     inbox_url: str
@@ -161,8 +162,17 @@ def start_console(engine: Engine, *, world: World | None = None, event_store=Non
 
     settings = ConsoleSettings(data_dir=data_dir, reports_dir=reports_dir, inbox_url="/inbox/")
     console = create_app(settings, engine=engine, world=world, event_store=event_store)
-    app = Starlette(routes=[Mount("/inbox", app=inbox_app(engine)), Mount("/console", app=console)])
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    routes = [Mount("/console", app=console)]
+    es = event_store or (world.store() if world is not None else None)
+    directory = None
+    if es is not None:  # the grassroots routes: field reports in the inbox, the public tip page at /tip
+        from serving.operations.grassroots import GrassrootsDirectory, TipIntake
+        from serving.operations.grassroots.tip_page import create_tip_app
+
+        directory = GrassrootsDirectory.from_event_store(es)
+        routes.append(Mount("/tip", app=create_tip_app(TipIntake(engine, directory))))
+    app = Starlette(routes=[Mount("/inbox", app=inbox_app(engine, directory=directory)), *routes])
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="weimeng-console", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout

@@ -18,6 +18,7 @@ from common.clock import utcnow
 from common.errors import BadInput
 from common.levels import ALERT_LEVELS, LEVEL_LABELS, level_rank
 from common.places import Jurisdiction
+from common.riskterms import risk_short
 from serving.operations.alerts.lifecycle import OPEN, STATE_LABELS, STATES
 from serving.operations.alerts.models import Alert
 from serving.operations.console.errors import BadFilter
@@ -82,6 +83,7 @@ class QueueRow:
     created_at: object
     summary: str
     counties: tuple[str, ...]
+    risk: str = ""               # the reviewer's terms: multiple of the average, place in the county
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ def list_queue(engine: Engine, world: World, scope: Jurisdiction, filters: Queue
     region_codes = [c for c in region_codes if _region_choice(scope, c)]
     rows = [QueueRow(a.id, a.person_id, a.level, a.score, a.state, STATE_LABELS.get(a.state, a.state),
                      tuple(a.categories or ()), bool(a.urgent), a.source, a.created_at,
-                     ((a.explanation or {}).get("summary") or ""), tuple(counties.get(a.person_id, ())))
+                     ((a.explanation or {}).get("summary") or ""), tuple(counties.get(a.person_id, ())),
+                     risk_short((a.extra or {}).get("risk")))
              for a in alerts]
     return QueuePage(rows, {s: int(counts.get(s, 0)) for s in STATES}, int(total),
                      [(c, world.county_name(c)) for c in region_codes])

@@ -48,6 +48,7 @@ class World:
         self._addresses: dict[str, str] | None = None
         self._persons: dict[str, tuple[str, str]] | None = None
         self._county_names: dict[str, str] | None = None
+        self._stations = None
 
     @property
     def available(self) -> bool:
@@ -89,6 +90,18 @@ class World:
 
                 self._directory = Directory.from_event_store(es)
             return self._directory
+
+    def station_index(self):
+        """Who belongs to which police station (for the station scorecard), built once; None without a world."""
+        es = self.store()
+        if es is None:
+            return None
+        with self._lock:
+            if self._stations is None:
+                from serving.operations.alerts.scorecard import StationIndex
+
+                self._stations = StationIndex.from_event_store(es)
+            return self._stations
 
     def _place(self, kind: str, code: str | None) -> Place:
         grid_id = (self._addresses or {}).get(code) if code else None

@@ -11,6 +11,10 @@ Routes (every ``/api`` route needs ``Authorization: Bearer <token>``; tokens com
     POST /api/items/{alert_id}/outcome       {"kind": "visited|resolved|referred|false_alarm"
                                                       or 已走访/已化解/已转交/误报, "note": "..."}
 
+With a ``directory`` (the world's addresses, grids and staff), also the grassroots routes of
+:mod:`serving.operations.inbox.grassroots`: ``/report`` (the field-report page) and ``/api/reports``,
+``/api/handle``, ``/api/reports/{id}/sign|handle``, ``/api/tips/{id}/sign|handle``.
+
 Errors are JSON ``{"error": {"kind", "message", "field"}}`` (``common.errors.error_body``) with the status
 of the error's kind; a malformed request is ``bad_input`` (422) naming the field, an unknown route
 ``not_found`` (404). A separate app: ``weimeng alerts serve-inbox`` (the scoring service does not mount it).
@@ -51,9 +55,10 @@ def page_csp(page: str) -> str:
 
 
 def create_app(engine=None, *, url: str | None = None, check_schema: bool = True,
-               token_max_age_days: float = TOKEN_MAX_AGE_DAYS):
+               token_max_age_days: float = TOKEN_MAX_AGE_DAYS, directory=None, clock=None):
     """Build the ASGI app. ``engine`` or ``url``; by default the URL comes from ``WEIMENG_DATABASE_URL``.
-    ``token_max_age_days``: how long a token stays valid after it was issued."""
+    ``token_max_age_days``: how long a token stays valid after it was issued. ``directory``: a
+    :class:`~serving.operations.grassroots.GrassrootsDirectory` to serve the field-report routes too."""
     from fastapi import Depends, FastAPI, Header
     from fastapi.responses import HTMLResponse
     from pydantic import BaseModel, Field
@@ -97,6 +102,15 @@ def create_app(engine=None, *, url: str | None = None, check_schema: bool = True
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return page
+
+    if directory is not None:
+        from serving.operations.grassroots import GrassrootsService
+        from serving.operations.inbox.grassroots import grassroots_router, report_page
+
+        grassroots = GrassrootsService(engine, directory, **({"clock": clock} if clock else {}))
+        app.state.grassroots = grassroots
+        report_headers = {**headers, "Content-Security-Policy": page_csp(report_page())}
+        app.include_router(grassroots_router(grassroots, identity, report_headers))
 
     @app.get("/api/me")
     def me(who: Identity = Depends(identity)) -> dict:

@@ -7,6 +7,7 @@ scripts are driven by a plain ``alembic`` command with an ini file of your own.
 from alembic import context
 
 from serving.operations.alerts.models import VERSION_TABLE, Base
+from serving.operations.grassroots import models as _grassroots_models  # noqa: F401  (its tables in the metadata)
 
 config = context.config
 target_metadata = Base.metadata

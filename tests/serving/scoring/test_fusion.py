@@ -96,8 +96,10 @@ def test_urgent_hit_is_at_least_the_urgent_level_and_levels_follow_thresholds():
 
 def test_model_categories_need_the_model_level_and_enough_contribution_share():
     cats = model_categories(["threat_30d", "calls_30d", "days_at_residence"], [1.0, 0.2, 5.0], POLICY)
-    # days_at_residence has no category: it counts in the total only, so shares are small
-    assert cats == ()
+    # days_at_residence has no category: it counts in the total only, so shares are small; the strongest
+    # category still names the risk (a model-flagged person never reaches review without one)
+    assert cats == ("family_emotion",)      # threat_30d's two categories tie; catalog order breaks it
+    assert model_categories(["days_at_residence"], [5.0], POLICY) == ()   # nothing speaks to a category
     cats = model_categories(["threat_30d", "calls_30d", "care_crisis_365d"], [1.0, 0.2, -3.0], POLICY)
     assert cats == ("family_emotion", "retaliation")  # threat_30d speaks to both, equally; catalog order breaks ties
     low = fuse(0.01, [], TH, POLICY, ("harm_risk",))

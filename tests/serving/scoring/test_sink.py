@@ -195,6 +195,31 @@ def test_send_alerts_hands_over_only_flagged_people_and_returns_the_report(store
     assert _bare_app().send_alerts([_scored("P-5")]) == SinkReport()  # no sink configured
 
 
+def test_under_a_budget_everyone_scored_reaches_the_sink_for_the_watch_list(store_url):
+    from dataclasses import replace
+
+    import sqlalchemy as sa
+
+    from serving.operations.alerts.models import WatchEntry
+    from serving.operations.sink import AlertStoreSink
+
+    def budgeted(sp, watch):
+        return replace(sp, extra={"county": "510104", "watch": watch,
+                                  "thresholds": {"version": "t1", "county": "510104", "budget_per_run": 2}})
+
+    seen = []
+    sink = AlertStoreSink(store_url)
+    app = _bare_app(sink=lambda scored: (seen.append(len(scored)), sink(scored))[1])
+    report = app.send_alerts([budgeted(_scored("P-1"), False), budgeted(_scored("P-2", level="none"), True),
+                              budgeted(_scored("P-3", level="none"), False)])
+    assert seen == [3] and report.filed == 1
+    with sink.store.engine.connect() as conn:
+        assert list(conn.scalars(sa.select(WatchEntry.person_id))) == ["P-2"]
+    app.send_alerts([budgeted(_scored("P-2", level="none"), False)])   # nobody flagged: still handed over
+    with sink.store.engine.connect() as conn:
+        assert list(conn.scalars(sa.select(WatchEntry.person_id))) == []
+
+
 def test_a_failing_or_broken_sink_counts_failed_and_never_raises():
     def boom(scored):
         raise RuntimeError("store exploded")

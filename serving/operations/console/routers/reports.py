@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from serving.operations import audit
 from serving.operations.auth.errors import Forbidden
-from serving.operations.console.reports import REPORT_CSP, list_reports, resolve_report
+from serving.operations.console.reports import REPORT_CSP, list_reports, resolve_report, station_card
 from serving.operations.console.web import ConsoleContext, Viewer, context, current_viewer, render
 
 __all__ = ["router", "report_reader"]
@@ -25,7 +25,7 @@ def report_reader(viewer: Viewer = Depends(current_viewer)) -> Viewer:
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
 def reports(request: Request, viewer: Viewer = Depends(report_reader), ctx: ConsoleContext = Depends(context)):
     return render(request, "reports.html", reports=list_reports(ctx.settings.reports_dir),
-                  folder=ctx.settings.reports_dir)
+                  folder=ctx.settings.reports_dir, card=station_card(ctx, viewer))
 
 
 @router.get("/reports/{relpath:path}", include_in_schema=False)

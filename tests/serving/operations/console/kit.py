@@ -17,8 +17,15 @@ __all__ = ["PASSWORD", "scored", "people_by_county", "seed_alerts", "add_users",
 PASSWORD = "correct-horse-battery"
 
 
+def risk_terms(probability: float, base_rate: float = 0.006) -> dict:
+    """What the scorer attaches beside the probability (common.riskterms): multiple of the average, place in
+    the county (a plausible figure for tests and screenshots)."""
+    return {"multiple": round(probability / base_rate, 1), "percentile": round(min(99.9, 90 + 20 * probability), 1),
+            "county": None, "base_rate": base_rate, "reference": "v7"}
+
+
 def scored(person_id: str, level: str = "orange", probability: float = 0.3, categories=("repeat_dispute",),
-           urgent: bool = False) -> ScoredPerson:
+           urgent: bool = False, risk: dict | None = None) -> ScoredPerson:
     expl = Explanation(
         summary="近期多次报警且调解失败，存在激化风险",
         rule_hits=(RuleHitView("R-repeat-calls", "2026.11.1", categories[0], level, urgent,
@@ -30,7 +37,8 @@ def scored(person_id: str, level: str = "orange", probability: float = 0.3, cate
     t = datetime(2026, 10, 31, 23, 0, 0)
     return ScoredPerson(person_id=person_id, as_of=t, probability=probability, level=level,
                         categories=tuple(categories), explanation=expl, ruleset_version="rules-2026.11.1",
-                        model_version="7", catalog_version="2026.11.1", snapshot_time=t, urgent=urgent)
+                        model_version="7", catalog_version="2026.11.1", snapshot_time=t, urgent=urgent,
+                        extra={"risk": risk} if risk else {})
 
 
 def people_by_county(world: World) -> dict[str, list[str]]:
@@ -54,7 +62,8 @@ def seed_alerts(engine, world: World, county_a: str, county_b: str, n: int = 4) 
     for county in (county_a, county_b):
         people = groups[county][:n]
         res = store.ingest([scored(p, level=levels[i % 4], probability=0.2 + 0.1 * i, categories=cats[i % 4],
-                                   urgent=(i == 0)) for i, p in enumerate(people)])
+                                   urgent=(i == 0), risk=risk_terms(0.2 + 0.1 * i, 0.05))
+                            for i, p in enumerate(people)])
         out[county] = [r.alert_id for r in res]
     return out
 
