@@ -274,10 +274,12 @@ def _scorecard_section(engine, store, start, end, out: Path, stem: str) -> tuple
 
 def build_leadership_report(out_dir: str | Path, *, period: str, end=None, store, engine=None,
                             monitor_summary: dict | str | Path | None = None, pdf: bool = True,
-                            now=None) -> ReportResult:
+                            now=None, prevention_html: str | None = None) -> ReportResult:
     """Write the report of the week or month that ends at ``end`` (exclusive; data time). Without ``end``
     the period ends with the data (:func:`data_end`), not with the wall clock: a report on a world whose
-    records stop in 2025 covers the last month of 2025."""
+    records stop in 2025 covers the last month of 2025. ``prevention_html``: an optional section
+    预防效果（模拟） from the closed-loop simulation (``training.loop_report.prevention_section_html``),
+    appended last and labelled as synthetic."""
     from common.clock import format_beijing, utcnow
     from monitoring.funnel import alert_funnel
 
@@ -354,6 +356,8 @@ def build_leadership_report(out_dir: str | Path, *, period: str, end=None, store
               "drift": "数据与模型漂移", "fairness": "公平性指标"}
     sections["summary"] = "<ul class='summary'>" + "".join(f"<li>{_esc(x)}</li>" for x in lines) + "</ul>"
     body = "".join(f"<section id='{sid}'><h2>{titles[sid]}</h2>{sections[sid]}</section>" for sid in SECTION_IDS)
+    if prevention_html:  # the closed-loop simulation's section (issue 19); it carries its own heading
+        body += f"<section id='prevention'>{prevention_html}</section>"
     title = f"未萌 社区矛盾纠纷风险预警 {'周报' if period == 'weekly' else '月报'}"
     made = format_beijing(utcnow() if now is None else now)
     page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">

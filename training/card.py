@@ -169,8 +169,22 @@ def _world_use_and_data(ctx: dict) -> list[str]:
         f"({ctx['excluded_rows']} snapshot rows): they are already in the case process. Older outcomes stay, as "
         "features (prior_outcomes, days_since_prior_outcome).",
         "- 年龄政策 Age policy: audit only (age band is audited, never a feature; DESIGN.md).",
+        f"- 干预处理 Interventions: {TREATMENT_HANDLING[str(ctx.get('treatment_handling', 'not_recorded'))]}",
         *_split_lines(ctx),
     ]
+
+
+#: How training handles snapshots of people who received an intervention (training.loop, issue 19).
+TREATMENT_HANDLING = {
+    "exclude": ("snapshots whose label window overlaps a recorded visit or mediation of that person (a visit in "
+                "(as_of - 90 days, as_of + horizon]) are excluded from training: a prevented outcome must not "
+                "teach the model that the people we alerted were safe. The visit is a recorded covariate of the "
+                "snapshot, never a feature (closed-loop measurement: docs/prevention.md)."),
+    "naive": "none: snapshots of visited people are kept with their (possibly prevented) outcomes (comparison only).",
+    "not_recorded": ("this data records no visits or mediations after alerts. Where they are recorded (the closed "
+                     "loop, training.loop), snapshots whose label window overlaps one are excluded, so that prevented "
+                     "outcomes do not teach the model that alerted people were safe (docs/prevention.md)."),
+}
 
 
 def _split_lines(ctx: dict) -> list[str]:

@@ -173,6 +173,7 @@ def catalog() -> None:
 
 from weimeng.commands import alerts as alerts_cmd  # noqa: E402  (thin: heavy imports inside commands)
 from weimeng.commands import console as console_cmd  # noqa: E402
+from weimeng.commands import loop as loop_cmd  # noqa: E402
 from weimeng.commands import policy as policy_cmd  # noqa: E402
 from weimeng.commands import rules as rules_cmd  # noqa: E402
 from weimeng.commands import serve as serve_cmd  # noqa: E402
@@ -190,6 +191,7 @@ app.command(name="console")(console_cmd.console_command)
 app.add_typer(console_cmd.users_app, name="users")
 app.add_typer(console_cmd.audit_app, name="audit")
 app.command(name="serve")(serve_cmd.serve_command)
+app.command(name="evaluate-loop")(loop_cmd.evaluate_loop_command)
 app.command(name="score")(serve_cmd.score_command)
 app.add_typer(serve_cmd.keys_app, name="keys")
 app.command(name="monitor")(monitor_command)

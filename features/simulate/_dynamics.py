@@ -8,13 +8,16 @@ messy tables a police system would hold. See ``_params`` for the model and its c
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from features.simulate._intervention import DayState, Intervention
 from features.simulate._params import CATEGORIES, SimParams
 from features.simulate._people import People
 
+Intervene = Callable[[int, DayState], Intervention | None]
 FAMILY_LIKE = (CATEGORIES.index("family"), CATEGORIES.index("marital"))
 SOCIETY_LIKE = (CATEGORIES.index("labour"), CATEGORIES.index("land"))
 OUTCOME_KINDS = ("violent_case", "extreme_incident", "self_harm")
@@ -142,7 +145,9 @@ def _choose_parties(n_disp, cat, people: People, params: SimParams, rng):
 
 
 def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Generator,
-                 progress=None) -> RawWorld:
+                 progress=None, intervene: Intervene | None = None) -> RawWorld:
+    """The daily loop. ``intervene(t, state)`` (see ``_intervention``), when given, is called at the start
+    of each day and may return an :class:`Intervention` to apply; without it the world is unchanged."""
     n = len(people.proneness)
     P = params
     n_disp = int(rng.poisson(n * P.disputes_per_person_year * days / 365.0))
@@ -192,11 +197,11 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
     crisis_hidden_mean = np.exp(0.5 * P.hazard_crisis ** 2 * c_var)
     share_stopped = P.p_med_stop / (P.p_med_stop + P.p_med_resume)
 
-    calls_out = defaultdict(list)
-    med_out = defaultdict(list)
-    care_out = defaultdict(list)
-    out_out = defaultdict(list)
-    ora_out = defaultdict(list)
+    calls_out: defaultdict[str, list] = defaultdict(list)
+    med_out: defaultdict[str, list] = defaultdict(list)
+    care_out: defaultdict[str, list] = defaultdict(list)
+    out_out: defaultdict[str, list] = defaultdict(list)
+    ora_out: defaultdict[str, list] = defaultdict(list)
     pending_med: dict[int, list[np.ndarray]] = defaultdict(list)
 
     active = np.zeros(0, dtype=np.int64)
@@ -204,7 +209,14 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
     starts_at = np.searchsorted(start, np.arange(days + 1))
     decay_e = np.exp(-1.0 / P.hawkes_decay_days)
 
+    state = None if intervene is None else DayState(
+        0, R, H, status, active, tail, party_start, party_count, p_person, mi, C, stopped, float(np.sqrt(h_var)),
+        float(np.sqrt(c_var)), {"calls": calls_out, "mediations": med_out, "care": care_out, "outcomes": out_out,
+                                "oracle": ora_out}, cat, start, first_call, p_disp, p_aggr)
     for t in range(days):
+        if intervene is not None and state is not None:
+            state.t, state.active, state.tail = t, active, tail
+            _apply(intervene(t, state), R, H, C, stopped)
         new = np.arange(starts_at[t], starts_at[t + 1])
         if len(new):
             R[new] = rng.uniform(*P.r_initial, len(new))
@@ -336,10 +348,10 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
 
         # --- mental illness / crisis ---------------------------------------------------------------
         if len(mi):
-            C = P.crisis_rho * C + rng.normal(0, P.crisis_sigma, len(mi))
+            C[:] = P.crisis_rho * C + rng.normal(0, P.crisis_sigma, len(mi))   # in place: the hook's view
             start_stop = (~stopped) & (rng.random(len(mi)) < P.p_med_stop)
             resume = stopped & (rng.random(len(mi)) < P.p_med_resume)
-            stopped = (stopped | start_stop) & ~resume
+            stopped[:] = (stopped | start_stop) & ~resume
             rec_stop = start_stop & mi_reg & (rng.random(len(mi)) < 0.6)
             stop_recorded = (stop_recorded | rec_stop) & stopped
             fu = ((t + fu_offset) % 30 == 0) & mi_reg
@@ -411,6 +423,16 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
         z_person=cat_(ora_out, "person", np.int64), z_day=cat_(ora_out, "day", np.int32),
         z_full=cat_(ora_out, "full", np.float32), z_records=cat_(ora_out, "rec", np.float32),
     )
+
+
+def _apply(iv: Intervention | None, R, H, C, stopped) -> None:
+    """Apply one day's interventions (repeated disputes compound)."""
+    if iv is None:
+        return
+    np.multiply.at(R, iv.disputes, iv.r_factor)
+    np.subtract.at(H, iv.disputes, iv.h_shift)
+    stopped[iv.crisis[iv.resume]] = False
+    np.subtract.at(C, iv.crisis, iv.c_shift)
 
 
 def _outcome_kind(cat_idx, aggressor, failed, rng):

@@ -1,0 +1,125 @@
+"""The closed-loop runner (training/loop.py) and its report (training/loop_report.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
+
+from training.loop import LoopConfig, LoopRun, run_policy, soft_auc, treated_mask
+from training.loop_report import (
+    SECTION_TITLE,
+    LoopResult,
+    mean_ci,
+    prevention_section,
+    prevention_section_html,
+    to_html,
+    to_markdown,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.booleans()), min_size=2, max_size=60))
+def test_soft_auc_is_roc_auc_for_hard_labels(rows):
+    s = np.array([r[0] for r in rows], dtype=float)
+    y = np.array([r[1] for r in rows], dtype=float)
+    if y.min() == y.max():
+        assert np.isnan(soft_auc(s, y))
+        return
+    assert soft_auc(s, y) == pytest.approx(roc_auc_score(y, s))
+
+
+def test_soft_auc_ranks_by_probability():
+    p = np.linspace(0.01, 0.3, 200)
+    assert soft_auc(p, p) > 0.6 > soft_auc(-p, p)
+    assert soft_auc(np.zeros(200), p) == pytest.approx(0.5)
+
+
+def test_treated_mask_marks_label_windows_overlapping_a_visit():
+    d = pd.Timestamp("2025-01-01")
+    frame = pd.DataFrame({"person_id": ["A", "A", "A", "B"],
+                          "as_of": [d, d + pd.Timedelta(days=60), d - pd.Timedelta(days=100), d]})
+    visits = pd.DataFrame({"person_id": ["A"], "visit_time": [d + pd.Timedelta(days=10)]})
+    # A's visit on day 10: inside (as_of - 90, as_of + 90] for as_of = d and d + 60 (still shaping the
+    # label window, the effect lingers), not for as_of = d - 100 (window ends at d - 10); B never visited
+    assert treated_mask(frame, visits, 90, 90).tolist() == [True, True, False, False]
+    assert not treated_mask(frame, visits.iloc[:0], 90, 90).any()
+
+
+def _run(policy, visits, expected, outcomes, seed=1):
+    v = pd.DataFrame(visits, columns=["person", "alert_day", "visit_day", "efficacy", "risk_before", "risk_after"])
+    o = pd.DataFrame({"person": np.arange(outcomes), "day": 800, "kind": np.arange(outcomes) % 3})
+    return LoopRun(seed, policy, v, len(v), o, expected)
+
+
+def test_report_counts_prevention_per_100_visits_against_no_system():
+    visit = (1, 10, 12, 0.5, 0.10, 0.04)
+    runs = {s: {"none": _run("none", [], 50.0 + s, 50, s),
+                "rules": _run("rules", [visit] * 100, 48.0 + s, 49, s),
+                "fused": _run("fused", [visit] * 100, 46.0 + s, 47, s),
+                "oracle": _run("oracle", [visit] * 100, 45.0 + s, 46, s)} for s in (1, 2, 3)}
+    res = LoopResult(runs, LoopConfig(people=20_000))
+    t = res.table.set_index("policy")
+    assert t.loc["fused", "prevented_expected_per_100"] == pytest.approx(4.0)
+    assert t.loc["rules", "prevented_per_100"] == pytest.approx(1.0)
+    assert t.loc["fused", "risk_removed_per_100"] == pytest.approx(6.0)
+    goals = {g["goal"][:8]: g for g in res.goals}
+    fused_rules = next(g for g in res.goals if "仅规则" in g["goal"])
+    assert fused_rules["met"] and fused_rules["measured"].startswith("2.00×")
+    fused_oracle = next(g for g in res.goals if "真值上限" in g["goal"])
+    assert fused_oracle["met"] and "0.80×" in fused_oracle["measured"]
+    assert goals
+    section = prevention_section(res)
+    assert section.startswith(f"## {SECTION_TITLE}") and "合成世界" in section and "4.00" in section
+    md, page = to_markdown(res), to_html(res)
+    assert "融合策略" in md and "policy" not in section
+    assert "<svg" in page and "<text" in page            # the chart keeps its text as text
+    snippet = prevention_section_html(res)
+    assert SECTION_TITLE in snippet and "合成世界" in snippet and "<svg" in snippet
+
+
+def test_mean_ci_over_seeds():
+    m, lo, hi = mean_ci([1.0, 2.0, 3.0])
+    assert m == 2.0 and lo < 2.0 < hi and hi - 2.0 == pytest.approx(4.303 * 1.0 / np.sqrt(3))
+    assert np.isnan(mean_ci([1.0])[1])
+
+
+def test_loop_visits_respect_the_budget_and_the_grid_capacity():
+    cfg = LoopConfig(people=8000, pre_days=60, loop_days=60, tail_days=10)
+    none = run_policy(61, "none", cfg)
+    rnd = run_policy(61, "random", cfg)
+    orc = run_policy(61, "oracle", cfg)
+    assert none.visits.empty and none.alerts == 0
+    gap = 7.0 / cfg.budget.visits_per_grid_per_week
+    for r in (rnd, orc):
+        v = r.visits
+        assert len(v) > 20 and r.alerts >= len(v)
+        assert ((v["visit_day"] - v["alert_day"]) >= cfg.ack_delay_days[0]).all()
+        assert (v["efficacy"] <= 0.55 + 1e-12).all()
+        assert v["person"].is_unique                      # nobody visited twice within the revisit gap (60 days)
+        from training.loop import _World
+
+        grid = _World(61, cfg).persons.res_grid[v["person"].to_numpy()]
+        for _, days in v.assign(grid=grid).groupby("grid")["visit_day"]:
+            assert (np.diff(np.sort(days.to_numpy())) >= gap - 1).all()
+    # the oracle visits people at higher risk than random visits do (in this tiny world every county's
+    # minimum budget of one alert covers almost half of the population, so the gap is small)
+    assert orc.visits["risk_before"].mean() > 1.1 * rnd.visits["risk_before"].mean()
+    # with no visits the world is the simulator's world: the same outcomes as a run without any callback
+    assert len(none.outcomes) == len(run_policy(61, "none", cfg).outcomes)
+
+
+@pytest.mark.slow
+def test_fused_loop_retrains_with_both_handlings():
+    cfg = LoopConfig(people=20_000, loop_days=90, tail_days=10, retrain_steps=(2,))
+    r = run_policy(71, "fused", cfg)
+    retrains = [s for s in r.steps if "retrain" in s and "failed" not in s]
+    by = {s["retrain"]: s for s in retrains}
+    assert {"c2-exclude", "c2-naive"} <= set(by)
+    assert by["c2-naive"]["rows_used"] == by["c2-naive"]["rows"]
+    assert by["c2-exclude"]["rows_used"] == by["c2-exclude"]["rows"] - by["c2-exclude"]["treated_rows"] > 0
+    assert r.auc is not None and {"c1", "c2-exclude", "c2-naive"} <= set(r.auc["model"])
+    assert (r.auc["oracle_auc"] > 0.6).all()
