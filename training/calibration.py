@@ -77,6 +77,11 @@ class Calibrator:
             p = _expit(self.model_.coef_[0, 0] * margin + self.model_.intercept_[0])
         return np.clip(p, 0.0, 1.0)
 
+    @property
+    def reverses(self) -> bool:
+        """A sigmoid fitted with a slope <= 0 would reverse (or flatten) the booster's ranking."""
+        return self.method == "sigmoid" and float(self.model_.coef_[0, 0]) <= 0
+
     def describe(self) -> dict:
         return {"method": self.method, "rows": getattr(self, "n_rows_", None),
                 "positives": getattr(self, "n_positive_", None)}

@@ -90,6 +90,17 @@ def fit_model(train: pd.DataFrame, early_stop: pd.DataFrame, calibrate: pd.DataF
     method = choose_method(cfg.calibration.method, int(y_cal.sum()), cfg.calibration.min_positives_isotonic)
     margin = booster.predict(mat(calibrate), raw_score=True)
     calibrator = Calibrator(method).fit(margin, y_cal)
+    if calibrator.reverses:
+        # A Platt fit on a few held-out positives can come out decreasing: refit it on every validation
+        # row (early-stopping rows too); refuse if even that would reverse the booster's ranking.
+        both = pd.concat([early_stop, calibrate])
+        calibrator = Calibrator(method).fit(booster.predict(mat(both), raw_score=True),
+                                            both[label].to_numpy(dtype=int))
+        if calibrator.reverses:
+            raise TrainingDataError(
+                f"校准集过小，无法确定评分方向 / the validation rows ({len(both)}, {int(both[label].sum())} "
+                f"positive) give the calibrator a slope <= 0: it would reverse the model's ranking. Make the "
+                "validation period bigger (more validation snapshots or a larger split.validation_fraction).")
     meta = dict(metadata or {})
     meta.update(best_iteration=int(best), calibration=calibrator.describe(), imbalance=cfg.model.imbalance)
     model = EscalationModel(booster, calibrator, list(feature_names), meta)

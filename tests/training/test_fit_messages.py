@@ -26,3 +26,13 @@ def test_a_one_class_period_names_how_to_grow_it(period, hint):
     frames[period] = _frame(200, 0, 4)
     with pytest.raises(TrainingDataError, match=f"{period} rows .* 0 positives.*{hint}"):
         fit_model(frames["train"], frames["early-stopping"], frames["calibration"], ["calls_30d"], load_config(None))
+
+
+def test_a_sigmoid_that_would_reverse_the_ranking_is_noticed():
+    from training.calibration import Calibrator
+
+    margin = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
+    y = np.array([1, 1, 0, 0, 0, 0])            # outcomes at the low margins: slope < 0
+    assert Calibrator("sigmoid").fit(margin, y).reverses
+    assert not Calibrator("sigmoid").fit(margin, y[::-1]).reverses
+    assert not Calibrator("isotonic").fit(margin, y).reverses   # isotonic is monotone by construction
