@@ -43,7 +43,7 @@ import pandas as pd
 
 from features.simulate._intervention import InterventionParams
 from training.budget import BudgetConfig, budget_cuts, county_budgets, county_of, fit_thresholds, rank_keys
-from training.policy_backtest import PolicySpec, _hit_levels, apply_policy
+from training.policy_backtest import PolicySpec, apply_policy, hit_levels
 
 __all__ = ["LoopConfig", "LoopRun", "POLICIES", "POLICY_LABELS", "run_policy", "run_seed", "train_in_loop",
            "soft_auc", "treated_mask"]
@@ -180,8 +180,7 @@ def train_in_loop(store, as_of: pd.Timestamp, first: pd.Timestamp, counties: dic
     fit = fit_model(train_rows, val.loc[~cal_mask], val.loc[cal_mask], feats, tcfg,
                     metadata={"model_version": version, "treatment_handling": handling})
     model = fit.model
-    cal = model.calibrator
-    refit = cal.method == "sigmoid" and float(cal.model_.coef_[0, 0]) <= 0
+    refit = model.calibrator.reverses   # fit_model refits such a calibrator already; kept as a safeguard
     if refit:
         # A Platt fit on a handful of positives can come out decreasing, which would reverse the ranking:
         # refit it on every validation row (early-stopping rows included) so the order is the booster's.
@@ -308,7 +307,7 @@ class _Loop:
         if self.policy == "fused":
             model, th = self.models["current"]
             prob = model.predict_risk(f)
-            floor, urgent, _ = _hit_levels(self.ruleset, f, cfg.spec)
+            floor, urgent, _ = hit_levels(self.ruleset, f, cfg.spec)
             prob = np.where(recent, -1.0, prob)            # visited recently: handled, not re-alerted
             res = apply_policy(prob, counties, pids, np.where(recent, 0, floor).astype(np.int8), urgent & ~recent, th)
             chosen = (res["alert"] | res["urgent"]) & ~recent

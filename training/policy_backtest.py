@@ -47,7 +47,7 @@ from training.budget import (
 )
 from training.evaluate import expected_hits_at_k
 
-__all__ = ["PolicySpec", "PolicyBacktest", "validation_thresholds", "validation_dates", "apply_policy",
+__all__ = ["PolicySpec", "PolicyBacktest", "validation_thresholds", "validation_dates", "apply_policy", "hit_levels",
            "policy_backtest", "to_markdown", "to_html", "write_report", "recall_at_budget", "GOALS"]
 
 LEVELS = ("none", "yellow", "orange", "red")
@@ -143,7 +143,7 @@ def validation_thresholds(model, data_dir: str | Path, budget: BudgetConfig, *,
 
 
 # -- the policy on one snapshot ------------------------------------------------------------------------
-def _hit_levels(ruleset, frame: pd.DataFrame, spec: PolicySpec) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def hit_levels(ruleset, frame: pd.DataFrame, spec: PolicySpec) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Per row: the floor level index (urgent and floor-rule hits), urgent flag; and the hits table."""
     from rules.batch import evaluate_batch
 
@@ -341,7 +341,7 @@ def policy_backtest(model, data_dir: str | Path, spec: PolicySpec, thresholds: A
         pids = f["person_id"].tolist()
         counties = [w.county.get(p) for p in pids]
         prob = model.predict_risk(f)
-        floor, urgent, hits = _hit_levels(ruleset, f, spec)
+        floor, urgent, hits = hit_levels(ruleset, f, spec)
         res = apply_policy(prob, counties, pids, floor, urgent, thresholds)
         alert = res["alert"]
         n_alert = int(alert.sum())

@@ -177,14 +177,14 @@ def test_county_budgets_follow_review_and_visit_capacity_and_bars_fill_them():
 def test_policy_apply_matches_the_scorer_on_the_batch(batch, budget_uri, small_world, bapp):
     """The backtest's vectorised policy decides exactly what the scorer decided."""
     from rules.loader import load_ruleset
-    from training.policy_backtest import PolicySpec, _hit_levels, _World, apply_policy
+    from training.policy_backtest import PolicySpec, _World, apply_policy, hit_levels
 
     table, _ = batch
     w = _World(small_world)
     f = w.population(pd.Timestamp(AS_OF))
     model = bapp.scorer.bundle.model
     prob = model.predict_risk(f)
-    floor, urgent, _ = _hit_levels(load_ruleset(None), f, PolicySpec())
+    floor, urgent, _ = hit_levels(load_ruleset(None), f, PolicySpec())
     res = apply_policy(prob, [w.county.get(p) for p in f["person_id"]], f["person_id"].tolist(), floor, urgent,
                        budget_uri[2])
     levels = dict(zip(f["person_id"], np.array(["none", "yellow", "orange", "red"])[res["level"]], strict=True))
