@@ -180,19 +180,11 @@ def train_in_loop(store, as_of: pd.Timestamp, first: pd.Timestamp, counties: dic
     fit = fit_model(train_rows, val.loc[~cal_mask], val.loc[cal_mask], feats, tcfg,
                     metadata={"model_version": version, "treatment_handling": handling})
     model = fit.model
-    refit = model.calibrator.reverses   # fit_model refits such a calibrator already; kept as a safeguard
-    if refit:
-        # A Platt fit on a handful of positives can come out decreasing, which would reverse the ranking:
-        # refit it on every validation row (early-stopping rows included) so the order is the booster's.
-        from training.calibration import Calibrator
-
-        model.calibrator = Calibrator("sigmoid").fit(model.raw_margin(val), val["label"].to_numpy(int))
     p = model.predict_risk(val)
     th = fit_thresholds(p, [counties.get(x) for x in val["person_id"]], val["as_of"].astype(str).tolist(), budgets,
                         cfg.budget, detail={"model_version": version})
     info = {"rows": int(len(frame)), "rows_used": int(len(used)), "treated_rows": int(treated.sum()),
-            "positives_used": int(used["label"].sum()), "snapshots": len(dates), "handling": handling,
-            "calibration_refit": bool(refit)}
+            "positives_used": int(used["label"].sum()), "snapshots": len(dates), "handling": handling}
     return model, th, info
 
 
