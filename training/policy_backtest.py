@@ -281,23 +281,19 @@ def _within_budget(score: np.ndarray, counties: Sequence[str | None], pids: Sequ
 def _ratio_ci(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int = 500, level: float = 0.95,
               seed: int = 0) -> tuple[float, float, float]:
     """precision(a) / precision(b) over the same rows, with a Poisson-bootstrap interval over people."""
-    ya, yb = y * a, y * b
-
-    def ratio(w):
-        pa = (w @ ya) / np.maximum(w @ a, 1e-12)
-        pb = (w @ yb) / np.maximum(w @ b, 1e-12)
-        return pa / np.where(pb > 0, pb, np.nan)
-
-    point = float(ratio(np.ones(len(y))))
-    if len(y) == 0:
-        return point, float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
     rows = np.flatnonzero(a | b)                 # only rows either side selects change the ratio
-    w = rng.poisson(1.0, size=(n_boot, len(rows))).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pa = (w @ ya[rows]) / np.maximum(w @ a[rows], 1e-12)
-        pb = (w @ yb[rows]) / np.maximum(w @ b[rows], 1e-12)
-        r = pa / np.where(pb > 0, pb, np.nan)
+    ya, yb, a, b = (y * a)[rows], (y * b)[rows], a[rows].astype(float), b[rows].astype(float)
+
+    def ratio(w: np.ndarray) -> np.ndarray:      # w: weights per row, one vector or one row per resample
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pa = (w @ ya) / np.maximum(w @ a, 1e-12)
+            pb = (w @ yb) / np.maximum(w @ b, 1e-12)
+            return pa / np.where(pb > 0, pb, np.nan)
+
+    point = float(ratio(np.ones(len(rows))))
+    if not len(rows):
+        return point, float("nan"), float("nan")
+    r = ratio(np.random.default_rng(seed).poisson(1.0, size=(n_boot, len(rows))).astype(float))
     r = r[np.isfinite(r)]
     if not len(r):
         return point, float("nan"), float("nan")
