@@ -75,14 +75,15 @@ def _split(ts: TrainingSet, cfg: TrainConfig) -> Split:
     return fraction_split(ts.frame[ts.time_col], cfg.split.test_fraction, cfg.split.validation_fraction, gap)
 
 
-def _reference_audit(test_df: pd.DataFrame, ts: TrainingSet, a: Assessment, cfg: TrainConfig) -> pd.DataFrame:
-    """The reference-group audit at the capacity operating point and at the policy high-risk share."""
+def _reference_audit(test_df: pd.DataFrame, ts: TrainingSet, prob: np.ndarray, flagged: np.ndarray,
+                     cfg: TrainConfig) -> pd.DataFrame:
+    """The reference-group audit of ``prob`` at the capacity operating point (``flagged``) and at the policy
+    high-risk share."""
     cols = [c for c in ts.audit_columns if c in test_df]
-    cap = reference_audit(test_df, cols, ts.label, a.probability, a.flagged, cfg.fairness, "capacity",
-                          seed=cfg.model.seed % 2**32)
-    hr = reference_audit(test_df, cols, ts.label, a.probability,
-                         high_risk_flags(a.probability, cfg.fairness.high_risk_share), cfg.fairness,
-                         "high_risk_share", seed=cfg.model.seed % 2**32 + 1)
+    seed = cfg.model.seed % 2**32
+    cap = reference_audit(test_df, cols, ts.label, prob, flagged, cfg.fairness, "capacity", seed=seed)
+    hr = reference_audit(test_df, cols, ts.label, prob, high_risk_flags(prob, cfg.fairness.high_risk_share),
+                         cfg.fairness, "high_risk_share", seed=seed + 1)
     return pd.concat([cap, hr], ignore_index=True)
 
 
@@ -98,13 +99,7 @@ def _oracle_reference_flags(test_df: pd.DataFrame, ts: TrainingSet, cfg: TrainCo
     if not np.isfinite(o).any():
         return None
     o = np.where(np.isfinite(o), o, np.nanmin(o))
-    cols = [c for c in ts.audit_columns if c in test_df]
-    seed = cfg.model.seed % 2**32
-    cap = reference_audit(test_df, cols, ts.label, o, top_k_flags(test_df, o, ts.alerts_per_snapshot, ts.time_col),
-                          cfg.fairness, "capacity", seed=seed)
-    hr = reference_audit(test_df, cols, ts.label, o, high_risk_flags(o, cfg.fairness.high_risk_share), cfg.fairness,
-                         "high_risk_share", seed=seed + 1)
-    audit = pd.concat([cap, hr], ignore_index=True)
+    audit = _reference_audit(test_df, ts, o, top_k_flags(test_df, o, ts.alerts_per_snapshot, ts.time_col), cfg)
     flags = [f for f in reference_flags(audit) if not f.endswith(":calibration")]
     # Calibration: the oracle's probabilities are not fitted to the labels (its overall level is off by
     # design), so a group's calibration is judged relative to the oracle's overall calibration: a group
@@ -178,7 +173,7 @@ def train_on_set(ts: TrainingSet, cfg: TrainConfig, tracking_uri: str | None = N
         "roc_auc", "pr_auc", "brier", "precision_at_capacity", "recall_at_capacity", "lift_over_rules",
         "oracle_records_roc_auc", "auc_ratio_to_records_oracle", "fairness_flags")}
     model.metadata["fairness_flags"] = result_assessment.flags
-    reference = _reference_audit(test_df, ts, result_assessment, cfg)
+    reference = _reference_audit(test_df, ts, result_assessment.probability, result_assessment.flagged, cfg)
     reference_flags_ = reference_flags(reference)
     m["reference_fairness_flags"] = float(len(reference_flags_))
     oracle_flags = _oracle_reference_flags(test_df, ts, cfg)
