@@ -21,7 +21,7 @@ from serving.operations.console.models import person_places
 from serving.operations.console.scope import place_filter, sync_places
 from serving.operations.console.world import World
 
-__all__ = ["WatchRow", "list_watch", "budget_header", "budget_line"]
+__all__ = ["WatchRow", "list_watch", "budget_header", "budget_line", "watch_page"]
 
 #: Days a budget covers (one scoring run; the fusion policy's budget.period_days default).
 PERIOD_DAYS = 30
@@ -52,9 +52,11 @@ def _sync_watch(engine: Engine, world: World) -> None:
         sync_places(engine, world, person_ids=ids)
 
 
-def list_watch(engine: Engine, world: World, scope: Jurisdiction, limit: int = 500) -> list[WatchRow]:
+def list_watch(engine: Engine, world: World, scope: Jurisdiction, limit: int = 500, *,
+               synced: bool = False) -> list[WatchRow]:
     """The watch list in ``scope``, highest risk first (places cached first, so scope is decided)."""
-    _sync_watch(engine, world)
+    if not synced:
+        _sync_watch(engine, world)
     clause = _people_in(scope)
     rows = watch_entries(engine, where=None if clause is None else clause(WatchEntry.person_id), limit=limit)
     return [WatchRow(r["person_id"], float(r["probability"]), world.county_name(r["county_code"] or ""),
@@ -72,9 +74,19 @@ def _counties_in(engine: Engine, scope: Jurisdiction) -> list[str] | None:
                                               .where(place_filter(scope))) if c)
 
 
-def budget_header(engine: Engine, world: World, scope: Jurisdiction, days: int = PERIOD_DAYS) -> BudgetStatus:
-    _sync_watch(engine, world)
+def budget_header(engine: Engine, world: World, scope: Jurisdiction, days: int = PERIOD_DAYS, *,
+                  synced: bool = False) -> BudgetStatus:
+    if not synced:
+        _sync_watch(engine, world)
     return budget_status(engine, _counties_in(engine, scope), _people_in(scope), days=days)
+
+
+def watch_page(engine: Engine, world: World, scope: Jurisdiction, limit: int = 500) -> tuple[list[WatchRow],
+                                                                                          BudgetStatus]:
+    """The watch list and the budget figures of ``scope``, the watched people's places cached once."""
+    _sync_watch(engine, world)
+    return (list_watch(engine, world, scope, limit, synced=True),
+            budget_header(engine, world, scope, synced=True))
 
 
 def budget_line(s: BudgetStatus) -> str:
