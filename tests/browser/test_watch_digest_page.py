@@ -49,5 +49,10 @@ def test_the_digest_opens_from_the_inbox_and_records_a_visit(site, browser):
     assert done.text.startswith("已走访（")
     assert len(d.find_elements(By.CSS_SELECTOR, "#detail [data-visit]")) == n - 1
     d.find_element(By.ID, "back").click()
+    # the list is rendered again from the API: wait for the new card, not the one still on the page
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(d, 10, ignored_exceptions=(StaleElementReferenceException,)).until(lambda drv: f"已走访 1 / {n} 人" in _wait(drv, "#list .card[data-digest]").text)
     card = _wait(d, "#list .card[data-digest]")
     assert f"已走访 1 / {n} 人" in card.text and "已读" in card.text
