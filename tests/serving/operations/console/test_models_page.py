@@ -1,8 +1,7 @@
 """The console's model page (/models): registered versions and one version's facts, read from the registry.
 
-One registry per module: a model trained on the session's small world by the real pipeline and promoted by
-force (so the gate's refusal, the override and the alert thresholds are recorded with it), and a BYOD model
-under a second name, left a challenger. Nothing here retrains per test."""
+One registry per module (``modelkit.build_registry``): a model trained on the session's small world by the
+real pipeline and promoted, and a BYOD model under a second name, left a challenger. Nothing retrains per test."""
 
 from __future__ import annotations
 
@@ -26,55 +25,13 @@ from serving.operations.console.modelinfo import (
 )
 
 from .kit import login
-
-BYOD_NAME = "county-screening"
-BYOD_FEATURES = ["calls_30d", "calls_90d", "threat_90d", "failed_mediations_90d"]
-BYOD_SPEC = {"id": "person_id", "time": "as_of", "label": "label", "features": BYOD_FEATURES,
-             "audit_groups": ["sex", "age_band"], "capacity": {"top_fraction": 0.03},
-             "description": "某县 2024 年筛查台账", "population": "县服务中心筛查过的居民",
-             "label_definition": "九十天内再次转介"}
-FAST = {"fairness": {"n_boot": 30},
-        "model": {"num_boost_round": 60, "early_stopping_rounds": 10, "params": {"learning_rate": 0.1}}}
+from .modelkit import BYOD_FEATURES, BYOD_NAME, BYOD_SPEC, build_registry
 
 
 @pytest.fixture(scope="module")
 def registry(small_world, tmp_path_factory):
-    """(tracking uri, world version, BYOD version)."""
-    import numpy as np
-    import pandas as pd
-
-    from training import promote, train, train_from_table
-    from training.config import load_config
-    from training.errors import PromotionRefused
-
-    d = tmp_path_factory.mktemp("models_page")
-    uri = f"sqlite:///{d / 'mlflow.db'}"
-    world_cfg = load_config(None, {**FAST, "snapshots": {"warmup_days": 30, "frequency_days": 30},
-                                   "split": {"test_snapshots": 2, "validation_snapshots": 2}})
-    w = train(small_world, world_cfg, tracking_uri=uri)
-    try:
-        promote(tracking_uri=uri, config=world_cfg, by="分析员甲")
-        forced = False
-    except PromotionRefused:
-        promote(tracking_uri=uri, config=world_cfg, force=True, reason="试运行需要一个现任模型", by="分析员甲")
-        forced = True
-
-    rng = np.random.default_rng(8)
-    n, dates = 600, pd.date_range("2024-01-01", periods=12, freq="30D")
-    rows = []
-    latent = rng.normal(size=n)
-    for t in dates:
-        x = latent + rng.normal(scale=0.7, size=n)
-        c30 = rng.poisson(np.exp(0.3 * x))
-        rows.append(pd.DataFrame({
-            "person_id": [f"P{i:05d}" for i in range(n)], "as_of": t, "calls_30d": c30,
-            "calls_90d": c30 + rng.poisson(np.exp(0.3 * x) * 2), "threat_90d": rng.poisson(0.2 * np.exp(0.5 * x)),
-            "failed_mediations_90d": rng.poisson(0.2 * np.exp(0.4 * x)),
-            "label": (rng.random(n) < 1 / (1 + np.exp(-(-2.5 + 0.9 * x)))).astype(int),
-            "sex": rng.choice(["M", "F"], size=n), "age_band": rng.choice(["18-39", "40-59", "60+"], size=n)}))
-    byod_cfg = load_config(None, {**FAST, "mlflow": {"registered_model": BYOD_NAME}})
-    b = train_from_table(pd.concat(rows, ignore_index=True), BYOD_SPEC, config=byod_cfg, tracking_uri=uri)
-    return {"uri": uri, "world": w.version, "byod": b.version, "forced": forced, "world_result": w}
+    """The registry of :func:`modelkit.build_registry`, trained once for the module."""
+    return build_registry(small_world, tmp_path_factory.mktemp("models_page"))
 
 
 def _client(engine, world, uri):
