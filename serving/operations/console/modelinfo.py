@@ -31,13 +31,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = ["RegistryState", "VersionRow", "ModelView", "registry_problem", "list_versions", "load_version",
-           "period_rows", "flag_text", "gate_reason_text", "NOT_CONFIGURED", "UNREACHABLE"]
+           "period_rows", "flag_text", "gate_reason_text", "NOT_CONFIGURED", "NOT_FOUND", "UNREACHABLE"]
 
 log = logging.getLogger("weimeng.console")
 
 NOT_CONFIGURED = ("审核台未配置模型注册表，暂时无法显示模型信息。请管理员在审核台的配置中填写模型注册表地址"
                   "（与训练和评分服务使用的注册表相同）。审核台的其他功能不受影响。")
 UNREACHABLE = "模型注册表暂时无法访问，模型信息请稍后再看。审核台的其他功能不受影响。"
+NOT_FOUND = ("没有找到配置的模型注册表：可能还没有训练过模型，或注册表地址配置有误，请联系分析员或管理员。"
+             "审核台的其他功能不受影响。")
 
 ROLE_LABELS = {"champion": "现任模型", "challenger": "候选模型"}
 PERIOD_LABELS = {"train": "训练期", "validation": "验证期（早停与校准）", "test": "测试期"}
@@ -70,10 +72,10 @@ def registry_problem(uri: str | None, timeout: float = 2.0) -> str | None:
     scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
     if scheme == "sqlite":
         path = uri.split(":///", 1)[1] if ":///" in uri else ""
-        return None if path and Path(path).is_file() else UNREACHABLE
+        return None if path and Path(path).is_file() else NOT_FOUND
     if scheme in ("", "file"):
         path = urlsplit(uri).path if scheme == "file" else uri
-        return None if Path(path).is_dir() else UNREACHABLE
+        return None if Path(path).is_dir() else NOT_FOUND
     parts = urlsplit(uri)
     host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(scheme)
     if not host or not port:

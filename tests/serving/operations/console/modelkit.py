@@ -1,14 +1,15 @@
 """A model registry for the model-page tests (HTTP and browser), trained by the real pipeline.
 
-One model trained on a world (the session's small world) and promoted (by force when the gate refuses,
-so the refusal, the override and the alert thresholds are recorded with it), and a BYOD model under a
-second name, left a challenger. Small configurations keep it to seconds, not minutes."""
+A BYOD model under its own name, left a challenger (seconds), and a model trained on a world (the
+session's small world) and promoted, by force when the gate refuses, so the refusal, the override and the
+alert thresholds are recorded with it (tens of seconds: the HTTP tests that need it are ``slow``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BYOD_NAME", "BYOD_FEATURES", "BYOD_SPEC", "build_registry"]
+__all__ = ["BYOD_NAME", "BYOD_FEATURES", "BYOD_SPEC", "byod_table", "add_byod_model", "add_world_model",
+           "build_registry"]
 
 BYOD_NAME = "county-screening"
 BYOD_FEATURES = ["calls_30d", "calls_90d", "threat_90d", "failed_mediations_90d"]
@@ -39,24 +40,38 @@ def byod_table(n: int = 600, snapshots: int = 12, seed: int = 8):
     return pd.concat(rows, ignore_index=True)
 
 
-def build_registry(world_dir: Path, out_dir: Path, *, byod: bool = True) -> dict:
-    """``{"uri", "world", "byod", "forced", "world_result"}``: the registry and its two versions."""
-    from training import promote, train, train_from_table
+def add_byod_model(uri: str) -> str:
+    """Train :data:`BYOD_SPEC` on :func:`byod_table` into the registry at ``uri`` as :data:`BYOD_NAME`
+    (a challenger, never promoted); returns its version."""
+    from training import train_from_table
+    from training.config import load_config
+
+    cfg = load_config(None, {**FAST, "mlflow": {"registered_model": BYOD_NAME}})
+    return str(train_from_table(byod_table(), BYOD_SPEC, config=cfg, tracking_uri=uri).version)
+
+
+def add_world_model(world_dir: Path, uri: str) -> dict:
+    """Train on the world at ``world_dir`` and promote (by force when the gate refuses, so the refusal, the
+    override and the alert thresholds are recorded): ``{"version", "forced", "result"}``."""
+    from training import promote, train
     from training.config import load_config
     from training.errors import PromotionRefused
 
-    uri = f"sqlite:///{Path(out_dir) / 'mlflow.db'}"
-    world_cfg = load_config(None, {**FAST, "snapshots": {"warmup_days": 30, "frequency_days": 30},
-                                   "split": {"test_snapshots": 2, "validation_snapshots": 2}})
-    w = train(world_dir, world_cfg, tracking_uri=uri)
+    cfg = load_config(None, {**FAST, "snapshots": {"warmup_days": 30, "frequency_days": 30},
+                             "split": {"test_snapshots": 2, "validation_snapshots": 2}})
+    w = train(world_dir, cfg, tracking_uri=uri)
     try:
-        promote(tracking_uri=uri, config=world_cfg, by="分析员甲")
+        promote(tracking_uri=uri, config=cfg, by="分析员甲")
         forced = False
     except PromotionRefused:
-        promote(tracking_uri=uri, config=world_cfg, force=True, reason="试运行需要一个现任模型", by="分析员甲")
+        promote(tracking_uri=uri, config=cfg, force=True, reason="试运行需要一个现任模型", by="分析员甲")
         forced = True
-    b = None
-    if byod:
-        byod_cfg = load_config(None, {**FAST, "mlflow": {"registered_model": BYOD_NAME}})
-        b = train_from_table(byod_table(), BYOD_SPEC, config=byod_cfg, tracking_uri=uri)
-    return {"uri": uri, "world": w.version, "byod": b.version if b else None, "forced": forced, "world_result": w}
+    return {"version": str(w.version), "forced": forced, "result": w}
+
+
+def build_registry(world_dir: Path, out_dir: Path) -> dict:
+    """A registry with both models: ``{"uri", "world", "byod", "forced", "world_result"}``."""
+    uri = f"sqlite:///{Path(out_dir) / 'mlflow.db'}"
+    w = add_world_model(world_dir, uri)
+    return {"uri": uri, "world": w["version"], "byod": add_byod_model(uri), "forced": w["forced"],
+            "world_result": w["result"]}

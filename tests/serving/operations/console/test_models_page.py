@@ -1,7 +1,8 @@
 """The console's model page (/models): registered versions and one version's facts, read from the registry.
 
-One registry per module (``modelkit.build_registry``): a model trained on the session's small world by the
-real pipeline and promoted, and a BYOD model under a second name, left a challenger. Nothing retrains per test."""
+One registry per module, trained by the real pipeline (``modelkit``): a BYOD model, left a challenger, for the
+default run; the slow tests add a model trained on the session's small world and promoted. Nothing retrains
+per test."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from serving.operations.audit.models import audit_log
 from serving.operations.console.modelinfo import (
     NOT_CONFIGURED,
+    NOT_FOUND,
     UNREACHABLE,
     card_rows,
     flag_text,
@@ -25,13 +27,22 @@ from serving.operations.console.modelinfo import (
 )
 
 from .kit import login
-from .modelkit import BYOD_FEATURES, BYOD_NAME, BYOD_SPEC, build_registry
+from .modelkit import BYOD_FEATURES, BYOD_NAME, BYOD_SPEC, add_byod_model, add_world_model
 
 
 @pytest.fixture(scope="module")
-def registry(small_world, tmp_path_factory):
-    """The registry of :func:`modelkit.build_registry`, trained once for the module."""
-    return build_registry(small_world, tmp_path_factory.mktemp("models_page"))
+def registry(tmp_path_factory):
+    """A registry holding the BYOD model (trained once for the module; seconds)."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('models_page') / 'mlflow.db'}"
+    return {"uri": uri, "byod": add_byod_model(uri)}
+
+
+@pytest.fixture(scope="module")
+def full_registry(registry, small_world):
+    """The same registry with a model trained on the session's small world and promoted (the slow tests)."""
+    w = add_world_model(small_world, registry["uri"])
+    registry.update(world=w["version"], forced=w["forced"], world_result=w["result"])
+    return registry
 
 
 def _client(engine, world, uri):
@@ -74,7 +85,20 @@ def test_scan_catches_raw_values():
     assert_no_raw_values("<p>ROC-AUC 0.812，第 1 版，2026-12-02 14:05</p>")
 
 
-def test_list_shows_both_models_with_roles_and_beijing_time(page, registry):
+def test_list_shows_the_byod_model_as_a_challenger(page, registry):
+    r = page.get("/models")
+    assert r.status_code == 200
+    t = visible_text(r.text)
+    row = visible_text(next(tr for tr in r.text.split("<tr") if f"第 {registry['byod']} 版" in tr and BYOD_NAME in tr))
+    assert "候选模型" in row and "未申请晋升" in row and "用户自带数据表" in row and "现任模型" not in row
+    assert f"/models/{BYOD_NAME}/{registry['byod']}" in r.text
+    assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d", t)
+    assert_no_raw_values(r.text)
+
+
+@pytest.mark.slow
+def test_list_shows_both_models_with_roles_and_beijing_time(page, full_registry):
+    registry = full_registry
     r = page.get("/models")
     assert r.status_code == 200
     t = visible_text(r.text)
@@ -88,9 +112,11 @@ def test_list_shows_both_models_with_roles_and_beijing_time(page, registry):
     assert_no_raw_values(r.text)
 
 
-def test_world_version_page_reads_what_the_registry_stores(page, registry):
+@pytest.mark.slow
+def test_world_version_page_reads_what_the_registry_stores(page, full_registry):
     from training.registry import stored_version
 
+    registry = full_registry
     r = page.get(f"/models/weimeng-escalation/{registry['world']}")
     assert r.status_code == 200, r.text
     t = visible_text(r.text)
@@ -181,10 +207,12 @@ def test_unauthenticated_users_are_refused(seeded, registry):
             assert BYOD_SPEC["description"] not in r.text
 
 
-@pytest.mark.parametrize("uri, message", [(None, NOT_CONFIGURED), ("sqlite:////nonexistent/dir/mlflow.db", UNREACHABLE),
-                                          ("postgresql+psycopg://u@127.0.0.1:1/mlflow", UNREACHABLE)])
-def test_no_registry_is_said_in_chinese_and_the_console_keeps_working(seeded, uri, message, tmp_path):
+@pytest.mark.parametrize("kind", ["none", "missing sqlite file", "database refusing connections"])
+def test_no_registry_is_said_in_chinese_and_the_console_keeps_working(seeded, kind, tmp_path):
     engine, world, _ = seeded
+    missing = tmp_path / "nowhere" / "mlflow.db"
+    uri, message = {"none": (None, NOT_CONFIGURED), "missing sqlite file": (f"sqlite:///{missing}", NOT_FOUND),
+                    "database refusing connections": ("postgresql+psycopg://u@127.0.0.1:1/mlflow", UNREACHABLE)}[kind]
     with _client(engine, world, uri) as c:
         login(c, "reviewer-a")
         for path in ("/models", "/models/weimeng-escalation/1"):
@@ -192,13 +220,12 @@ def test_no_registry_is_said_in_chinese_and_the_console_keeps_working(seeded, ur
             assert r.status_code == 200 and message in visible_text(r.text), path
             assert_no_raw_values(r.text)
         assert c.get("/queue").status_code == 200 and c.get("/watch").status_code == 200
-    if uri and uri.startswith("sqlite"):
-        assert not (tmp_path / "nonexistent").exists()
+    assert not missing.parent.exists()              # the page never creates a registry
 
 
 def test_registry_problem_never_creates_a_sqlite_registry(tmp_path):
     path = tmp_path / "none" / "mlflow.db"
-    assert registry_problem(f"sqlite:///{path}") == UNREACHABLE and not path.parent.exists()
+    assert registry_problem(f"sqlite:///{path}") == NOT_FOUND and not path.parent.exists()
     path.parent.mkdir()
     path.write_bytes(b"")
     assert registry_problem(f"sqlite:///{path}") is None
