@@ -48,6 +48,8 @@ class ConsoleSettings(ConfigModel):
     inbox_url: str | None = None
     #: The MLflow registry the model page (``/models``) reads, or None (the page says none is configured).
     tracking_uri: str | None = None
+    #: The registered model the scoring service serves: the case page links an alert's model version to its page.
+    model_name: str = Field(default="weimeng-escalation", min_length=1, max_length=200)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None, *, source: str = "console settings") -> ConsoleSettings:

@@ -266,3 +266,13 @@ def test_gate_reasons_and_flags_in_chinese():
         "市州为阿坝藏族羌族自治州（自治州）的群体，精确率"
     for text in (gate_reason_text("x"), flag_text("garbage")):
         assert_no_raw_values(f"<p>{text}</p>")
+
+
+def test_the_case_page_links_the_alerts_model_version_to_its_page(page, seeded, counties):
+    _, _, alerts = seeded
+    a, _ = counties
+    r = page.get(f"/cases/{alerts[a][0]}")
+    assert r.status_code == 200
+    assert 'id="model-link" href="/models/weimeng-escalation/7"' in r.text and "第 7 版" in visible_text(r.text)
+    r = page.get("/models/weimeng-escalation/7")            # a version this registry does not hold
+    assert r.status_code == 404 and "未找到该模型版本" in visible_text(r.text)
