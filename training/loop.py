@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.simulate._crn import STREAMS, keyed_uniform
 from features.simulate._intervention import InterventionParams
 from training.budget import BudgetConfig, budget_cuts, county_budgets, county_of, fit_thresholds, rank_keys
 from training.policy_backtest import PolicySpec, apply_policy, hit_levels
@@ -236,7 +237,7 @@ class _Loop:
 
         self.w, self.policy, self.cfg, self.cache = world, policy, cfg, cache
         self.rng = np.random.default_rng([world.seed, POLICIES.index(policy), 19])
-        self.iv = InterventionModel(cfg.intervention, np.random.default_rng([world.seed, 7]))
+        self.iv = InterventionModel(cfg.intervention, np.random.default_rng([world.seed, 7]), crn=world.seed)
         self.iv.horizon_days = cfg.horizon_days
         self.steps = set(cfg.steps()) if policy != "none" else set()
         self.retrain_days = {cfg.steps()[k] for k in cfg.retrain_steps if k < len(cfg.steps())}
@@ -316,7 +317,9 @@ class _Loop:
         # review, acknowledgement, visits (a queue per residence grid)
         rows = np.flatnonzero(chosen)
         rows = rows[np.argsort(-score[rows], kind="stable")]
-        accepted = rows[self.rng.random(len(rows)) < cfg.accept_share]
+        # review and acknowledgement: common random numbers keyed by (seed, person, alert day), so two
+        # policies alerting the same person on the same day see the same reviewer and the same delay
+        accepted = rows[keyed_uniform(w.seed, STREAMS["review"], idx[rows], t) < cfg.accept_share]
         gap = 7.0 / cfg.budget.visits_per_grid_per_week
         end = cfg.loop_start + cfg.loop_days + cfg.tail_days
         from features.simulate._intervention import Visit
@@ -325,7 +328,9 @@ class _Loop:
         for r in accepted:
             person = int(idx[r])
             g = int(w.persons.res_grid[person])
-            ack = int(self.rng.integers(cfg.ack_delay_days[0], cfg.ack_delay_days[1] + 1))
+            lo_ack, hi_ack = cfg.ack_delay_days
+            ack = lo_ack + min(int(keyed_uniform(w.seed, STREAMS["ack"], person, t)[()] * (hi_ack - lo_ack + 1)),
+                               hi_ack - lo_ack)
             day = int(np.ceil(max(t + ack, self.grid_free[g])))
             if day >= end:
                 continue
@@ -433,7 +438,8 @@ def run_policy(seed: int, policy: str, cfg: LoopConfig, cache: dict | None = Non
     cache = {} if cache is None else cache
     w = _World(seed, cfg)
     loop = _Loop(w, policy, cfg, cache)
-    raw = run_dynamics(w.persons, cfg.total_days, w.history, w.rng, intervene=loop)
+    # every policy, "none" included, runs in the loop mode: common random numbers keyed by the seed
+    raw = run_dynamics(w.persons, cfg.total_days, w.history, w.rng, intervene=loop, crn=seed)
     lo = cfg.loop_start
     keep = raw.o_day >= lo
     outcomes = pd.DataFrame({"person": raw.o_person[keep], "day": raw.o_day[keep], "kind": raw.o_kind[keep]})
