@@ -123,3 +123,25 @@ def test_fused_loop_retrains_with_both_handlings():
     assert by["c2-exclude"]["rows_used"] == by["c2-exclude"]["rows"] - by["c2-exclude"]["treated_rows"] > 0
     assert r.auc is not None and {"c1", "c2-exclude", "c2-naive"} <= set(r.auc["model"])
     assert (r.auc["oracle_auc"] > 0.6).all()
+
+
+def test_paired_comparisons_use_the_per_seed_ratios():
+    visit = (1, 10, 12, 0.5, 0.10, 0.04)
+    # per 100 visits: rules prevents 1, 2, 4 and fused 2, 2, 6 (ratios 2, 1, 1.5); the oracle 4, 4, 8
+    runs = {s: {"none": _run("none", [], 100.0, 50, s),
+                "rules": _run("rules", [visit] * 100, 100.0 - r, 49, s),
+                "fused": _run("fused", [visit] * 100, 100.0 - f, 47, s),
+                "oracle": _run("oracle", [visit] * 100, 100.0 - o, 46, s)}
+            for s, r, f, o in ((1, 1, 2, 4), (2, 2, 2, 4), (3, 4, 6, 8))}
+    res = LoopResult(runs, LoopConfig(people=20_000))
+    p = res.paired.set_index(["policy", "against"])
+    fr = p.loc[("fused", "rules")]
+    assert fr["ratios"] == pytest.approx([2.0, 1.0, 1.5])
+    assert fr["ratio"] == pytest.approx(1.5) and fr["ratio_lo"] < 1.5 < fr["ratio_hi"]
+    assert fr["diff"] == pytest.approx(1.0) and fr["ratio_of_means"] == pytest.approx(10 / 7)
+    assert p.loc[("fused", "oracle"), "ratios"] == pytest.approx([0.5, 0.5, 0.75])
+    assert ("fused", "model") not in p.index                  # no model-only run: no comparison
+    assert "2.00 / 1.00 / 1.50" in prevention_section(res)    # the section names every world's ratio
+    assert "配对" in to_markdown(res) and "2.00 / 1.00 / 1.50" in prevention_section_html(res)
+    fused_rules = next(g for g in res.goals if "仅规则" in g["goal"] and "期望" in g["goal"])
+    assert not fused_rules["met"]                             # seed 2 stays at 1.0x
