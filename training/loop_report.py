@@ -133,7 +133,7 @@ def aggregate(per_seed: pd.DataFrame) -> pd.DataFrame:
 def paired(per_seed: pd.DataFrame, measure: str = "prevented_expected_per_100") -> pd.DataFrame:
     """Comparisons paired by seed (the policies of one seed share the world's luck): per-seed ratios,
     the mean ratio with its t-interval, and the mean difference per 100 visits with its t-interval."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     if per_seed.empty or measure not in per_seed:
         return pd.DataFrame(rows)
     piv = per_seed.pivot(index="seed", columns="policy", values=measure)
