@@ -15,9 +15,10 @@ below) of the loop window the runner
 5. lets outcomes happen. After the window, ``tail_days`` more days run without alerts so late effects
    are counted.
 
-Why monthly steps: the alert budget is defined per scoring run of ``period_days`` (30), and the store
-must be rebuilt from every record so far at each step (about 5 s for 40k people on 2 cores); weekly
-steps would be four times as slow and, with a per-run budget of 30 days, the same alerts.
+Steps: monthly by default (``step_days`` 30, one scoring run per budget period). ``step_days`` 7 gives
+weekly steps: each county accrues its per-period budget in weekly shares and alerts when a whole alert
+has accrued (``_Loop._step_budgets``); retraining stays at loop months ``retrain_steps``. Weekly steps
+cost four times the store rebuilds; docs/prevention.md gives the measured comparison.
 
 Policies at the same visit budget: ``none`` (no system), ``random`` (people with records, at random),
 ``rules`` (the rules-only baseline ranking), ``model`` (calibrated probability, no floors), ``fused``
@@ -240,7 +241,11 @@ class _Loop:
         self.iv = InterventionModel(cfg.intervention, np.random.default_rng([world.seed, 7]), crn=world.seed)
         self.iv.horizon_days = cfg.horizon_days
         self.steps = set(cfg.steps()) if policy != "none" else set()
-        self.retrain_days = {cfg.steps()[k] for k in cfg.retrain_steps if k < len(cfg.steps())}
+        # retraining at loop month k (the first step on or after it, whatever the step length)
+        steps = cfg.steps()
+        self.retrain_days = {next(d for d in steps if d >= cfg.loop_start + k * cfg.budget.period_days)
+                             for k in cfg.retrain_steps if cfg.loop_start + k * cfg.budget.period_days <= steps[-1]}
+        self.credit: dict[str, float] = {}
         self.grid_free = np.zeros(len(world.geo.grids))
         self.last_visit: dict[int, int] = {}
         self.alerts = 0
@@ -262,6 +267,19 @@ class _Loop:
         d["person_id"] = self.w.pid[d["person"].to_numpy(int)]
         d["visit_time"] = self.w.day0 + pd.to_timedelta(d["visit_day"], unit="D")
         return d
+
+    def _step_budgets(self) -> dict[str, int]:
+        """Alerts each county may raise at this step: its budget per ``period_days`` run times the step's
+        share of the period, accrued as a credit (weekly steps: a county with one alert a month alerts
+        every fourth week). With monthly steps this is exactly the per-run budget; unused alerts never
+        carry over."""
+        share = self.cfg.step_days / self.cfg.budget.period_days
+        out = {}
+        for c, b in self.w.budgets.items():
+            self.credit[c] = self.credit.get(c, 0.0) + b * share
+            out[c] = int(np.floor(self.credit[c] + 1e-9))
+            self.credit[c] -= out[c]
+        return out
 
     def _first_model(self, store, t: int):
         key = ("first", self.w.seed, t)
@@ -297,8 +315,10 @@ class _Loop:
 
         if self.ruleset is None:
             self.ruleset = rules.load_ruleset(None)
+        budgets = self._step_budgets()
         if self.policy == "fused":
             model, th = self.models["current"]
+            th = replace(th, budgets={**th.budgets, **budgets})
             prob = model.predict_risk(f)
             floor, urgent, _ = hit_levels(self.ruleset, f, cfg.spec)
             prob = np.where(recent, -1.0, prob)            # visited recently: handled, not re-alerted
@@ -311,7 +331,7 @@ class _Loop:
             keys = rank_keys(np.zeros(len(score), dtype=np.int8), score, pids)
             from training.budget import AlertThresholds
 
-            th0 = AlertThresholds({}, w.budgets, {})
+            th0 = AlertThresholds({}, budgets, {})
             _, chosen = budget_cuts(~recent & np.isfinite(score), keys, counties, th0)
         self.alerts += int(chosen.sum())
         # review, acknowledgement, visits (a queue per residence grid)

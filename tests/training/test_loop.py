@@ -145,3 +145,23 @@ def test_paired_comparisons_use_the_per_seed_ratios():
     assert "配对" in to_markdown(res) and "2.00 / 1.00 / 1.50" in prevention_section_html(res)
     fused_rules = next(g for g in res.goals if "仅规则" in g["goal"] and "期望" in g["goal"])
     assert not fused_rules["met"]                             # seed 2 stays at 1.0x
+
+
+def test_weekly_steps_share_out_the_monthly_budget():
+    from dataclasses import replace
+
+    from training.loop import _Loop, _World
+
+    cfg = LoopConfig(people=8000, pre_days=60, loop_days=84, tail_days=10)
+    w = _World(61, cfg)
+    assert _Loop(w, "oracle", cfg, {})._step_budgets() == w.budgets        # monthly: the per-run budget
+    weekly_cfg = replace(cfg, step_days=7)
+    weekly = _Loop(w, "oracle", weekly_cfg, {})
+    got = [weekly._step_budgets() for _ in weekly_cfg.steps()]             # 12 weeks
+    for c, b in w.budgets.items():
+        total = sum(g[c] for g in got)
+        assert abs(total - b * 84 / 30) < 1 + 1e-9                         # the accrued share, whole alerts
+        assert max(g[c] for g in got) <= int(np.ceil(b * 7 / 30))
+    run = run_policy(61, "oracle", weekly_cfg)
+    assert 0 < run.alerts <= sum(sum(g.values()) for g in got)
+    assert len(run.steps) == 12 and set(run.visits["alert_day"]) <= set(weekly_cfg.steps())
