@@ -32,7 +32,7 @@ from training.loop import POLICIES, POLICY_LABELS, LoopConfig, LoopRun
 
 __all__ = ["LoopResult", "summarize", "goals", "to_markdown", "to_html", "write_report", "prevention_section",
            "chart_svg", "GOALS", "SECTION_TITLE", "SYNTHETIC_LABEL",
-           "prevention_section_html", "paired", "COMPARISONS"]
+           "prevention_section_html", "paired", "COMPARISONS", "visit_profile"]
 
 GOALS = {"fused_over_rules": 1.3, "fused_over_oracle": 0.8, "aware_keeps": 0.95}
 SECTION_TITLE = "预防效果（模拟）"
@@ -60,6 +60,7 @@ class LoopResult:
         self.by_kind = outcomes_by_kind(self.runs)
         self.auc = auc_table(self.runs)
         self.paired = paired(self.per_seed)
+        self.profile = visit_profile(self.runs)
 
     @property
     def seeds(self) -> list[int]:
@@ -150,6 +151,31 @@ def paired(per_seed: pd.DataFrame, measure: str = "prevented_expected_per_100") 
     return pd.DataFrame(rows)
 
 
+#: a visit whose people had less than this 90-day outcome probability in all was to someone already calm
+CALM_RISK = 0.01
+
+
+def visit_profile(runs) -> pd.DataFrame:
+    """Who each policy visited (all seeds pooled): the 90-day risk at the visit, the share with an open
+    dispute, with a mental-illness crisis record, already calm (risk below :data:`CALM_RISK`), the delay
+    from alert to visit and the efficacy."""
+    rows = []
+    for p in POLICIES:
+        v = [by[p].visits for by in runs.values() if p in by and len(by[p].visits)]
+        if not v:
+            continue
+        d = pd.concat(v, ignore_index=True)
+        risk = d["risk_before"].astype(float)
+        rows.append({"policy": p, "visits": len(d), "risk_mean": float(risk.mean()),
+                     "risk_median": float(risk.median()),
+                     "open_dispute": float((d["disputes"] > 0).mean()) if "disputes" in d else float("nan"),
+                     "crisis": float(d["crisis"].astype(bool).mean()) if "crisis" in d else float("nan"),
+                     "calm": float((risk < CALM_RISK).mean()),
+                     "delay": float((d["visit_day"] - d["alert_day"]).mean()), "efficacy": float(d["efficacy"].mean()),
+                     "removed_per_visit": float((d["risk_before"] - d["risk_after"]).mean())})
+    return pd.DataFrame(rows)
+
+
 def outcomes_by_kind(runs) -> pd.DataFrame:
     rows = []
     for seed, by in runs.items():
@@ -212,6 +238,10 @@ def _f(x, d=2) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
 
 
+def _pct(x) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"{x:.0%}"
+
+
 def _ci(row, k) -> str:
     return f"{_f(row[k])}（{_f(row[k + '_lo'])}–{_f(row[k + '_hi'])}）"
 
@@ -236,6 +266,13 @@ def _tables(res: LoopResult) -> list[tuple[str, list[str], list[list[str]]]]:
                          f"{_f(r['ratio'])}（{_f(r['ratio_lo'])}–{_f(r['ratio_hi'])}）", _f(r["ratio_of_means"]),
                          f"{_f(r['diff'])}（{_f(r['diff_lo'])}–{_f(r['diff_hi'])}）"]
                         for _, r in res.paired.iterrows()]))
+    if not res.profile.empty:
+        tables.append(("走访对象画像（各种子合计）",
+                       ["策略", "走访", "走访前 90 天风险（均值）", "中位数", "有未结纠纷", "有精神障碍危机记录",
+                        f"已平稳（风险 < {CALM_RISK:.0%}）", "平均延迟（天）", "平均效力", "每次走访消除的风险"],
+                       [[POLICY_LABELS[r["policy"]], str(r["visits"]), _f(r["risk_mean"], 3), _f(r["risk_median"], 3),
+                         _pct(r["open_dispute"]), _pct(r["crisis"]), _pct(r["calm"]), _f(r["delay"], 1),
+                         _f(r["efficacy"]), _f(r["removed_per_visit"], 4)] for _, r in res.profile.iterrows()]))
     ps = res.per_seed
     tables.append(("逐种子明细", ["种子", "策略", "预警", "走访", "平均延迟（天）", "平均效力", "实际结局", "期望结局",
                              "每百次走访预防的期望结局"],

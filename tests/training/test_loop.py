@@ -165,3 +165,22 @@ def test_weekly_steps_share_out_the_monthly_budget():
     run = run_policy(61, "oracle", weekly_cfg)
     assert 0 < run.alerts <= sum(sum(g.values()) for g in got)
     assert len(run.steps) == 12 and set(run.visits["alert_day"]) <= set(weekly_cfg.steps())
+
+
+def test_visit_profile_describes_who_each_policy_visited():
+    cols = ["person", "alert_day", "visit_day", "efficacy", "risk_before", "risk_after", "disputes", "crisis"]
+    calm = (1, 10, 12, 0.5, 0.002, 0.001, 0, False)
+    tense = (2, 10, 20, 0.3, 0.2, 0.1, 1, True)
+    runs = {1: {"rules": LoopRun(1, "rules", pd.DataFrame([calm, calm, calm, tense], columns=cols), 4,
+                                 pd.DataFrame(columns=["person", "day", "kind"]), 1.0),
+                "oracle": LoopRun(1, "oracle", pd.DataFrame([tense] * 4, columns=cols), 4,
+                                  pd.DataFrame(columns=["person", "day", "kind"]), 1.0)}}
+    from training.loop_report import visit_profile
+
+    p = visit_profile(runs).set_index("policy")
+    assert p.loc["rules", "calm"] == 0.75 and p.loc["oracle", "calm"] == 0.0
+    assert p.loc["rules", "open_dispute"] == 0.25 and p.loc["oracle", "crisis"] == 1.0
+    assert p.loc["rules", "delay"] == pytest.approx(4.0) and p.loc["oracle", "delay"] == 10
+    assert p.loc["oracle", "removed_per_visit"] == pytest.approx(0.1)
+    md = to_markdown(LoopResult(runs, LoopConfig(people=20_000)))
+    assert "走访对象画像" in md and "75%" in md and "nan" not in md
