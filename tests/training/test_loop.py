@@ -171,10 +171,10 @@ def test_visit_profile_describes_who_each_policy_visited():
     cols = ["person", "alert_day", "visit_day", "efficacy", "risk_before", "risk_after", "disputes", "crisis"]
     calm = (1, 10, 12, 0.5, 0.002, 0.001, 0, False)
     tense = (2, 10, 20, 0.3, 0.2, 0.1, 1, True)
-    runs = {1: {"rules": LoopRun(1, "rules", pd.DataFrame([calm, calm, calm, tense], columns=cols), 4,
-                                 pd.DataFrame(columns=["person", "day", "kind"]), 1.0),
-                "oracle": LoopRun(1, "oracle", pd.DataFrame([tense] * 4, columns=cols), 4,
-                                  pd.DataFrame(columns=["person", "day", "kind"]), 1.0)}}
+    none = pd.DataFrame({"person": [1], "day": [800], "kind": [0]})
+    runs = {1: {"none": LoopRun(1, "none", pd.DataFrame(columns=cols), 0, none, 1.2),
+                "rules": LoopRun(1, "rules", pd.DataFrame([calm, calm, calm, tense], columns=cols), 4, none, 1.0),
+                "oracle": LoopRun(1, "oracle", pd.DataFrame([tense] * 4, columns=cols), 4, none, 1.0)}}
     from training.loop_report import visit_profile
 
     p = visit_profile(runs).set_index("policy")
