@@ -76,6 +76,13 @@ class LoopConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     spec: PolicySpec = field(default_factory=PolicySpec)
     intervention: InterventionParams | None = None   # None: the defaults
+    #: the fused policy's order inside a county's budget: "floor" (serving's: floor-rule hits first, then
+    #: the calibrated probability) or "risk" (the calibrated probability only; floors still set levels)
+    fused_rank: str = "floor"
+
+    def __post_init__(self) -> None:
+        if self.fused_rank not in ("floor", "risk"):
+            raise ValueError(f"fused_rank {self.fused_rank!r}: choose 'floor' or 'risk'")
 
     @property
     def loop_start(self) -> int:
@@ -322,10 +329,19 @@ class _Loop:
             prob = model.predict_risk(f)
             floor, urgent, _ = hit_levels(self.ruleset, f, cfg.spec)
             prob = np.where(recent, -1.0, prob)            # visited recently: handled, not re-alerted
-            res = apply_policy(prob, counties, pids, np.where(recent, 0, floor).astype(np.int8), urgent & ~recent, th)
-            chosen = (res["alert"] | res["urgent"]) & ~recent
+            floor = np.where(recent, 0, floor).astype(np.int8)
+            res = apply_policy(prob, counties, pids, floor, urgent & ~recent, th)
+            if cfg.fused_rank == "risk":     # the same candidates, ranked inside the budget by probability only
+                cand = res["alert"] | res["over_budget"]
+                _, inside = budget_cuts(cand, rank_keys(np.zeros(len(prob), dtype=np.int8), prob, pids), counties, th)
+                chosen = (inside | res["urgent"]) & ~recent
+            else:
+                chosen = (res["alert"] | res["urgent"]) & ~recent
             score = prob
+            extra = {"floor_alerts": int((chosen & (floor > 0)).sum()), "urgent_alerts": int(res["urgent"].sum()),
+                     "over_budget": int(res["over_budget"].sum())}
         else:
+            extra = {}
             score = self._score(f, s, idx)
             score = np.where(recent, -np.inf, score)
             keys = rank_keys(np.zeros(len(score), dtype=np.int8), score, pids)
@@ -359,7 +375,7 @@ class _Loop:
             visits.append(Visit(person, t, day))
         self.iv.schedule(visits)
         self.log.append({"day": t, "as_of": str(as_of.date()), "population": len(f), "alerts": int(chosen.sum()),
-                         "accepted": len(accepted), "scheduled": len(visits),
+                         "accepted": len(accepted), "scheduled": len(visits), **extra,
                          "seconds": round(time.perf_counter() - t0, 2)})
 
     def _features(self, s, as_of: pd.Timestamp) -> pd.DataFrame:

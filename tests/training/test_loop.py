@@ -184,3 +184,9 @@ def test_visit_profile_describes_who_each_policy_visited():
     assert p.loc["oracle", "removed_per_visit"] == pytest.approx(0.1)
     md = to_markdown(LoopResult(runs, LoopConfig(people=20_000)))
     assert "走访对象画像" in md and "75%" in md and "nan" not in md
+
+
+def test_fused_rank_must_be_known():
+    with pytest.raises(ValueError, match="fused_rank"):
+        LoopConfig(fused_rank="alphabetical")
+    assert LoopConfig(fused_rank="risk").fused_rank == "risk"
