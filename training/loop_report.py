@@ -43,7 +43,8 @@ MODEL_LABELS = {"c1": "第一轮（干预前训练）", "exclude": "处理干预
                 "naive": "朴素（不处理干预）"}
 MEASURES = {"prevented_expected_per_100": "预防的期望结局", "risk_removed_per_100": "消除的风险"}
 #: paired comparisons (policy, against): the goals' two and the deployable baselines
-COMPARISONS = (("fused", "rules"), ("fused", "oracle"), ("fused", "model"), ("model", "rules"), ("rules", "random"))
+COMPARISONS = (("fused", "rules"), ("fused", "oracle"), ("fused", "model"), ("model", "rules"), ("rules", "random"),
+               ("oracle", "rules"))   # the last: how far above rules-only any records-based score can reach
 
 
 class LoopResult:
