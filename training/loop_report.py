@@ -158,7 +158,7 @@ CALM_RISK = 0.01
 
 def visit_profile(runs) -> pd.DataFrame:
     """Who each policy visited (all seeds pooled): the 90-day risk at the visit, the share with an open
-    dispute, with a mental-illness crisis record, already calm (risk below :data:`CALM_RISK`), the delay
+    dispute, of mentally ill persons, already calm (risk below :data:`CALM_RISK`), the delay
     from alert to visit and the efficacy."""
     rows = []
     for p in POLICIES:
@@ -269,7 +269,7 @@ def _tables(res: LoopResult) -> list[tuple[str, list[str], list[list[str]]]]:
                         for _, r in res.paired.iterrows()]))
     if not res.profile.empty:
         tables.append(("走访对象画像（各种子合计）",
-                       ["策略", "走访", "走访前 90 天风险（均值）", "中位数", "有未结纠纷", "有精神障碍危机记录",
+                       ["策略", "走访", "走访前 90 天风险（均值）", "中位数", "有未结纠纷", "精神障碍患者",
                         f"已平稳（风险 < {CALM_RISK:.0%}）", "平均延迟（天）", "平均效力", "每次走访消除的风险"],
                        [[POLICY_LABELS[r["policy"]], str(r["visits"]), _f(r["risk_mean"], 3), _f(r["risk_median"], 3),
                          _pct(r["open_dispute"]), _pct(r["crisis"]), _pct(r["calm"]), _f(r["delay"], 1),
