@@ -187,6 +187,51 @@ def alerts_escalate(url: str | None = URL_OPT) -> None:
     typer.echo(f"逐级督办 {run.steps} 件" + (f"（{parts}）" if parts else ""))
 
 
+def _watch_digest_job(engine, cfg, data: Path | None):
+    """The weekly digest job over the world's directory (routing: persons, addresses, grids, staff)."""
+    from features.store import EventStore
+    from serving.operations.alerts.routing import Directory
+    from serving.operations.push.digest import WatchDigestJob
+
+    if data is None:
+        from common.settings import Settings
+
+        data = Settings.from_env().world_dir
+    directory = Directory.from_event_store(EventStore.open(data, progress=False))
+    return WatchDigestJob(engine, directory, config=cfg.watch_digest)
+
+
+def _digest_off():
+    from serving.operations.alerts.errors import ConfigurationError
+
+    return ConfigurationError("关注名单周报未开启 / the weekly watch-list digest is off (the default); set "
+                              "watch_digest: {enabled: true} in the push config and pass it with --config FILE.")
+
+
+@alerts_app.command("watch-digest")
+def alerts_watch_digest(url: str | None = URL_OPT,
+                        config: Path | None = typer.Option(None, "--config", help="推送配置 YAML（watch_digest 节）/ "
+                                                                                "push config with watch_digest"),
+                        data: Path | None = typer.Option(None, "--data", help="世界数据目录（分派用）/ the data "
+                                                                            "directory (default: HOME/world)"),
+                        ) -> None:
+    """本周关注名单：每名网格人员一份，同一周重复运行不重复送达 / Deliver this week's watch-list digest now
+    (one list per cadre per Beijing week; idempotent)."""
+    from serving.operations.alerts.db import make_engine, require_current
+    from serving.operations.push import PushConfig
+
+    cfg = PushConfig.from_file(config) if config else PushConfig()
+    if not cfg.watch_digest.enabled:
+        raise _digest_off()
+    engine = make_engine(_url(url))
+    require_current(engine)
+    run = _watch_digest_job(engine, cfg, data).run_once()
+    week = run.week
+    when = f"{week.month}月{week.day}日起一周" if week else "本周"
+    typer.echo(f"关注名单周报（{when}）：本次送达 {run.delivered} 份（共 {run.people} 人次），"
+               f"此前已送达 {run.already} 份；已转为预警未列入 {run.alerted} 人，无法分派 {run.unroutable} 人")
+
+
 @alerts_app.command("export-grassroots")
 def alerts_export_grassroots(out: Path = typer.Option(..., "--out", help="数据目录 / the data directory to write into"),
                              url: str | None = URL_OPT) -> None:
@@ -270,9 +315,16 @@ def push_worker_command(
     log_level: str = typer.Option("WARNING", "--log-level"),
     escalate_every: float = typer.Option(60.0, "--escalate-every",
                                          help="逐级督办检查间隔秒，0 关闭 / escalation check interval (s), 0 = off"),
+    watch_digest_every: float = typer.Option(
+        600.0, "--watch-digest-every",
+        help="关注名单周报检查间隔秒（需在推送配置中开启）/ how often to check whether the weekly watch-list digest "
+             "is due (s; only when watch_digest.enabled in the push config)"),
+    data: Path | None = typer.Option(None, "--data", help="世界数据目录（关注名单周报分派用）/ the data directory "
+                                                        "for the digest's routing (default: HOME/world)"),
 ) -> None:
-    """推送进程：投递待发预警（重试、退避、死信），并按期限逐级督办 / Deliver the outbox to the push channels and
-    escalate what is overdue (docs/grassroots.md)."""
+    """推送进程：投递待发预警（重试、退避、死信），按期限逐级督办，开启后每周送达关注名单 / Deliver the outbox to the
+    push channels, escalate what is overdue (docs/grassroots.md) and, when the push config turns it on, deliver
+    the weekly watch-list digest (docs/alerts.md)."""
     from serving.operations.alerts.db import is_postgres, make_engine, require_current
     from serving.operations.push import PushConfig, PushWorker, build_adapters
 
@@ -280,7 +332,7 @@ def push_worker_command(
     cfg = PushConfig.from_file(config) if config else PushConfig()
     if channels:
         cfg = PushConfig(channels=tuple(c.strip() for c in channels.split(",") if c.strip()), retry=cfg.retry,
-                         wechat=cfg.wechat, webhook=cfg.webhook)
+                         wechat=cfg.wechat, webhook=cfg.webhook, watch_digest=cfg.watch_digest)
     engine = make_engine(_url(url))
     require_current(engine)
     lock = None if is_postgres(engine) else _sqlite_single_worker_lock(engine)
@@ -297,10 +349,19 @@ def push_worker_command(
         escalation = threading.Thread(target=run_periodically, args=(Escalator(engine), stop, escalate_every),
                                       name="weimeng-escalation", daemon=True)
         escalation.start()
+    digest = None
+    if cfg.watch_digest.enabled and watch_digest_every > 0:  # weekly, checked on the worker's schedule
+        from serving.operations.push.digest import run_periodically as run_digest
+
+        digest = threading.Thread(target=run_digest, args=(_watch_digest_job(engine, cfg, data), stop,
+                                                           watch_digest_every),
+                                  name="weimeng-watch-digest", daemon=True)
+        digest.start()
     stats = worker.run(stop=stop, poll_seconds=poll, drain=drain, max_seconds=max_seconds)
     stop.set()
-    if escalation is not None:
-        escalation.join(timeout=30)
+    for thread in (escalation, digest):
+        if thread is not None:
+            thread.join(timeout=30)
     typer.echo(f"推送进程结束 / worker stopped: delivered={stats.delivered} retried={stats.retried} dead={stats.dead} "
                f"unsubscribed={stats.unsubscribed} cancelled={stats.cancelled} rounds={stats.rounds}")
     if lock is not None:

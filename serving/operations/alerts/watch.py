@@ -12,7 +12,9 @@ version). :func:`record_scores` keeps the store's view of both current:
 
 Scores without budget information (a policy without a budget) change nothing. The console lists
 the watch list per jurisdiction and states the alert volume against the budget in its queue header
-(:func:`budget_status`); nobody is pushed from the watch list one by one.
+(:func:`budget_status`); nobody is pushed from the watch list one by one: the optional weekly digest
+(:mod:`serving.operations.push.digest`) sends each cadre one list, leaving out people with an open alert
+(:func:`open_alert_people`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from sqlalchemy.engine import Engine
 
 from common.clock import utcnow
 from common.records import ScoredPerson
+from serving.operations.alerts.lifecycle import OPEN
 from serving.operations.alerts.models import Alert, CountyBudget, WatchEntry
 
-__all__ = ["WatchReport", "BudgetStatus", "record_scores", "watch_entries", "budget_status"]
+__all__ = ["WatchReport", "BudgetStatus", "record_scores", "watch_entries", "budget_status", "open_alert_people"]
 
 _CHUNK = 500
 
@@ -154,3 +157,15 @@ def budget_status(engine: Engine, counties: Iterable[str] | None, person_clause=
         n_counties, total = conn.execute(budget_q).one()
     return BudgetStatus(alerts=by_urgent.get(False, 0), budget=int(total) if n_counties else None,
                         urgent=by_urgent.get(True, 0), watch=n_watch, counties=int(n_counties or 0), days=days)
+
+
+def open_alert_people(conn, person_ids: Iterable[str]) -> set[str]:
+    """Those of ``person_ids`` with an alert still open (in review or pushed, not retired); ``conn``: a
+    Session or Connection. A watched person with one gets the alert, not a place on the weekly digest."""
+    ids = list(dict.fromkeys(person_ids))
+    out: set[str] = set()
+    states = sorted(OPEN)
+    for start in range(0, len(ids), _CHUNK):
+        out.update(conn.execute(sa.select(Alert.person_id).where(Alert.person_id.in_(ids[start:start + _CHUNK]),
+                                                                 Alert.state.in_(states))).scalars())
+    return out

@@ -10,6 +10,9 @@ Routes (every ``/api`` route needs ``Authorization: Bearer <token>``; tokens com
     POST /api/items/{alert_id}/ack           acknowledge (签收), idempotent
     POST /api/items/{alert_id}/outcome       {"kind": "visited|resolved|referred|false_alarm"
                                                       or 已走访/已化解/已转交/误报, "note": "..."}
+    GET  /api/watch                          the weekly watch lists (本周关注名单), newest first
+    GET  /api/watch/{digest_id}              one list with its people (marks it read)
+    POST /api/watch/{digest_id}/entries/{position}/visited   mark one person 已走访, idempotent
 
 With a ``directory`` (the world's addresses, grids and staff), also the grassroots routes of
 :mod:`serving.operations.inbox.grassroots`: ``/report`` (the field-report page) and ``/api/reports``,
@@ -132,5 +135,18 @@ def create_app(engine=None, *, url: str | None = None, check_schema: bool = True
     @app.post("/api/items/{alert_id}/outcome")
     def outcome(alert_id: int, body: OutcomeIn, who: Identity = Depends(identity)) -> dict:
         return service.report_outcome(who, alert_id, body.kind, body.note)
+
+    @app.get("/api/watch")
+    def watch_lists(who: Identity = Depends(identity)) -> dict:
+        lists = service.digests(who)
+        return {"lists": lists, "count": len(lists)}
+
+    @app.get("/api/watch/{digest_id}")
+    def watch_list(digest_id: int, who: Identity = Depends(identity)) -> dict:
+        return service.digest(who, digest_id)
+
+    @app.post("/api/watch/{digest_id}/entries/{position}/visited")
+    def watch_visited(digest_id: int, position: int, who: Identity = Depends(identity)) -> dict:
+        return service.mark_visited(who, digest_id, position)
 
     return app

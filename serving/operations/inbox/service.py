@@ -9,25 +9,34 @@ first if needed, stores an ``alert_outcomes`` row (the label table) and moves th
 Every read of an item, acknowledgement and outcome is audited (``inbox.read``, ``inbox.ack``,
 ``inbox.outcome``; actor ``cadre:<staff id or inbox id>``) in the same transaction as the act; the
 audit entry names the alert, the person and the outcome kind, never the cadre's note.
+
+The weekly watch-list digest (:mod:`serving.operations.push.digest`) is one more kind of item: a list per
+week ("本周关注名单（N 人）") that opens the people on it; each can be marked 已走访. Only the caller's own
+lists are reachable (another inbox's is "not found"). A person who has become an alert since the list was
+delivered is no longer shown on it (the alert is in the inbox instead). Opening a list is audited
+(``inbox.watch_digest_read``, naming the people shown) and so is each visit (``inbox.watch_visit``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.clock import utcnow
+from common.clock import format_beijing, to_utc, utcnow
 from serving.operations import audit
-from serving.operations.alerts.errors import InboxItemNotFound, InvalidInput, ItemClosed
+from serving.operations.alerts.errors import InboxItemNotFound, InvalidInput, InvalidTransition, ItemClosed
 from serving.operations.alerts.models import Alert, AlertOutcome, InboxItem
 from serving.operations.alerts.transitions import advance_if
+from serving.operations.alerts.watch import open_alert_people
+from serving.operations.inbox.models import WatchDigest, WatchDigestEntry
 from serving.operations.inbox.tokens import TOKEN_MAX_AGE_DAYS, Identity, verify_inbox_token
 
-__all__ = ["InboxService", "Identity", "OUTCOME_KINDS", "ITEM_STATUS_LABELS", "MAX_NOTE_CHARS", "outcome_kind"]
+__all__ = ["InboxService", "Identity", "OUTCOME_KINDS", "ITEM_STATUS_LABELS", "MAX_NOTE_CHARS", "outcome_kind",
+           "digest_title"]
 
 #: code -> Chinese label (the mini-program shows the label; either is accepted).
 OUTCOME_KINDS: dict[str, str] = {"visited": "已走访", "resolved": "已化解", "referred": "已转交", "false_alarm": "误报"}
@@ -65,6 +74,29 @@ def item_view(item: InboxItem, full: bool) -> dict:
             "fallback_note": p.get("fallback_note"),
             "acknowledged_at": item.acknowledged_at.isoformat(timespec="seconds") if item.acknowledged_at else None,
             "reported_at": item.reported_at.isoformat(timespec="seconds") if item.reported_at else None}
+
+
+def digest_title(week: str, n: int, now: datetime) -> str:
+    """``本周关注名单（N 人）`` for the current Beijing week, ``11月23日起一周关注名单（N 人）`` for an older one."""
+    from datetime import date, timedelta
+
+    from common.clock import BEIJING
+
+    today = to_utc(now).astimezone(BEIJING).date()
+    monday = date.fromisoformat(week)
+    if monday == today - timedelta(days=today.weekday()):
+        return f"本周关注名单（{n} 人）"
+    return f"{monday.month}月{monday.day}日起一周关注名单（{n} 人）"
+
+
+def _entry_view(e: WatchDigestEntry) -> dict:
+    p = e.payload
+    view = {"position": e.position, "person": p["person"], "address": p["address"], "places": list(p["places"]),
+            "reasons": list(p["reasons"]), "action": p["action"], "visited": e.visited_at is not None,
+            "visited_text": f"已走访（{format_beijing(e.visited_at, '%m月%d日 %H:%M')}）" if e.visited_at else "未走访"}
+    if p.get("fallback_note"):
+        view["fallback_note"] = p["fallback_note"]
+    return view
 
 
 class InboxService:
@@ -130,6 +162,66 @@ class InboxService:
                        reason=f"{OUTCOME_KINDS[code]}" + (f"：{note}" if note else ""), detail={"kind": code})
             self._audit(s, who, "inbox.outcome", item, kind=code, with_note=note is not None)
             return item_view(item, full=True)
+
+    # -- the weekly watch-list digest ---------------------------------------------------------------
+    def digests(self, who: Identity, *, limit: int = 8) -> Sequence[dict]:
+        """The caller's weekly lists, newest week first (title, people shown, how many visited)."""
+        with self.sessions() as s:
+            rows = s.scalars(sa.select(WatchDigest).where(WatchDigest.inbox_id == who.inbox_id)
+                             .order_by(WatchDigest.week.desc()).limit(limit)).all()
+            return [self._digest_view(d, self._shown(s, d.id)) for d in rows]
+
+    def digest(self, who: Identity, digest_id: int) -> dict:
+        """One list in full (marks it read); audited with the people shown."""
+        with self.sessions.begin() as s:
+            d = self._digest(s, who, digest_id)
+            shown = self._shown(s, d.id)
+            if d.read_at is None:
+                d.read_at = self.clock()
+            audit.record(s, self._actor(who), "inbox.watch_digest_read", f"watch_digest:{d.id}",
+                         {"inbox_id": who.inbox_id, "week": d.week, "person_ids": [e.person_id for e in shown]})
+            return {**self._digest_view(d, shown), "entries": [_entry_view(e) for e in shown]}
+
+    def mark_visited(self, who: Identity, digest_id: int, position: int) -> dict:
+        """Mark one person on the caller's list 已走访 (idempotent: the first visit's time is kept); audited."""
+        with self.sessions.begin() as s:
+            d = self._digest(s, who, digest_id)
+            e = s.scalar(sa.select(WatchDigestEntry).where(WatchDigestEntry.digest_id == d.id,
+                                                           WatchDigestEntry.position == position).with_for_update())
+            if e is None:
+                raise InboxItemNotFound(f"关注名单中没有该人员 / no entry {position} on watch list {digest_id}.")
+            if open_alert_people(s, [e.person_id]):
+                raise InvalidTransition(f"该人员已转为预警，请在预警中反馈 / entry {position} of watch list "
+                                        f"{digest_id} has become an alert; report on the alert instead.")
+            first = e.visited_at is None
+            if first:
+                e.visited_at, e.visited_by = self.clock(), self._actor(who)
+            audit.record(s, self._actor(who), "inbox.watch_visit", f"watch_digest:{d.id}",
+                         {"inbox_id": who.inbox_id, "person_id": e.person_id, "position": position,
+                          "week": d.week, "repeat": not first})
+            return _entry_view(e)
+
+    def _digest(self, s: Session, who: Identity, digest_id: int) -> WatchDigest:
+        if not _MIN_ID <= digest_id <= _MAX_ID:
+            raise InboxItemNotFound(f"收件箱中没有该关注名单 / no watch list {digest_id} in this inbox.")
+        d = s.scalar(sa.select(WatchDigest).where(WatchDigest.id == digest_id, WatchDigest.inbox_id == who.inbox_id))
+        if d is None:
+            raise InboxItemNotFound(f"收件箱中没有该关注名单 / no watch list {digest_id} in this inbox.")
+        return d
+
+    @staticmethod
+    def _shown(s: Session, digest_id: int) -> Sequence[WatchDigestEntry]:
+        """The list's entries in order, without the people who have become alerts since."""
+        entries = s.scalars(sa.select(WatchDigestEntry).where(WatchDigestEntry.digest_id == digest_id)
+                            .order_by(WatchDigestEntry.position)).all()
+        alerted = open_alert_people(s, [e.person_id for e in entries])
+        return [e for e in entries if e.person_id not in alerted]
+
+    def _digest_view(self, d: WatchDigest, shown: Sequence[WatchDigestEntry]) -> dict:
+        return {"digest_id": d.id, "week": d.week, "title": digest_title(d.week, len(shown), self.clock()),
+                "count": len(shown), "visited": sum(e.visited_at is not None for e in shown),
+                "unread": d.read_at is None, "received_at": d.created_at.isoformat(timespec="seconds"),
+                "received_text": format_beijing(d.created_at, "%Y年%m月%d日 %H:%M")}
 
     # -- helpers ---------------------------------------------------------------------------------
     @staticmethod

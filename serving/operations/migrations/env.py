@@ -8,6 +8,7 @@ from alembic import context
 
 from serving.operations.alerts.models import VERSION_TABLE, Base
 from serving.operations.grassroots import models as _grassroots_models  # noqa: F401  (its tables in the metadata)
+from serving.operations.inbox import models as _inbox_models  # noqa: F401  (the watch-list digest's tables)
 
 config = context.config
 target_metadata = Base.metadata

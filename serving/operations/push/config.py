@@ -20,6 +20,10 @@ Example::
     webhook:
       url: https://platform.example/weimeng-hook
       secret_env: PLATFORM_HOOK_SECRET
+    watch_digest:                         # the weekly watch-list digest in the inbox; off by default
+      enabled: true
+      weekday: 1                          # Monday (1) .. Sunday (7), Beijing calendar
+      hour: 8                             # from 08:00 Beijing time on that day
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from common.settings import ENV_PREFIX, ConfigModel, load_config
 from serving.operations.alerts.errors import ConfigurationError
 
-__all__ = ["RetryPolicy", "WeChatConfig", "WebhookConfig", "PushConfig", "CHANNELS", "Channel"]
+__all__ = ["RetryPolicy", "WeChatConfig", "WebhookConfig", "WatchDigestConfig", "PushConfig", "CHANNELS", "Channel"]
 
 Channel = Literal["inbox", "wechat", "webhook"]
 CHANNELS: tuple[str, ...] = ("inbox", "wechat", "webhook")
@@ -151,11 +155,22 @@ class WebhookConfig(_WithSecret):
         return secret
 
 
+class WatchDigestConfig(_Section):
+    """The weekly watch-list digest (本周关注名单) in the cadres' inboxes: off unless ``enabled``. The push
+    worker delivers it once a week from ``weekday`` (1 = Monday .. 7 = Sunday) at ``hour`` (Beijing time);
+    see :mod:`serving.operations.push.digest`."""
+
+    enabled: bool = False
+    weekday: int = Field(default=1, ge=1, le=7)
+    hour: int = Field(default=8, ge=0, le=23)
+
+
 class PushConfig(_Section):
     channels: tuple[Channel, ...] = ("inbox",)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     wechat: WeChatConfig | None = None
     webhook: WebhookConfig | None = None
+    watch_digest: WatchDigestConfig = Field(default_factory=WatchDigestConfig)
 
     @model_validator(mode="after")
     def _sections_for_channels(self) -> PushConfig:

@@ -213,6 +213,12 @@ def test_policy_backtest_reports_volume_precision_and_goals(bapp, budget_uri, sm
     # (a county with fewer people than its budget alerts everyone there: at most the budget in all)
     assert 0 < b.loc["rules_only", "alerts"] == b.loc["oracle_records", "alerts"] <= 2 * per_run
     assert b.loc["policy", "alerts"] == r.per_snapshot["alerts"].sum()
+    # the low-noise twin: each alerted person's true outcome probability of the simulated world
+    assert ((b["expected_precision"] > 0) & (b["expected_precision"] < 1)).all()
+    assert b.loc["oracle_records", "expected_precision"] > b.loc["rules_only", "expected_precision"]
+    assert r.summary["ratio_to_oracle_budgeted_expected"] == pytest.approx(
+        b.loc["policy", "expected_precision"] / b.loc["oracle_records", "expected_precision"])
+    assert "按模拟真值期望" in r.goals[2]["measured"]
     lift, (lo, hi) = r.summary["lift_over_rules_budgeted"], r.summary["lift_over_rules_budgeted_ci"]
     if np.isfinite(lift):
         assert lo <= lift <= hi

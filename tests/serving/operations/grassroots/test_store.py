@@ -22,7 +22,7 @@ def test_the_migration_matches_the_models(engine):
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True,
                                                      "include_object": include})
         assert compare_metadata(ctx, Base.metadata) == []
-    assert current_revision(engine) == head_revision() == "f5a8c3d91b42"
+    assert current_revision(engine) == head_revision() == "a7c4e2d9f613"
 
 
 def test_downgrade_removes_the_tables_and_upgrade_brings_them_back(engine):
