@@ -31,6 +31,8 @@ __all__ = [
     "THRESHOLDS_ARTIFACT",
     "register_thresholds",
     "registered_thresholds",
+    "stored_versions",
+    "stored_version",
 ]
 
 MODEL_NAME = "weimeng-escalation"
@@ -251,3 +253,68 @@ def list_versions(tracking_uri: str | None = None, model_name: str = MODEL_NAME)
             "alert_thresholds_version": t.get("alert_thresholds_version"), "run_id": mv.run_id,
         })
     return pd.DataFrame(rows).sort_values("version").reset_index(drop=True) if rows else pd.DataFrame(rows)
+
+
+#: The run artifacts :func:`stored_version` reads (written by training.pipeline and training.promotion).
+CARD_ARTIFACT = "report/model_card.md"
+FAIRNESS_REFERENCE_ARTIFACT = "report/fairness_reference.csv"
+
+
+def stored_versions(tracking_uri: str | None = None) -> list[dict]:
+    """Every version of every registered model, as the registry stores it (no artifact is read): ``name``,
+    ``version``, ``aliases``, ``created`` (aware UTC), ``tags``, ``run_id``. For read-only pages (the console)."""
+    from datetime import UTC, datetime
+
+    client = client_for(tracking_uri)
+    out = []
+    for rm in client.search_registered_models():
+        alias_of: dict[str, list[str]] = {}
+        for a, v in (rm.aliases or {}).items():
+            alias_of.setdefault(str(v), []).append(a)
+        for mv in client.search_model_versions(f"name='{rm.name}'"):
+            v = str(mv.version)
+            out.append({"name": rm.name, "version": v, "aliases": sorted(alias_of.get(v, [])),
+                        "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
+                        "tags": dict(mv.tags or {}), "run_id": mv.run_id})
+    return sorted(out, key=lambda r: (r["name"], -int(r["version"]) if r["version"].isdigit() else 0))
+
+
+def stored_version(version: str | int, *, tracking_uri: str | None = None, model_name: str = MODEL_NAME) -> dict:
+    """What the registry stores with one version, read and not recomputed: the :func:`stored_versions` fields,
+    the run's ``params`` and ``metrics``, the model's ``metadata`` (its metadata.json), the alert ``thresholds``
+    (None before promotion under a budget), the model card's Markdown (``card``) and the reference-group
+    fairness audit (``fairness_reference``, a DataFrame). A missing artifact is None; an unknown version is a
+    :class:`RegistryError`."""
+    from datetime import UTC, datetime
+
+    import mlflow.artifacts
+
+    client = client_for(tracking_uri)
+    mv = _version_for(client, model_name, None, version)
+    run = client.get_run(mv.run_id) if mv.run_id else None
+
+    def read(path: str, reader):
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                if path.startswith("models:/"):
+                    p = mlflow.artifacts.download_artifacts(artifact_uri=path, dst_path=tmp)
+                else:
+                    p = client.download_artifacts(mv.run_id, path, tmp)
+                return reader(Path(p))
+            except Exception:  # an artifact this version never had (older or test registrations)
+                return None
+
+    def text(p: Path) -> str:
+        return p.read_text(encoding="utf-8")
+
+    return {
+        "name": model_name, "version": str(mv.version), "aliases": sorted(getattr(mv, "aliases", []) or []),
+        "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC), "tags": dict(mv.tags or {}),
+        "run_id": mv.run_id, "params": dict(run.data.params) if run else {},
+        "metrics": dict(run.data.metrics) if run else {},
+        "metadata": read(f"models:/{model_name}/{mv.version}/artifacts/metadata.json", lambda p: json.loads(text(p))),
+        "thresholds": (read(THRESHOLDS_ARTIFACT, lambda p: json.loads(text(p)))
+                       if (mv.tags or {}).get("alert_thresholds_version") else None),
+        "card": read(CARD_ARTIFACT, text),
+        "fairness_reference": read(FAIRNESS_REFERENCE_ARTIFACT, lambda p: pd.read_csv(p, keep_default_na=False)),
+    }

@@ -397,5 +397,5 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print, steps: tuple[
         from serving.operations.console.demo import start_console
 
         res.console = start_console(st.engine, world=st.world, event_store=st.store, data_dir=cfg.world,
-                                    reports_dir=cfg.home / "reports", port=cfg.port)
+                                    reports_dir=cfg.home / "reports", tracking_uri=cfg.tracking_uri, port=cfg.port)
     return res

@@ -53,6 +53,9 @@ def test_the_digest_opens_from_the_inbox_and_records_a_visit(site, browser):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(d, 10, ignored_exceptions=(StaleElementReferenceException,)).until(lambda drv: f"已走访 1 / {n} 人" in _wait(drv, "#list .card[data-digest]").text)
+    def rerendered(drv) -> bool:
+        return f"已走访 1 / {n} 人" in _wait(drv, "#list .card[data-digest]").text
+
+    WebDriverWait(d, 10, ignored_exceptions=(StaleElementReferenceException,)).until(rerendered)
     card = _wait(d, "#list .card[data-digest]")
     assert f"已走访 1 / {n} 人" in card.text and "已读" in card.text

@@ -68,7 +68,7 @@ def console_command(
     engine = _engine(url)
     settings = ConsoleSettings.from_mapping({
         "database_url": url or s.resolved_database_url, "data_dir": data or s.world_dir,
-        "reports_dir": reports or s.reports_dir, "cookie_secure": secure_cookie})
+        "reports_dir": reports or s.reports_dir, "cookie_secure": secure_cookie, "tracking_uri": s.resolved_mlflow_uri})
     app = create_app(settings, engine=engine)
     if seed_demo:
         for acct in seed_demo_accounts(engine, world=app.state.world):

@@ -143,7 +143,8 @@ class RunningConsole:
 
 
 def start_console(engine: Engine, *, world: World | None = None, event_store=None, data_dir=None, reports_dir=None,
-                  host: str = "127.0.0.1", port: int = 8600, startup_timeout: float = 15) -> RunningConsole:
+                  tracking_uri: str | None = None, host: str = "127.0.0.1", port: int = 8600,
+                  startup_timeout: float = 15) -> RunningConsole:
     """Serve the console and the inbox page in a background thread (the demo and the browser tests).
 
     >>> # running = start_console(engine, event_store=es, reports_dir=home / "reports")
@@ -160,7 +161,8 @@ def start_console(engine: Engine, *, world: World | None = None, event_store=Non
     from serving.operations.console.settings import ConsoleSettings
     from serving.operations.inbox import create_app as inbox_app
 
-    settings = ConsoleSettings(data_dir=data_dir, reports_dir=reports_dir, inbox_url="/inbox/")
+    settings = ConsoleSettings(data_dir=data_dir, reports_dir=reports_dir, inbox_url="/inbox/",
+                               tracking_uri=tracking_uri)
     console = create_app(settings, engine=engine, world=world, event_store=event_store)
     routes = [Mount("/console", app=console)]
     es = event_store or (world.store() if world is not None else None)

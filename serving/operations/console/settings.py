@@ -3,7 +3,8 @@
 Cheap to construct, no I/O; unknown keys and values out of range are
 :class:`~serving.operations.console.errors.ConsoleConfigError` naming the key and what is allowed.
 ``from_env`` takes every path and URL from :class:`common.settings.Settings` (``WEIMENG_DATABASE_URL``,
-``WEIMENG_HOME``): the world is ``<home>/world`` and leadership reports ``<home>/reports``.
+``WEIMENG_HOME``, ``WEIMENG_MLFLOW_TRACKING_URI``): the world is ``<home>/world``, leadership reports
+``<home>/reports`` and the model registry the one training and scoring use (``<home>/mlflow.db`` by default).
 
 >>> ConsoleSettings.from_mapping({"session_idle_minutes": 10}).session_idle_minutes
 10.0
@@ -45,6 +46,10 @@ class ConsoleSettings(ConfigModel):
     queue_limit: int = Field(default=200, ge=1, le=5000)
     #: Where the cadre inbox page is mounted (a link in the console's header), or None.
     inbox_url: str | None = None
+    #: The MLflow registry the model page (``/models``) reads, or None (the page says none is configured).
+    tracking_uri: str | None = None
+    #: The registered model the scoring service serves: the case page links an alert's model version to its page.
+    model_name: str = Field(default="weimeng-escalation", min_length=1, max_length=200)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None, *, source: str = "console settings") -> ConsoleSettings:
@@ -59,6 +64,6 @@ class ConsoleSettings(ConfigModel):
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ConsoleSettings:
         settings = Settings.from_env(environ)
         base: dict[str, Any] = {"database_url": settings.resolved_database_url, "data_dir": settings.world_dir,
-                                "reports_dir": settings.reports_dir}
+                                "reports_dir": settings.reports_dir, "tracking_uri": settings.resolved_mlflow_uri}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_mapping(base)

@@ -115,6 +115,8 @@ CONSOLE_TABLE = [
     Cell("GET", "/reports", {"reviewer": 403, "analyst": 403, "leadership": 200, "admin": 200}),
     Cell("GET", "/reports/2026-11/leadership.html", {"reviewer": 403, "analyst": 403, "leadership": 200, "admin": 200}),
     Cell("GET", "/audit", {"reviewer": 403, "analyst": 403, "leadership": 403, "admin": 200}),
+    Cell("GET", "/models", ALL),                            # model information holds no person data
+    Cell("GET", "/models/weimeng-escalation/1", ALL),       # (no registry configured here: the page says so)
 ]
 
 

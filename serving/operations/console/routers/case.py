@@ -17,7 +17,7 @@ router = APIRouter()
 def case_page(request: Request, alert_id: int, done: str = "", viewer: Viewer = Depends(current_viewer),
               ctx: ConsoleContext = Depends(context)):
     case = load_case(ctx.engine, ctx.world, viewer.user, alert_id, policies=ctx.role_policies)
-    return render(request, "case.html", case=case, a=case.alert, done=done)
+    return render(request, "case.html", case=case, a=case.alert, done=done, model_name=ctx.settings.model_name)
 
 
 @router.get("/api/cases/{alert_id}")

@@ -361,11 +361,12 @@ def test_the_app_serves_the_same_urls_from_its_routers(client):
                 ("/api/me", "GET"), ("/queue", "GET"), ("/api/queue", "GET"), ("/cases/{alert_id}", "GET"),
                 ("/api/cases/{alert_id}", "GET"), ("/cases/{alert_id}/decision", "POST"),
                 ("/api/cases/{alert_id}/decision", "POST"), ("/reports", "GET"), ("/reports/{relpath:path}", "GET"),
-                ("/audit", "GET"), ("/watch", "GET"), ("/api/watch", "GET")}
+                ("/audit", "GET"), ("/watch", "GET"), ("/api/watch", "GET"), ("/models", "GET"),
+                ("/models/{name}/{version}", "GET")}
     assert routed == expected
     for path, method in sorted(routed):  # every one is mounted: login, CSRF or a redirect answers, never 404/405
-        r = client.request(method, path.replace("{alert_id}", "1").replace("{relpath:path}", "x.html"),
-                           follow_redirects=False)
+        r = client.request(method, path.replace("{alert_id}", "1").replace("{relpath:path}", "x.html")
+                           .replace("{name}/{version}", "weimeng-escalation/1"), follow_redirects=False)
         assert r.status_code in (200, 303, 401, 403), (method, path, r.status_code)
     css = client.get("/static/console.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
