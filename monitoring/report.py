@@ -272,6 +272,23 @@ def _scorecard_section(engine, store, start, end, out: Path, stem: str) -> tuple
     return table + more + method, line
 
 
+def load_prevention_section(folder: str | Path) -> str:
+    """The section 预防效果（模拟） that ``weimeng evaluate-loop`` wrote into its report folder
+    (``section.html``), for ``build_leadership_report(prevention_html=...)``. Refuses a folder without it,
+    or a section that does not carry the title and the label saying the figures are synthetic."""
+    from training.loop_report import SECTION_TITLE, SYNTHETIC_LABEL
+
+    path = Path(folder) / "section.html"
+    if not path.is_file():
+        raise MonitorConfigError(f"{folder}：未找到闭环模拟的报告（section.html）。请先运行 weimeng evaluate-loop "
+                                 "--out 该目录 / no prevention section: run weimeng evaluate-loop --out DIR first.")
+    text = path.read_text(encoding="utf-8")
+    if SECTION_TITLE not in text or SYNTHETIC_LABEL not in text:
+        raise MonitorConfigError(f"{path}：不是闭环模拟写出的预防效果章节（缺少标题或“合成世界”标注）/ not a "
+                                 "prevention section written by evaluate-loop.")
+    return text
+
+
 def build_leadership_report(out_dir: str | Path, *, period: str, end=None, store, engine=None,
                             monitor_summary: dict | str | Path | None = None, pdf: bool = True,
                             now=None, prevention_html: str | None = None) -> ReportResult:

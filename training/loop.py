@@ -15,9 +15,10 @@ below) of the loop window the runner
 5. lets outcomes happen. After the window, ``tail_days`` more days run without alerts so late effects
    are counted.
 
-Why monthly steps: the alert budget is defined per scoring run of ``period_days`` (30), and the store
-must be rebuilt from every record so far at each step (about 5 s for 40k people on 2 cores); weekly
-steps would be four times as slow and, with a per-run budget of 30 days, the same alerts.
+Steps: monthly by default (``step_days`` 30, one scoring run per budget period). ``step_days`` 7 gives
+weekly steps: each county accrues its per-period budget in weekly shares and alerts when a whole alert
+has accrued (``_Loop._step_budgets``); retraining stays at loop months ``retrain_steps``. Weekly steps
+cost four times the store rebuilds; docs/prevention.md gives the measured comparison.
 
 Policies at the same visit budget: ``none`` (no system), ``random`` (people with records, at random),
 ``rules`` (the rules-only baseline ranking), ``model`` (calibrated probability, no floors), ``fused``
@@ -41,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.simulate._crn import STREAMS, keyed_uniform
 from features.simulate._intervention import InterventionParams
 from training.budget import BudgetConfig, budget_cuts, county_budgets, county_of, fit_thresholds, rank_keys
 from training.policy_backtest import PolicySpec, apply_policy, hit_levels
@@ -74,6 +76,13 @@ class LoopConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     spec: PolicySpec = field(default_factory=PolicySpec)
     intervention: InterventionParams | None = None   # None: the defaults
+    #: the fused policy's order inside a county's budget: "floor" (serving's: floor-rule hits first, then
+    #: the calibrated probability) or "risk" (the calibrated probability only; floors still set levels)
+    fused_rank: str = "floor"
+
+    def __post_init__(self) -> None:
+        if self.fused_rank not in ("floor", "risk"):
+            raise ValueError(f"fused_rank {self.fused_rank!r}: choose 'floor' or 'risk'")
 
     @property
     def loop_start(self) -> int:
@@ -236,10 +245,14 @@ class _Loop:
 
         self.w, self.policy, self.cfg, self.cache = world, policy, cfg, cache
         self.rng = np.random.default_rng([world.seed, POLICIES.index(policy), 19])
-        self.iv = InterventionModel(cfg.intervention, np.random.default_rng([world.seed, 7]))
+        self.iv = InterventionModel(cfg.intervention, np.random.default_rng([world.seed, 7]), crn=world.seed)
         self.iv.horizon_days = cfg.horizon_days
         self.steps = set(cfg.steps()) if policy != "none" else set()
-        self.retrain_days = {cfg.steps()[k] for k in cfg.retrain_steps if k < len(cfg.steps())}
+        # retraining at loop month k (the first step on or after it, whatever the step length)
+        steps = cfg.steps()
+        self.retrain_days = {next(d for d in steps if d >= cfg.loop_start + k * cfg.budget.period_days)
+                             for k in cfg.retrain_steps if cfg.loop_start + k * cfg.budget.period_days <= steps[-1]}
+        self.credit: dict[str, float] = {}
         self.grid_free = np.zeros(len(world.geo.grids))
         self.last_visit: dict[int, int] = {}
         self.alerts = 0
@@ -261,6 +274,19 @@ class _Loop:
         d["person_id"] = self.w.pid[d["person"].to_numpy(int)]
         d["visit_time"] = self.w.day0 + pd.to_timedelta(d["visit_day"], unit="D")
         return d
+
+    def _step_budgets(self) -> dict[str, int]:
+        """Alerts each county may raise at this step: its budget per ``period_days`` run times the step's
+        share of the period, accrued as a credit (weekly steps: a county with one alert a month alerts
+        every fourth week). With monthly steps this is exactly the per-run budget; unused alerts never
+        carry over."""
+        share = self.cfg.step_days / self.cfg.budget.period_days
+        out = {}
+        for c, b in self.w.budgets.items():
+            self.credit[c] = self.credit.get(c, 0.0) + b * share
+            out[c] = int(np.floor(self.credit[c] + 1e-9))
+            self.credit[c] -= out[c]
+        return out
 
     def _first_model(self, store, t: int):
         key = ("first", self.w.seed, t)
@@ -296,27 +322,40 @@ class _Loop:
 
         if self.ruleset is None:
             self.ruleset = rules.load_ruleset(None)
+        budgets = self._step_budgets()
         if self.policy == "fused":
             model, th = self.models["current"]
+            th = replace(th, budgets={**th.budgets, **budgets})
             prob = model.predict_risk(f)
             floor, urgent, _ = hit_levels(self.ruleset, f, cfg.spec)
             prob = np.where(recent, -1.0, prob)            # visited recently: handled, not re-alerted
-            res = apply_policy(prob, counties, pids, np.where(recent, 0, floor).astype(np.int8), urgent & ~recent, th)
-            chosen = (res["alert"] | res["urgent"]) & ~recent
+            floor = np.where(recent, 0, floor).astype(np.int8)
+            res = apply_policy(prob, counties, pids, floor, urgent & ~recent, th)
+            if cfg.fused_rank == "risk":     # the same candidates, ranked inside the budget by probability only
+                cand = res["alert"] | res["over_budget"]
+                _, inside = budget_cuts(cand, rank_keys(np.zeros(len(prob), dtype=np.int8), prob, pids), counties, th)
+                chosen = (inside | res["urgent"]) & ~recent
+            else:
+                chosen = (res["alert"] | res["urgent"]) & ~recent
             score = prob
+            extra = {"floor_alerts": int((chosen & (floor > 0)).sum()), "urgent_alerts": int(res["urgent"].sum()),
+                     "over_budget": int(res["over_budget"].sum())}
         else:
+            extra = {}
             score = self._score(f, s, idx)
             score = np.where(recent, -np.inf, score)
             keys = rank_keys(np.zeros(len(score), dtype=np.int8), score, pids)
             from training.budget import AlertThresholds
 
-            th0 = AlertThresholds({}, w.budgets, {})
+            th0 = AlertThresholds({}, budgets, {})
             _, chosen = budget_cuts(~recent & np.isfinite(score), keys, counties, th0)
         self.alerts += int(chosen.sum())
         # review, acknowledgement, visits (a queue per residence grid)
         rows = np.flatnonzero(chosen)
         rows = rows[np.argsort(-score[rows], kind="stable")]
-        accepted = rows[self.rng.random(len(rows)) < cfg.accept_share]
+        # review and acknowledgement: common random numbers keyed by (seed, person, alert day), so two
+        # policies alerting the same person on the same day see the same reviewer and the same delay
+        accepted = rows[keyed_uniform(w.seed, STREAMS["review"], idx[rows], t) < cfg.accept_share]
         gap = 7.0 / cfg.budget.visits_per_grid_per_week
         end = cfg.loop_start + cfg.loop_days + cfg.tail_days
         from features.simulate._intervention import Visit
@@ -325,7 +364,9 @@ class _Loop:
         for r in accepted:
             person = int(idx[r])
             g = int(w.persons.res_grid[person])
-            ack = int(self.rng.integers(cfg.ack_delay_days[0], cfg.ack_delay_days[1] + 1))
+            lo_ack, hi_ack = cfg.ack_delay_days
+            ack = lo_ack + min(int(keyed_uniform(w.seed, STREAMS["ack"], person, t)[()] * (hi_ack - lo_ack + 1)),
+                               hi_ack - lo_ack)
             day = int(np.ceil(max(t + ack, self.grid_free[g])))
             if day >= end:
                 continue
@@ -334,7 +375,7 @@ class _Loop:
             visits.append(Visit(person, t, day))
         self.iv.schedule(visits)
         self.log.append({"day": t, "as_of": str(as_of.date()), "population": len(f), "alerts": int(chosen.sum()),
-                         "accepted": len(accepted), "scheduled": len(visits),
+                         "accepted": len(accepted), "scheduled": len(visits), **extra,
                          "seconds": round(time.perf_counter() - t0, 2)})
 
     def _features(self, s, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -433,7 +474,8 @@ def run_policy(seed: int, policy: str, cfg: LoopConfig, cache: dict | None = Non
     cache = {} if cache is None else cache
     w = _World(seed, cfg)
     loop = _Loop(w, policy, cfg, cache)
-    raw = run_dynamics(w.persons, cfg.total_days, w.history, w.rng, intervene=loop)
+    # every policy, "none" included, runs in the loop mode: common random numbers keyed by the seed
+    raw = run_dynamics(w.persons, cfg.total_days, w.history, w.rng, intervene=loop, crn=seed)
     lo = cfg.loop_start
     keep = raw.o_day >= lo
     outcomes = pd.DataFrame({"person": raw.o_person[keep], "day": raw.o_day[keep], "kind": raw.o_kind[keep]})

@@ -11,7 +11,10 @@ Three measures of prevention, each against the no-system run of the same seed:
   outcome probability just before the visit minus just after it (the state persisting): an attribution
   to the visits themselves, with little noise, but it ignores how the effect wears off.
 
-Intervals are Student-t 95% intervals of the mean over seeds.
+Intervals are Student-t 95% intervals of the mean over seeds. Every policy of a seed runs on the same
+world with common random numbers (``features.simulate._crn``), so comparisons between policies are
+*paired* by seed: :func:`paired` gives, per comparison, the per-seed ratios and the t-interval of the
+per-seed differences and ratios.
 """
 
 from __future__ import annotations
@@ -28,15 +31,20 @@ import pandas as pd
 from training.loop import POLICIES, POLICY_LABELS, LoopConfig, LoopRun
 
 __all__ = ["LoopResult", "summarize", "goals", "to_markdown", "to_html", "write_report", "prevention_section",
-           "chart_svg", "GOALS", "SECTION_TITLE",
-           "prevention_section_html"]
+           "chart_svg", "GOALS", "SECTION_TITLE", "SYNTHETIC_LABEL",
+           "prevention_section_html", "paired", "COMPARISONS", "visit_profile"]
 
 GOALS = {"fused_over_rules": 1.3, "fused_over_oracle": 0.8, "aware_keeps": 0.95}
 SECTION_TITLE = "预防效果（模拟）"
+#: the label every rendering of the section carries (the leadership report refuses a section without it)
+SYNTHETIC_LABEL = "合成世界的闭环模拟"
 KIND_LABELS = {0: "暴力案件", 1: "个人极端事件", 2: "自伤"}
 MODEL_LABELS = {"c1": "第一轮（干预前训练）", "exclude": "处理干预（剔除受干预标签窗口）",
                 "naive": "朴素（不处理干预）"}
 MEASURES = {"prevented_expected_per_100": "预防的期望结局", "risk_removed_per_100": "消除的风险"}
+#: paired comparisons (policy, against): the goals' two and the deployable baselines
+COMPARISONS = (("fused", "rules"), ("fused", "oracle"), ("fused", "model"), ("model", "rules"), ("rules", "random"),
+               ("oracle", "rules"))   # the last: how far above rules-only any records-based score can reach
 
 
 class LoopResult:
@@ -52,6 +60,8 @@ class LoopResult:
         self.table = aggregate(self.per_seed)
         self.by_kind = outcomes_by_kind(self.runs)
         self.auc = auc_table(self.runs)
+        self.paired = paired(self.per_seed)
+        self.profile = visit_profile(self.runs)
 
     @property
     def seeds(self) -> list[int]:
@@ -122,6 +132,51 @@ def aggregate(per_seed: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def paired(per_seed: pd.DataFrame, measure: str = "prevented_expected_per_100") -> pd.DataFrame:
+    """Comparisons paired by seed (the policies of one seed share the world's luck): per-seed ratios,
+    the mean ratio with its t-interval, and the mean difference per 100 visits with its t-interval."""
+    rows: list[dict[str, Any]] = []
+    if per_seed.empty or measure not in per_seed:
+        return pd.DataFrame(rows)
+    piv = per_seed.pivot(index="seed", columns="policy", values=measure)
+    for a, b in COMPARISONS:
+        if not {a, b} <= set(piv.columns):
+            continue
+        ratio = (piv[a] / piv[b]).to_numpy(dtype=float)
+        diff = (piv[a] - piv[b]).to_numpy(dtype=float)
+        r, r_lo, r_hi = mean_ci(ratio)
+        d, d_lo, d_hi = mean_ci(diff)
+        rows.append({"policy": a, "against": b, "seeds": len(piv), "ratios": [float(x) for x in ratio],
+                     "ratio": r, "ratio_lo": r_lo, "ratio_hi": r_hi, "diff": d, "diff_lo": d_lo, "diff_hi": d_hi,
+                     "ratio_of_means": float(np.nanmean(piv[a]) / np.nanmean(piv[b]))})
+    return pd.DataFrame(rows)
+
+
+#: a visit whose people had less than this 90-day outcome probability in all was to someone already calm
+CALM_RISK = 0.01
+
+
+def visit_profile(runs) -> pd.DataFrame:
+    """Who each policy visited (all seeds pooled): the 90-day risk at the visit, the share with an open
+    dispute, of mentally ill persons, already calm (risk below :data:`CALM_RISK`), the delay
+    from alert to visit and the efficacy."""
+    rows = []
+    for p in POLICIES:
+        v = [by[p].visits for by in runs.values() if p in by and len(by[p].visits)]
+        if not v:
+            continue
+        d = pd.concat(v, ignore_index=True)
+        risk = d["risk_before"].astype(float)
+        rows.append({"policy": p, "visits": len(d), "risk_mean": float(risk.mean()),
+                     "risk_median": float(risk.median()),
+                     "open_dispute": float((d["disputes"] > 0).mean()) if "disputes" in d else float("nan"),
+                     "crisis": float(d["crisis"].astype(bool).mean()) if "crisis" in d else float("nan"),
+                     "calm": float((risk < CALM_RISK).mean()),
+                     "delay": float((d["visit_day"] - d["alert_day"]).mean()), "efficacy": float(d["efficacy"].mean()),
+                     "removed_per_visit": float((d["risk_before"] - d["risk_after"]).mean())})
+    return pd.DataFrame(rows)
+
+
 def outcomes_by_kind(runs) -> pd.DataFrame:
     rows = []
     for seed, by in runs.items():
@@ -184,6 +239,10 @@ def _f(x, d=2) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
 
 
+def _pct(x) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"{x:.0%}"
+
+
 def _ci(row, k) -> str:
     return f"{_f(row[k])}（{_f(row[k + '_lo'])}–{_f(row[k + '_hi'])}）"
 
@@ -200,6 +259,21 @@ def _tables(res: LoopResult) -> list[tuple[str, list[str], list[list[str]]]]:
     if not res.by_kind.empty:
         tables.append(("按结局类别的实际结局数（各种子均值）", ["策略", *res.by_kind.columns],
                        [[POLICY_LABELS[p], *[f"{v:.1f}" for v in row]] for p, row in res.by_kind.iterrows()]))
+    if not res.paired.empty:
+        tables.append(("策略两两比较（同一种子配对：各世界运气相同；每百次走访预防的期望结局）",
+                       ["比较", "逐种子比值", "比值均值（95% 区间）", "均值之比", "差值均值（95% 区间）"],
+                       [[f"{POLICY_LABELS[r['policy']]} ÷ {POLICY_LABELS[r['against']]}",
+                         " / ".join(f"{x:.2f}" for x in r["ratios"]),
+                         f"{_f(r['ratio'])}（{_f(r['ratio_lo'])}–{_f(r['ratio_hi'])}）", _f(r["ratio_of_means"]),
+                         f"{_f(r['diff'])}（{_f(r['diff_lo'])}–{_f(r['diff_hi'])}）"]
+                        for _, r in res.paired.iterrows()]))
+    if not res.profile.empty:
+        tables.append(("走访对象画像（各种子合计）",
+                       ["策略", "走访", "走访前 90 天风险（均值）", "中位数", "有未结纠纷", "精神障碍患者",
+                        f"已平稳（风险 < {CALM_RISK:.0%}）", "平均延迟（天）", "平均效力", "每次走访消除的风险"],
+                       [[POLICY_LABELS[r["policy"]], str(r["visits"]), _f(r["risk_mean"], 3), _f(r["risk_median"], 3),
+                         _pct(r["open_dispute"]), _pct(r["crisis"]), _pct(r["calm"]), _f(r["delay"], 1),
+                         _f(r["efficacy"]), _f(r["removed_per_visit"], 4)] for _, r in res.profile.iterrows()]))
     ps = res.per_seed
     tables.append(("逐种子明细", ["种子", "策略", "预警", "走访", "平均延迟（天）", "平均效力", "实际结局", "期望结局",
                              "每百次走访预防的期望结局"],
@@ -233,6 +307,8 @@ def _intro(res: LoopResult) -> list[str]:
         f"{c.accept_share:.0%}，签收延迟 {c.ack_delay_days[0]}–{c.ack_delay_days[1]} 天；"
         f"{c.revisit_gap_days} 天内走访过的人不再预警。",
         "“预防的期望结局”= 同一种子无系统运行的期望结局数减去该策略的期望结局数（真实风险之和）。",
+        "同一种子的各策略共用一套随机数（按纠纷、人员和日期取数）：未被走访改变的纠纷，在各策略下的经历完全相同，"
+        "策略之间的差别只来自走访，因此按种子配对比较。",
     ]
 
 
@@ -291,7 +367,7 @@ def prevention_section(res: LoopResult) -> str:
     """The leadership report's section 预防效果（模拟）, in Markdown: clearly labelled as synthetic."""
     t = res.table.set_index("policy")
     lines = [f"## {SECTION_TITLE}", "",
-             "> 以下数字来自合成世界的闭环模拟，用于比较预警策略，不代表任何真实辖区的成效。", ""]
+             f"> 以下数字来自{SYNTHETIC_LABEL}，用于比较预警策略，不代表任何真实辖区的成效。", ""]
     if "fused" in t.index:
         f = t.loc["fused"]
         lines.append(f"- 融合策略每 100 次走访预防约 {_f(f['prevented_expected_per_100'])} 起结局事件"
@@ -301,9 +377,20 @@ def prevention_section(res: LoopResult) -> str:
     for p in ("rules", "oracle", "random"):
         if p in t.index:
             lines.append(f"- {POLICY_LABELS[p]}：每 100 次走访预防约 {_f(t.loc[p, 'prevented_expected_per_100'])} 起。")
+    lines += [f"- {x}" for x in _paired_lines(res)]
     lines += ["", "| 目标 | 实测 | 达成 |", "|---|---|---|"]
     lines += [f"| {g['goal']} | {g['measured']} | {'是' if g['met'] else '否'} |" for g in res.goals]
     return "\n".join(lines) + "\n"
+
+
+def _paired_lines(res: LoopResult) -> list[str]:
+    out = []
+    for _, r in res.paired.iterrows():
+        if r["policy"] == "fused" and r["against"] in ("rules", "oracle"):
+            out.append(f"融合策略与{POLICY_LABELS[r['against']]}同一世界配对比较：每个模拟世界的比值 "
+                       + " / ".join(f"{x:.2f}" for x in r["ratios"])
+                       + f"，均值 {_f(r['ratio'])}（95% 区间 {_f(r['ratio_lo'])}–{_f(r['ratio_hi'])}）。")
+    return out
 
 
 def prevention_section_html(res: LoopResult) -> str:
@@ -318,8 +405,9 @@ def prevention_section_html(res: LoopResult) -> str:
                          f"（95% 区间 {_f(r[k + '_lo'])}–{_f(r[k + '_hi'])}）</li>")
     goals_rows = "".join(f"<tr><td>{html.escape(g['goal'])}</td><td>{html.escape(g['measured'])}</td>"
                          f"<td>{'是' if g['met'] else '否'}</td></tr>" for g in res.goals)
-    return (f"<h2>{SECTION_TITLE}</h2><p class='muted'>以下数字来自合成世界的闭环模拟（{len(res.seeds)} 个模拟世界），"
-            "用于比较预警策略，不代表任何真实辖区的成效。</p>" + chart_svg(res) + "<ul>" + "".join(items) + "</ul>"
+    return (f"<h2>{SECTION_TITLE}</h2><p class='muted'>以下数字来自{SYNTHETIC_LABEL}（{len(res.seeds)} 个模拟世界），"
+            "用于比较预警策略，不代表任何真实辖区的成效。</p>" + chart_svg(res) + "<ul>" + "".join(items)
+            + "".join(f"<li>{html.escape(x)}</li>" for x in _paired_lines(res)) + "</ul>"
             + "<table><tr><th>目标</th><th>实测</th><th>达成</th></tr>" + goals_rows + "</table>")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.simulate._crn import KeyedDraws, StreamDraws
 from features.simulate._intervention import DayState, Intervention
 from features.simulate._params import CATEGORIES, SimParams
 from features.simulate._people import People
@@ -145,9 +146,14 @@ def _choose_parties(n_disp, cat, people: People, params: SimParams, rng):
 
 
 def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Generator,
-                 progress=None, intervene: Intervene | None = None) -> RawWorld:
+                 progress=None, intervene: Intervene | None = None, crn: int | None = None) -> RawWorld:
     """The daily loop. ``intervene(t, state)`` (see ``_intervention``), when given, is called at the start
-    of each day and may return an :class:`Intervention` to apply; without it the world is unchanged."""
+    of each day and may return an :class:`Intervention` to apply; without it the world is unchanged.
+
+    ``crn`` (the closed loop's mode): a key for common random numbers (``_crn.KeyedDraws``): every draw
+    of the daily loop becomes a function of (key, dispute or person, day), so runs of one world under two
+    policies share their luck wherever no visit changed the state. Without it (the default) the daily
+    loop draws from ``rng`` in the historical order: a seed gives the same world bit for bit."""
     n = len(people.proneness)
     P = params
     n_disp = int(rng.poisson(n * P.disputes_per_person_year * days / 365.0))
@@ -209,6 +215,7 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
     starts_at = np.searchsorted(start, np.arange(days + 1))
     decay_e = np.exp(-1.0 / P.hawkes_decay_days)
 
+    D = StreamDraws(rng) if crn is None else KeyedDraws(crn)
     state = None if intervene is None else DayState(
         0, R, H, status, active, tail, party_start, party_count, p_person, mi, C, stopped, float(np.sqrt(h_var)),
         float(np.sqrt(c_var)), {"calls": calls_out, "mediations": med_out, "care": care_out, "outcomes": out_out,
@@ -219,37 +226,38 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
             _apply(intervene(t, state), R, H, C, stopped)
         new = np.arange(starts_at[t], starts_at[t + 1])
         if len(new):
-            R[new] = rng.uniform(*P.r_initial, len(new))
-            H[new] = rng.normal(0, np.sqrt(h_var) * 0.7, len(new))
+            R[new] = D.uniform("r_initial", new, t, *P.r_initial)
+            H[new] = D.normal("h_initial", new, t, np.sqrt(h_var) * 0.7)
             active = np.concatenate([active, new])
         threat_mem *= P.threat_memory
         a = active
         if len(a):
-            H[a] = P.h_rho * H[a] + rng.normal(0, P.h_sigma, len(a))
+            H[a] = P.h_rho * H[a] + D.normal("h_innovation", a, t, P.h_sigma)
             lam = base_rate[cat[a]] * np.exp(P.call_tension_beta * np.minimum(R[a], P.r_cap)) + E[a]
             lam = np.where(start[a] == t, np.maximum(lam, 0.6), lam)   # most disputes surface with a call
-            calls = np.minimum(rng.poisson(lam), P.max_calls_per_day)
+            calls = D.poisson_capped("calls", a, t, lam, P.max_calls_per_day)
             E[a] = E[a] * decay_e + P.hawkes_alpha * calls
             called = calls > 0
             if called.any():
                 cd = np.repeat(a[called], calls[called])
                 k = len(cd)
+                j = _ranges(np.zeros(int(called.sum()), dtype=np.int64), calls[called])   # call of the day
                 r_here = np.minimum(R[cd], P.r_cap)
-                viol = rng.random(k) < _sigmoid(P.p_violence[0] + P.p_violence[1] * r_here)
-                weapon = viol & (rng.random(k) < P.p_weapon_given_violence)
-                alcohol = rng.random(k) < P.p_alcohol * (1 + 0.6 * fam_cat[cat[cd]])
-                threat = rng.random(k) < _sigmoid(P.p_threat[0] + P.p_threat[1] * r_here
+                viol = D.random("violence", cd, t, j) < _sigmoid(P.p_violence[0] + P.p_violence[1] * r_here)
+                weapon = viol & (D.random("weapon", cd, t, j) < P.p_weapon_given_violence)
+                alcohol = D.random("alcohol", cd, t, j) < P.p_alcohol * (1 + 0.6 * fam_cat[cat[cd]])
+                threat = D.random("threat", cd, t, j) < _sigmoid(P.p_threat[0] + P.p_threat[1] * r_here
                                                   + P.p_threat_family_bonus * fam_cat[cat[cd]])
                 # who made the statement: the aggressor if any, else a random party
                 ps, pc = party_start[cd], party_count[cd]
-                rand_party = ps + (rng.random(k) * pc).astype(np.int64)
+                rand_party = ps + (D.random("rand_party", cd, t, j) * pc).astype(np.int64)
                 aggr_party = ps + np.argmax(np.stack([p_aggr[np.minimum(ps + j, len(p_aggr) - 1)] & (j < pc)
                                                       for j in range(3)], axis=1), axis=1)
                 has_aggr = p_aggr[aggr_party]
                 maker_party = np.where(has_aggr, aggr_party, rand_party)
                 maker = np.where(threat, p_person[maker_party], -1)
                 tkind = np.zeros(k, dtype=np.int8)
-                u = rng.random(k)
+                u = D.random("threat_kind", cd, t, j)
                 is_fam = fam_cat[cat[cd]]
                 is_soc = soc_cat[cat[cd]] & (failed[cd] >= 2)
                 tkind[threat] = 1
@@ -257,11 +265,12 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
                 tkind[threat & is_soc & (u < 0.5)] = 2
                 # the caller: usually the non-aggressor
                 other_party = np.where(maker_party == ps, np.minimum(ps + 1, ps + pc - 1), ps)
-                caller_party = np.where(has_aggr & (rng.random(k) < 0.8), other_party, rand_party)
-                disp_u = rng.random(k)
+                caller_party = np.where(has_aggr & (D.random("caller", cd, t, j) < 0.8), other_party, rand_party)
+                disp_u = D.random("disposition", cd, t, j)
                 disposition = np.where(viol & (disp_u < 0.35), 2,
-                                       np.where(rng.random(k) < _sigmoid(1.2 - 0.6 * r_here), 0,
-                                                np.where(rng.random(k) < 0.5, 1, 3)))
+                                       np.where(D.random("disposition_mediated", cd, t, j)
+                                                < _sigmoid(1.2 - 0.6 * r_here), 0,
+                                                np.where(D.random("disposition_referred", cd, t, j) < 0.5, 1, 3)))
                 for key, val in (("disp", cd), ("person", p_person[caller_party]), ("day", np.full(k, t)),
                                  ("violence", viol), ("weapon", weapon), ("alcohol", alcohol),
                                  ("tkind", tkind), ("tby", maker), ("disposition", disposition),
@@ -277,9 +286,10 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
                 fc = a[called]
                 first_call[fc] = np.where(first_call[fc] < 0, t, first_call[fc])
                 # schedule mediation attempts
-                med = cd[rng.random(k) < P.p_mediation_after_call]
+                will = D.random("mediation_after_call", cd, t, j) < P.p_mediation_after_call
+                med = cd[will]
                 if len(med):
-                    when = t + rng.integers(1, 15, len(med))
+                    when = t + D.integers("mediation_delay", med, t, 1, 15, j[will])
                     for d_, w_ in zip(med, when, strict=True):
                         pending_med[int(w_)].append(d_)
             else:
@@ -290,14 +300,14 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
                 md = md[(status[md] == 0) & (start[md] <= t)]
                 if len(md):
                     p_ok = _sigmoid(P.p_mediation_success[0] + P.p_mediation_success[1] * R[md])
-                    u = rng.random(len(md))
+                    u = D.random("mediation_result", md, t)
                     result = np.where(u < p_ok, 2, np.where(u < p_ok + 0.15 * (1 - p_ok), 1, 0))
                     ok = result == 2
                     R[md[ok]] *= P.r_success_factor
                     H[md[ok]] *= 0.6
                     R[md[~ok]] += np.where(result[~ok] == 0, P.r_per_failed_mediation, 0.1)
                     failed[md[result == 0]] += 1
-                    resolve = md[ok & (rng.random(len(md)) < P.p_resolve_after_success)]
+                    resolve = md[ok & (D.random("mediation_resolve", md, t) < P.p_resolve_after_success)]
                     status[resolve] = 1
                     end[resolve] = t
                     med_out["disp"].append(md)
@@ -309,7 +319,7 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
             if len(tail):
                 tail = tail[(t - end[tail] <= P.resid_days) & (status[tail] == 1)]
                 R[tail] *= P.r_decay
-                H[tail] = P.h_rho * H[tail] + rng.normal(0, P.h_sigma, len(tail))
+                H[tail] = P.h_rho * H[tail] + D.normal("tail_innovation", tail, t, P.h_sigma)
             scope = np.concatenate([a, tail])
             pr = _ranges(party_start[scope], party_count[scope])
             if len(pr):
@@ -322,10 +332,10 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
                 lin_hid = P.hazard_h * H[d_of] + people.vulnerability[pp]
                 h_full = np.exp(lin_rec + lin_hid)
                 h_rec = np.exp(lin_rec) * hidden_mean
-                hit = rng.random(len(pr)) < h_full
+                hit = D.random("outcome", pr, t) < h_full
                 if hit.any():
                     hp, hd = pp[hit], d_of[hit]
-                    kinds = _outcome_kind(cat[hd], p_aggr[pr[hit]], failed[hd], rng)
+                    kinds = _outcome_kind(cat[hd], p_aggr[pr[hit]], failed[hd], D.random("outcome_kind", pr[hit], t))
                     out_out["person"].append(hp)
                     out_out["day"].append(np.full(len(hp), t))
                     out_out["kind"].append(kinds)
@@ -338,7 +348,7 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
                 ora_out["rec"].append(h_rec.astype(np.float32))
             # quiet resolution and old disputes
             a = active[status[active] == 0]
-            quiet = (R[a] < 0.35) & (t - last_call[a] > 14) & (rng.random(len(a)) < P.daily_quiet_resolution)
+            quiet = (R[a] < 0.35) & (t - last_call[a] > 14) & (D.random("quiet", a, t) < P.daily_quiet_resolution)
             old = (t - start[a]) > P.max_dispute_days
             done = a[quiet | old]
             status[done] = 1
@@ -348,16 +358,16 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
 
         # --- mental illness / crisis ---------------------------------------------------------------
         if len(mi):
-            C[:] = P.crisis_rho * C + rng.normal(0, P.crisis_sigma, len(mi))   # in place: the hook's view
-            start_stop = (~stopped) & (rng.random(len(mi)) < P.p_med_stop)
-            resume = stopped & (rng.random(len(mi)) < P.p_med_resume)
+            C[:] = P.crisis_rho * C + D.normal("crisis_innovation", mi, t, P.crisis_sigma)   # in place: the hook's view
+            start_stop = (~stopped) & (D.random("med_stop", mi, t) < P.p_med_stop)
+            resume = stopped & (D.random("med_resume", mi, t) < P.p_med_resume)
             stopped[:] = (stopped | start_stop) & ~resume
-            rec_stop = start_stop & mi_reg & (rng.random(len(mi)) < 0.6)
+            rec_stop = start_stop & mi_reg & (D.random("stop_recorded", mi, t) < 0.6)
             stop_recorded = (stop_recorded | rec_stop) & stopped
             fu = ((t + fu_offset) % 30 == 0) & mi_reg
-            missed = fu & stopped & (rng.random(len(mi)) < P.p_missed_followup_when_stopped)
+            missed = fu & stopped & (D.random("missed_followup", mi, t) < P.p_missed_followup_when_stopped)
             stop_recorded |= missed  # a missed follow-up reveals the stop
-            crisis_rec = mi_reg & (C > 0.35) & (rng.random(len(mi)) < 0.04)
+            crisis_rec = mi_reg & (C > 0.35) & (D.random("crisis_record", mi, t) < 0.04)
             for kind, mask in ((0, fu & ~missed), (1, missed), (2, rec_stop), (3, crisis_rec)):
                 idx = mi[mask]
                 if len(idx):
@@ -366,13 +376,16 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
                     care_out["kind"].append(np.full(len(idx), kind, dtype=np.int8))
             # disturbance calls from an untreated crisis (recorded incidents without a dispute)
             lam = P.crisis_call_rate * (1 + 2.0 * stopped) * (0.5 + 0.5 * mi_reg)
-            dc = rng.random(len(mi)) < lam
+            dc = D.random("crisis_call", mi, t) < lam
             if dc.any():
                 k = int(dc.sum())
+                who = mi[dc]
                 for key, val in (("disp", np.full(k, -1)), ("person", mi[dc]), ("day", np.full(k, t)),
-                                 ("violence", rng.random(k) < 0.15), ("weapon", rng.random(k) < 0.04),
-                                 ("alcohol", rng.random(k) < 0.05), ("tkind", np.zeros(k, dtype=np.int8)),
-                                 ("tby", np.full(k, -1)), ("disposition", rng.choice([0, 1, 3], k)),
+                                 ("violence", D.random("crisis_violence", who, t) < 0.15),
+                                 ("weapon", D.random("crisis_weapon", who, t) < 0.04),
+                                 ("alcohol", D.random("crisis_alcohol", who, t) < 0.05),
+                                 ("tkind", np.zeros(k, dtype=np.int8)), ("tby", np.full(k, -1)),
+                                 ("disposition", D.choice("crisis_disposition", who, t, [0, 1, 3])),
                                  ("tension", np.full(k, 1.0))):
                     calls_out[key].append(val)
             seen_stop = np.where(mi_reg, stop_recorded.astype(float), share_stopped)
@@ -381,12 +394,12 @@ def run_dynamics(people: People, days: int, params: SimParams, rng: np.random.Ge
                         + 0.7 * np.minimum(prior_out[mi], 2) + people.vulnerability[mi])
             h_full = np.exp(lin_true)
             h_rec = np.exp(lin_rec) * crisis_hidden_mean
-            hit = rng.random(len(mi)) < h_full
+            hit = D.random("crisis_outcome", mi, t) < h_full
             if hit.any():
                 hp = mi[hit]
                 out_out["person"].append(hp)
                 out_out["day"].append(np.full(len(hp), t))
-                out_out["kind"].append(rng.choice(3, len(hp), p=[0.3, 0.4, 0.3]).astype(np.int8))
+                out_out["kind"].append(D.choice("crisis_outcome_kind", hp, t, 3, p=[0.3, 0.4, 0.3]).astype(np.int8))
                 prior_out[hp] += 1
             ora_out["person"].append(mi)
             ora_out["day"].append(np.full(len(mi), t, dtype=np.int32))
@@ -435,8 +448,7 @@ def _apply(iv: Intervention | None, R, H, C, stopped) -> None:
     np.subtract.at(C, iv.crisis, iv.c_shift)
 
 
-def _outcome_kind(cat_idx, aggressor, failed, rng):
-    u = rng.random(len(cat_idx))
+def _outcome_kind(cat_idx, aggressor, failed, u):
     fam = np.isin(cat_idx, FAMILY_LIKE)
     soc = np.isin(cat_idx, SOCIETY_LIKE) & (failed >= 2)
     kind = np.where(u < 0.85, 0, np.where(u < 0.93, 1, 2))            # mostly violent cases

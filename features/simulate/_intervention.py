@@ -22,7 +22,8 @@ from, :meth:`InterventionParams.draw`):
 * a visited person with a severe mental illness resumes medication with probability ``e0 *
   crisis_resume`` and their crisis level drops by ``e0`` crisis standard deviations.
 
-All randomness of an intervention comes from the caller's own generator, never from the world's.
+All randomness of an intervention comes from the caller's own generator (or, in the closed loop, a
+common random number keyed by person and day, ``_crn``), never from the world's stream.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+
+from features.simulate._crn import STREAMS, keyed_uniform
 
 __all__ = ["InterventionParams", "Intervention", "DayState", "Visit", "InterventionModel", "PARAM_RANGES"]
 
@@ -177,9 +180,11 @@ class Visit:
 class InterventionModel:
     """Turns scheduled visits into daily :class:`Intervention` records (the efficacy model above)."""
 
-    def __init__(self, params: InterventionParams | None = None, rng: np.random.Generator | None = None):
+    def __init__(self, params: InterventionParams | None = None, rng: np.random.Generator | None = None,
+                 crn: int | None = None):
         self.params = params or InterventionParams()
         self.rng = rng or np.random.default_rng(0)
+        self.crn = crn          # a key: the medication draw keyed by (key, person, day) instead of ``rng``
         self._due: dict[int, list[Visit]] = {}
         self._care_d = np.zeros(0, dtype=np.int64)     # disputes under aftercare
         self._care_e = np.zeros(0)                     # their current daily effect (share)
@@ -242,7 +247,9 @@ class InterventionModel:
                 pos = np.flatnonzero(s.mi == person)
                 if len(pos):
                     cr.append(pos)
-                    res.append(s.stopped[pos] & (self.rng.random(len(pos)) < e * P.crisis_resume))
+                    u = (self.rng.random(len(pos)) if self.crn is None
+                         else keyed_uniform(self.crn, STREAMS["visit_resume"], np.full(len(pos), person), t))
+                    res.append(s.stopped[pos] & (u < e * P.crisis_resume))
                     cs.append(np.full(len(pos), e * s.c_sd))
                 entry = {"person": int(person), "alert_day": int(v.alert_day), "visit_day": int(t),
                          "efficacy": float(e), "disputes": int(len(mine)), "crisis": bool(len(pos)),

@@ -222,3 +222,54 @@ def test_the_report_prints_the_newest_audit_checkpoint(alert_db, small_store, tm
     res = build_leadership_report(tmp_path / "r", period="monthly", store=small_store, engine=alert_db,
                                   pdf=False)
     assert cp is not None and f"#{cp.seq} {cp.hash[:16]}" in res.summary_lines[-1]
+
+
+def _prevention_folder(tmp_path):
+    import numpy as np
+
+    from training.loop import LoopConfig, LoopRun
+    from training.loop_report import LoopResult, write_report
+
+    def run(policy, n, expected, s):
+        v = pd.DataFrame([(1, 10, 12, 0.5, 0.10, 0.04)] * n,
+                         columns=["person", "alert_day", "visit_day", "efficacy", "risk_before", "risk_after"])
+        o = pd.DataFrame({"person": np.arange(5), "day": 800, "kind": np.arange(5) % 3})
+        return LoopRun(s, policy, v, n, o, expected)
+
+    runs = {s: {"none": run("none", 0, 60.0, s), "rules": run("rules", 100, 58.0, s),
+                "fused": run("fused", 100, 56.5 - 0.1 * s, s), "oracle": run("oracle", 100, 55.0, s)}
+            for s in (1, 2, 3)}
+    folder = tmp_path / "prevention"
+    write_report(LoopResult(runs, LoopConfig(people=20_000)), folder)
+    return folder
+
+
+def test_the_report_carries_the_synthetic_prevention_section(small_store, tmp_path):
+    from monitoring.report import load_prevention_section
+    from training.loop_report import SECTION_TITLE, SYNTHETIC_LABEL
+
+    section = load_prevention_section(_prevention_folder(tmp_path))
+    res = build_leadership_report(tmp_path / "out", period="monthly", store=small_store, pdf=False,
+                                  prevention_html=section)
+    page = res.html.read_text(encoding="utf-8")
+    body = page[page.index("<section id='prevention'>"):]
+    assert SECTION_TITLE in body and SYNTHETIC_LABEL in body and "不代表任何真实辖区" in body
+    assert "融合策略" in body and "<svg" in body and "3.70" in body  # fused: 3.6-3.8 per 100 visits
+    plain = build_leadership_report(tmp_path / "plain", period="monthly", store=small_store, pdf=False)
+    assert SECTION_TITLE not in plain.html.read_text(encoding="utf-8")
+
+
+def test_a_folder_without_a_prevention_section_is_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from monitoring.report import load_prevention_section
+    from weimeng.cli import app
+
+    with pytest.raises(MonitorConfigError, match="section.html"):
+        load_prevention_section(tmp_path)
+    (tmp_path / "section.html").write_text("<h2>别的章节</h2>", encoding="utf-8")
+    with pytest.raises(MonitorConfigError, match="合成世界"):
+        load_prevention_section(tmp_path)
+    res = CliRunner().invoke(app, ["report", "--data", str(tmp_path), "--prevention", str(tmp_path / "none"),
+                                   "--no-pdf"])
+    assert res.exit_code == 2 and "未找到闭环模拟" in res.output and "Traceback" not in res.output

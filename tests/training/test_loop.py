@@ -123,3 +123,70 @@ def test_fused_loop_retrains_with_both_handlings():
     assert by["c2-exclude"]["rows_used"] == by["c2-exclude"]["rows"] - by["c2-exclude"]["treated_rows"] > 0
     assert r.auc is not None and {"c1", "c2-exclude", "c2-naive"} <= set(r.auc["model"])
     assert (r.auc["oracle_auc"] > 0.6).all()
+
+
+def test_paired_comparisons_use_the_per_seed_ratios():
+    visit = (1, 10, 12, 0.5, 0.10, 0.04)
+    # per 100 visits: rules prevents 1, 2, 4 and fused 2, 2, 6 (ratios 2, 1, 1.5); the oracle 4, 4, 8
+    runs = {s: {"none": _run("none", [], 100.0, 50, s),
+                "rules": _run("rules", [visit] * 100, 100.0 - r, 49, s),
+                "fused": _run("fused", [visit] * 100, 100.0 - f, 47, s),
+                "oracle": _run("oracle", [visit] * 100, 100.0 - o, 46, s)}
+            for s, r, f, o in ((1, 1, 2, 4), (2, 2, 2, 4), (3, 4, 6, 8))}
+    res = LoopResult(runs, LoopConfig(people=20_000))
+    p = res.paired.set_index(["policy", "against"])
+    fr = p.loc[("fused", "rules")]
+    assert fr["ratios"] == pytest.approx([2.0, 1.0, 1.5])
+    assert fr["ratio"] == pytest.approx(1.5) and fr["ratio_lo"] < 1.5 < fr["ratio_hi"]
+    assert fr["diff"] == pytest.approx(1.0) and fr["ratio_of_means"] == pytest.approx(10 / 7)
+    assert p.loc[("fused", "oracle"), "ratios"] == pytest.approx([0.5, 0.5, 0.75])
+    assert ("fused", "model") not in p.index                  # no model-only run: no comparison
+    assert "2.00 / 1.00 / 1.50" in prevention_section(res)    # the section names every world's ratio
+    assert "配对" in to_markdown(res) and "2.00 / 1.00 / 1.50" in prevention_section_html(res)
+    fused_rules = next(g for g in res.goals if "仅规则" in g["goal"] and "期望" in g["goal"])
+    assert not fused_rules["met"]                             # seed 2 stays at 1.0x
+
+
+def test_weekly_steps_share_out_the_monthly_budget():
+    from dataclasses import replace
+
+    from training.loop import _Loop, _World
+
+    cfg = LoopConfig(people=8000, pre_days=60, loop_days=84, tail_days=10)
+    w = _World(61, cfg)
+    assert _Loop(w, "oracle", cfg, {})._step_budgets() == w.budgets        # monthly: the per-run budget
+    weekly_cfg = replace(cfg, step_days=7)
+    weekly = _Loop(w, "oracle", weekly_cfg, {})
+    got = [weekly._step_budgets() for _ in weekly_cfg.steps()]             # 12 weeks
+    for c, b in w.budgets.items():
+        total = sum(g[c] for g in got)
+        assert abs(total - b * 84 / 30) < 1 + 1e-9                         # the accrued share, whole alerts
+        assert max(g[c] for g in got) <= int(np.ceil(b * 7 / 30))
+    run = run_policy(61, "oracle", weekly_cfg)
+    assert 0 < run.alerts <= sum(sum(g.values()) for g in got)
+    assert len(run.steps) == 12 and set(run.visits["alert_day"]) <= set(weekly_cfg.steps())
+
+
+def test_visit_profile_describes_who_each_policy_visited():
+    cols = ["person", "alert_day", "visit_day", "efficacy", "risk_before", "risk_after", "disputes", "crisis"]
+    calm = (1, 10, 12, 0.5, 0.002, 0.001, 0, False)
+    tense = (2, 10, 20, 0.3, 0.2, 0.1, 1, True)
+    none = pd.DataFrame({"person": [1], "day": [800], "kind": [0]})
+    runs = {1: {"none": LoopRun(1, "none", pd.DataFrame(columns=cols), 0, none, 1.2),
+                "rules": LoopRun(1, "rules", pd.DataFrame([calm, calm, calm, tense], columns=cols), 4, none, 1.0),
+                "oracle": LoopRun(1, "oracle", pd.DataFrame([tense] * 4, columns=cols), 4, none, 1.0)}}
+    from training.loop_report import visit_profile
+
+    p = visit_profile(runs).set_index("policy")
+    assert p.loc["rules", "calm"] == 0.75 and p.loc["oracle", "calm"] == 0.0
+    assert p.loc["rules", "open_dispute"] == 0.25 and p.loc["oracle", "crisis"] == 1.0
+    assert p.loc["rules", "delay"] == pytest.approx(4.0) and p.loc["oracle", "delay"] == 10
+    assert p.loc["oracle", "removed_per_visit"] == pytest.approx(0.1)
+    md = to_markdown(LoopResult(runs, LoopConfig(people=20_000)))
+    assert "走访对象画像" in md and "75%" in md and "nan" not in md
+
+
+def test_fused_rank_must_be_known():
+    with pytest.raises(ValueError, match="fused_rank"):
+        LoopConfig(fused_rank="alphabetical")
+    assert LoopConfig(fused_rank="risk").fused_rank == "risk"

@@ -76,6 +76,8 @@ def report_command(
     monitor: Path | None = typer.Option(None, "--monitor", help="weimeng monitor 的 summary.json"),
     out: Path | None = typer.Option(None, "--out", help="输出目录 / output folder (default: $WEIMENG_HOME/reports)"),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="同时导出 PDF（需要 Chromium）"),
+    prevention: Path | None = typer.Option(None, "--prevention",
+                                           help="附上闭环模拟的预防效果（模拟）章节：evaluate-loop 的报告目录"),
 ) -> None:
     """领导报告 / Leadership report (HTML + PDF) for a week or a month."""
     import pandas as pd
@@ -83,15 +85,16 @@ def report_command(
 
     from common.settings import Settings
     from features.store import EventStore
-    from monitoring.report import build_leadership_report
+    from monitoring.report import build_leadership_report, load_prevention_section
     from serving.operations.alerts import database_url_from_env, make_engine
 
     out = out or Settings.from_env().reports_dir
     con = Console()
+    section = load_prevention_section(prevention) if prevention is not None else None   # refuse early
     store = EventStore.open(data)
     engine = make_engine(db or database_url_from_env())
     res = build_leadership_report(out, period=period, store=store, engine=engine, monitor_summary=monitor,
-                                  end=pd.Timestamp(end) if end else None, pdf=pdf)
+                                  end=pd.Timestamp(end) if end else None, pdf=pdf, prevention_html=section)
     for line in res.summary_lines:
         con.print(f"· {line}")
     con.print(f"[bold green]报告已生成[/] {res.html}"
