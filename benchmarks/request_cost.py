@@ -74,6 +74,7 @@ def build(args, tmp: Path) -> dict:
                   "registry_poll_seconds": 0}
     key = KeyStore(home / "serving" / "api_keys.json").create("bench", ["510000"])
     app = ScoringApp.start(ServingSettings.load(None, bento_args), watch=False)
+    assert app.source is not None and app.scorer.bundle.model is not None
     pop = app.source.population_frame(pd.Timestamp(as_of))
     scored = app.scorer.score_frame(pop, explain="flagged")
     ids = [s.person_id for s in scored]
@@ -167,7 +168,7 @@ async def _empty_app(scope, receive, send):
 
 
 def _factory(service):
-    from _bentoml_impl.server.app import ServiceAppFactory
+    from _bentoml_impl.server.app import ServiceAppFactory  # type: ignore[import-untyped]
 
     service.inject_config()
     factory = ServiceAppFactory(service, is_main=True)
@@ -251,7 +252,7 @@ def measure(plan: dict, args) -> dict:
     cpu: dict[str, float] = {}
     instr: dict[str, float] = {}
     for _ in range(args.rounds):
-        for name, run in paths.items():
+        for j, (name, run) in enumerate(paths.items()):
             if args.callgrind:
                 _callgrind("--zero")
                 _callgrind("--instr=on")
@@ -260,10 +261,11 @@ def measure(plan: dict, args) -> dict:
             dt = (time.process_time() - t0) / n
             if args.callgrind:
                 _callgrind("--instr=off")
-                _callgrind(f"--dump={name}")
+                _callgrind(f"--dump=phase{j}")
             cpu[name] = min(cpu.get(name, float("inf")), dt)
     if args.callgrind:
-        instr = _read_dumps(n)
+        names = list(paths)
+        instr = {names[int(k.removeprefix("phase"))]: v for k, v in _read_dumps(n).items()}
     if args.profile:
         import cProfile
         import pstats
@@ -286,12 +288,11 @@ def _read_dumps(n: int) -> dict[str, float]:
         name, total = None, None
         with open(path, encoding="utf-8", errors="replace") as fh:
             for line in fh:
-                if line.startswith("desc: Trigger: Client Request: ") or line.startswith("desc: Trigger: "):
-                    name = line.split("Trigger: ", 1)[1].strip()
-                    name = name.removeprefix("Client Request: ").removeprefix("--dump=")
-                elif line.startswith(("summary:", "totals:")):
+                if line.startswith("desc: Trigger: dump "):
+                    name = line.removeprefix("desc: Trigger: dump ").strip()
+                elif line.startswith("totals:"):
                     total = float(line.split()[1])
-        if name and total is not None:
+        if name and name.startswith("phase") and total is not None:
             out[name] = min(out.get(name, float("inf")), total / n)
         path.unlink()
     return out

@@ -127,6 +127,8 @@ class ScoringApp:
         self._audit_failed_at: float | None = None
         self._audit_open_lock = threading.Lock()
         self._audit_queue: WriteBehind | None = None   # started with the first audit event
+        # The audit writer and the alert sink write the same operational store: one at a time (SQLite)
+        self._store_lock = threading.Lock()
         self.started_at = utcnow().replace(microsecond=0)
         self._prepare = False   # prepare explanations after every model load (the service)
         self._as_of_ok: dict[str, pd.Timestamp] = {}   # as-of text -> its checked time (the hot path's)
@@ -414,7 +416,7 @@ class ScoringApp:
                 w = self._audit_queue
                 if w is None:
                     w = self._audit_queue = WriteBehind(self.open_audit, name="audit",
-                                                        retry_seconds=SINK_RETRY_SECONDS)
+                                                        retry_seconds=SINK_RETRY_SECONDS, lock=self._store_lock)
         return w
 
     def flush_audit(self, timeout: float = 10.0, *, retry: bool = False) -> bool:
@@ -497,7 +499,8 @@ class ScoringApp:
         if sink is None:
             return SinkReport(failed=len(flagged))
         try:
-            report = sink(list(scored) if budgeted else flagged)
+            with self._store_lock:
+                report = sink(list(scored) if budgeted else flagged)
         except Exception as exc:
             log.error("alert sink failed for a hand-over of %d (%s)", len(flagged), type(exc).__name__)
             return SinkReport(failed=len(flagged))

@@ -10,6 +10,9 @@ Nothing is dropped quietly: a hand-over that fails, or a sink that cannot be ope
 queued (in order) and retries after ``retry_seconds``; only events beyond ``max_events`` waiting (a sink
 down for a long time) are dropped, oldest first, and each drop is logged with its count. :meth:`flush`
 waits until everything queued is written (tests, shutdown); the process's exit flushes too (``atexit``).
+``lock`` is held around each hand-over: the scoring app shares it with its alert sink, so the two never
+write the same SQLite store at the same moment (a WAL transaction that read before another's commit
+cannot write: SQLite answers "database is locked" at once, whatever the busy timeout).
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ class WriteBehind:
     opened now); the sink is called with a list of events and raises on failure."""
 
     def __init__(self, open_sink: Callable[[], Callable[[Sequence[Any]], Any] | None], *, name: str = "audit",
-                 retry_seconds: float = 5.0, max_events: int = 50_000, max_batch: int = 5_000) -> None:
+                 retry_seconds: float = 5.0, max_events: int = 50_000, max_batch: int = 5_000,
+                 lock: threading.Lock | None = None) -> None:
         self._open = open_sink
+        self._sink_lock = lock          # held around each hand-over (shared with other writers of the store)
         self.name = name
         self.retry_seconds = retry_seconds
         self.max_events = max_events
@@ -139,7 +144,11 @@ class WriteBehind:
         if sink is None:
             return False
         try:
-            sink(batch)
+            if self._sink_lock is not None:
+                with self._sink_lock:
+                    sink(batch)
+            else:
+                sink(batch)
         except Exception as exc:
             self.failures += 1
             log.error("%s sink failed for %d event(s) (%s); retrying in %.0f s", self.name, len(batch),
