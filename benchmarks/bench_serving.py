@@ -274,6 +274,7 @@ def main() -> None:
 
     def forget():  # a fresh contribution cache: every flagged row goes through TreeSHAP
         b.__dict__.pop("_contrib_cache", None)
+        b.__dict__.pop("_readings", None)
 
     raw = best(lambda: booster.predict(X, raw_score=True, num_threads=1), 7)
     raw_2t = best(lambda: booster.predict(X, raw_score=True, num_threads=2), 7)
@@ -300,11 +301,13 @@ def main() -> None:
     exact = [scored[i].explanation for i in flag_pos]
     saabas = path_attributions(booster)
     real = Scorer.contributions
-    try:
+    try:  # the bundle remembers each row's reading of its (TreeSHAP) contributions: forget it around the swap
+        b.__dict__.pop("_readings", None)
         setattr(Scorer, "contributions", staticmethod(lambda bb, XX: saabas(XX)))  # noqa: B010
         approx = app.scorer.score_frame(pop.iloc[flag_pos], explain="flagged")
     finally:
         setattr(Scorer, "contributions", staticmethod(real))  # noqa: B010
+        b.__dict__.pop("_readings", None)
     fid = {"path (Saabas)": fidelity([s.explanation for s in approx], exact, vectors),
            "TreeSHAP, cached": fidelity([s.explanation for s in app.scorer.score_frame(pop.iloc[flag_pos])],
                                         exact, vectors)}

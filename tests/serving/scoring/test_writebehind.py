@@ -85,3 +85,18 @@ def test_beyond_the_bound_the_oldest_events_are_dropped_and_counted(caplog):
     assert w.stats()["dropped"] >= 2 and w.stats()["pending"] <= 3
     assert "dropped" in caplog.text
     w.close(0.1)
+
+
+def test_events_of_requests_close_in_time_share_one_hand_over():
+    import time
+
+    calls: list[list] = []
+    w = WriteBehind(lambda: calls.append, linger_seconds=1.0)
+    for i in range(20):  # 20 requests over about 0.1 s, no flush: the writer lingers, then writes once
+        w.put([i])
+        time.sleep(0.005)
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert calls == [list(range(20))]
+    w.close()
