@@ -58,6 +58,8 @@ class WriteBehind:
         self._attempts_failed = 0   # hand-overs that failed (sink not open, or raised)
         self._failing = False       # the last hand-over failed (the next waits for the retry time)
         self._retry_now = False     # flush(retry=True): the next attempt does not wait
+        self._unreported = 0        # events dropped since the last log line about it
+        self._reported_at = -1e9
         self._thread = threading.Thread(target=self._run, name=f"weimeng-{name}-writer", daemon=True)
         self._thread.start()
         ref = weakref.ref(self)
@@ -81,7 +83,12 @@ class WriteBehind:
         if over > 0:
             del self._queue[:over]
             self.dropped += over
-            log.error("%s queue full: %d oldest event(s) dropped (the sink has been failing)", self.name, over)
+            self._unreported += over
+            now = time.monotonic()
+            if now - self._reported_at >= self.retry_seconds:  # one line per retry interval, not per request
+                log.error("%s queue full: %d oldest event(s) dropped (%d in all; the sink has been failing)",
+                          self.name, self._unreported, self.dropped)
+                self._unreported, self._reported_at = 0, now
 
     def pending(self) -> int:
         with self._cond:
