@@ -62,6 +62,7 @@ from serving.scoring.overlay import add_incident
 from serving.scoring.records import scored_to_dict
 from serving.scoring.scorer import Bundle, Explain, Scorer, build_bundle
 from serving.scoring.settings import ServingSettings
+from serving.scoring.writebehind import WriteBehind
 
 __all__ = ["ScoringApp", "AlertSink", "SinkFactory", "import_sink"]
 
@@ -125,6 +126,9 @@ class ScoringApp:
         self._audit_factory = audit_factory
         self._audit_failed_at: float | None = None
         self._audit_open_lock = threading.Lock()
+        self._audit_queue: WriteBehind | None = None   # started with the first audit event
+        # The audit writer and the alert sink write the same operational store: one at a time (SQLite)
+        self._store_lock = threading.Lock()
         self.started_at = utcnow().replace(microsecond=0)
         self._prepare = False   # prepare explanations after every model load (the service)
         self._as_of_ok: dict[str, pd.Timestamp] = {}   # as-of text -> its checked time (the hot path's)
@@ -259,6 +263,8 @@ class ScoringApp:
 
     def close(self) -> None:
         self._stop.set()
+        if self._audit_queue is not None:
+            self._audit_queue.close()
 
     # -- reload ------------------------------------------------------------------------------------
     @property
@@ -391,18 +397,32 @@ class ScoringApp:
             return self.audit_sink
 
     def audit(self, account: Account | None, action: str, person_ids: Sequence[str], **detail) -> None:
-        """Send one audit event per person (``subject`` ``person:<id>``; one ``request:<endpoint>`` event
-        when there is no person) to the audit sink; never raises, logs no personal data."""
-        sink = self.open_audit()
-        if sink is None:
+        """Queue one audit event per person (``subject`` ``person:<id>``; one ``request:<endpoint>`` event
+        when there is no person) for the audit sink; never raises, logs no personal data. The events are
+        written off the request path, in order, by :class:`serving.scoring.writebehind.WriteBehind` (one
+        transaction for everything queued meanwhile; retried, not dropped, while the sink is down);
+        :meth:`flush_audit` waits until they are written."""
+        if self.audit_sink is None and self._audit_factory is None:
             return
         actor = f"apikey:{account.key_id} {account.name}" if account is not None else "apikey:none"
         info = {"key_id": account.key_id if account is not None else None, **detail}
         subjects = [f"person:{pid}" for pid in person_ids] or [f"request:{detail.get('endpoint', action)}"]
-        try:
-            sink([AuditEvent(actor, action, subject, info) for subject in subjects])
-        except Exception as exc:
-            log.error("audit sink failed for %d %s event(s) (%s)", len(subjects), action, type(exc).__name__)
+        self._audit_writer().put([AuditEvent(actor, action, subject, info) for subject in subjects])
+
+    def _audit_writer(self) -> WriteBehind:
+        w = self._audit_queue
+        if w is None:
+            with self._audit_open_lock:
+                w = self._audit_queue
+                if w is None:
+                    w = self._audit_queue = WriteBehind(self.open_audit, name="audit",
+                                                        retry_seconds=SINK_RETRY_SECONDS, lock=self._store_lock)
+        return w
+
+    def flush_audit(self, timeout: float = 10.0, *, retry: bool = False) -> bool:
+        """Wait until every audit event queued so far is written; False on timeout or while the sink fails
+        (``retry``: try a failed hand-over again now)."""
+        return True if self._audit_queue is None else self._audit_queue.flush(timeout, retry=retry)
 
     def _versions(self, b: Bundle) -> dict:
         return {"model_version": b.model_version, "ruleset_version": b.ruleset_version,
@@ -479,7 +499,8 @@ class ScoringApp:
         if sink is None:
             return SinkReport(failed=len(flagged))
         try:
-            report = sink(list(scored) if budgeted else flagged)
+            with self._store_lock:
+                report = sink(list(scored) if budgeted else flagged)
         except Exception as exc:
             log.error("alert sink failed for a hand-over of %d (%s)", len(flagged), type(exc).__name__)
             return SinkReport(failed=len(flagged))

@@ -30,6 +30,7 @@ from features.catalog import CATALOG_VERSION, FEATURE_NAMES
 from serving.scoring.contributions import ContributionCache
 from serving.scoring.errors import ModelMismatchError, ScoringInputError
 from serving.scoring.explain import build_explanation, factors_from_contributions, hit_views
+from serving.scoring.fastpredict import SingleRow
 from serving.scoring.fusion import (
     FusionPolicy,
     FusionResult,
@@ -88,6 +89,14 @@ class Bundle:
         if cache is None:
             cache = self.__dict__.setdefault("_contrib_cache", ContributionCache())
         return cache
+
+    @property
+    def single_row(self) -> SingleRow | None:
+        """LightGBM's single-row fast path for this bundle's booster (None without a model)."""
+        fast = self.__dict__.get("_single_row")
+        if fast is None and self.model is not None:
+            fast = self.__dict__.setdefault("_single_row", SingleRow(self.model.booster))
+        return fast
 
     def describe(self) -> dict:
         md = dict(getattr(self.model, "metadata", {}) or {})
@@ -291,7 +300,11 @@ class Scorer:
             return np.full(len(X), np.nan)
         if len(X) == 0:
             return np.zeros(0)
-        margin = b.model.booster.predict(X, raw_score=True, num_threads=1)
+        fast = b.single_row if len(X) == 1 else None
+        if fast is not None:  # one person: LightGBM's single-row path (identical margins, a test checks)
+            margin = np.array([fast.raw(X[0])])
+        else:
+            margin = b.model.booster.predict(X, raw_score=True, num_threads=1)
         return calibrate(b.model.calibrator, margin)
 
     #: From this many rows on, TreeSHAP uses every core (LightGBM parallelises over rows; the result is
@@ -304,6 +317,9 @@ class Scorer:
         threads = 0 if len(X) >= Scorer.PARALLEL_CONTRIB_ROWS else 1  # 0: LightGBM's default (all cores)
         if b.model is None:
             raise ValueError("contributions need a model (rules-only bundles have none)")
+        fast = b.single_row if len(X) == 1 else None
+        if fast is not None:
+            return fast.contrib(X[0])[None, :]
         return np.asarray(b.model.booster.predict(X, pred_contrib=True, num_threads=threads))
 
     @staticmethod
@@ -409,7 +425,6 @@ class Scorer:
         idx = np.flatnonzero(need)
         contrib = self.contributions(b, X[idx]) if len(idx) else None
         crow = {int(i): k for k, i in enumerate(idx)}
-        names = b.feature_names
         # Records leave scoring in aware UTC: the as-of times (data-contract Beijing wall time, what the
         # rule engine and the feature store work in) and the snapshot time are converted here, once.
         snapshot = _utc_snapshot(snapshot_time)
@@ -432,16 +447,12 @@ class Scorer:
             explanation: Explanation | None = None
             k = crow.get(i)
             if k is not None and contrib is not None:
-                c = contrib[k][:-1]
-                cats = model_categories(names, c, pol)
+                cats, factors = model_reading(b, X[i], contrib[k][:-1], full)
                 if cats:
                     res = fuse(probs[i], [(h.rule_id, h.category, h.level, bool(h.urgent)) for h in row_hits],
                                b.thresholds.for_county(counties[i]), pol, cats)
                 if over[i]:
                     res = _replace(res, level="none")
-                values = dict(zip(names, X[i].tolist(), strict=True))
-                factors = factors_from_contributions(names, c, values, top=None if full else pol.top_factors,
-                                                     min_abs=0.0 if full else pol.min_abs_contribution)
                 explanation = build_explanation(res, hit_views(row_hits), factors, pol, max_hits=max_hits)
             elif row_hits and explain != "none" and (res.level != "none" or explain == "all" or full):
                 explanation = build_explanation(res, hit_views(row_hits), (), pol, max_hits=max_hits)
@@ -486,6 +497,32 @@ class Scorer:
         scored = self.score_frame(frame, explain="flagged", source="event", snapshot_time=snapshot_time,
                                   hits=[hits], bundle=b)[0]
         return scored, hits
+
+
+def model_reading(b: Bundle, x: np.ndarray, c, full: bool) -> tuple[tuple[str, ...], tuple]:
+    """The model's categories and the factors shown for one row (model input ``x``, its TreeSHAP ``c``):
+    a pure function of the row for a bundle (the contributions are), so it is remembered per bundle and row
+    (``full``: every factor, the explain view), like the contributions themselves."""
+    memo = b.__dict__.get("_readings")
+    if memo is None:
+        memo = b.__dict__.setdefault("_readings", {})
+    key = (x.tobytes(), full)
+    got = memo.get(key)
+    if got is None:
+        pol, names = b.policy, b.feature_names
+        cats = model_categories(names, c.tolist(), pol)
+        values = dict(zip(names, x.tolist(), strict=True))
+        factors = factors_from_contributions(names, c, values, top=None if full else pol.top_factors,
+                                             min_abs=0.0 if full else pol.min_abs_contribution)
+        got = (cats, factors)
+        if len(memo) >= MAX_READINGS:
+            memo.clear()  # rare (one model version, up to this many rows): start again rather than grow
+        memo[key] = got
+    return got
+
+
+#: Rows whose model reading (categories, factors) a bundle remembers (like the contribution cache's bound).
+MAX_READINGS = 50_000
 
 
 def _replace(res: FusionResult, **changes) -> FusionResult:

@@ -63,18 +63,21 @@ def test_reload_of_an_unknown_alias_does_not_print_the_tracking_uri(app, keys):
     assert app.scorer.bundle.model_version == before
 
 
-def _since(calls: list, n: int) -> list:
+def _since(calls: list, n: int, app=None) -> list:
+    if app is not None:  # audit events are written off the request path: wait until they are
+        assert app.flush_audit()
     return calls[n:]
 
 
 def test_every_person_read_is_audited_with_the_key_and_no_note_text(app, keys, split_ids, audit_calls):
     inside, outside = split_ids
     key_id = app.keys.verify(keys["chengdu"]).key_id
+    assert app.flush_audit()  # earlier reads' entries are in before counting
     n = len(audit_calls)
     assert app.explain_person(keys["chengdu"], inside[0], AS_OF)[0] == 200
     assert app.ingest_event(keys["chengdu"], _event(inside[1]))[0] == 200
     assert app.score_ids(keys["chengdu"], [inside[2], outside[0], "NOBODY-9"], AS_OF)[0] == 200
-    got = [(e.action, e.subject) for e in _since(audit_calls, n)]
+    got = [(e.action, e.subject) for e in _since(audit_calls, n, app)]
     assert got == [("api.explain", f"person:{inside[0]}"), ("api.event", f"person:{inside[1]}"),
                    ("api.refused", f"person:{outside[0]}"), ("api.score", f"person:{inside[2]}")]
     for e in _since(audit_calls, n):
@@ -84,25 +87,35 @@ def test_every_person_read_is_audited_with_the_key_and_no_note_text(app, keys, s
 
 def test_refusals_are_audited_once_each(app, keys, split_ids, audit_calls):
     outside = split_ids[1]
+    assert app.flush_audit()  # earlier reads' entries are in before counting
     n = len(audit_calls)
     assert app.explain_person(keys["chengdu"], outside[0], AS_OF)[0] == 403
     assert app.ingest_event(keys["chengdu"], _event(outside[1]))[0] == 403
     assert app.explain_person("wrong-key", outside[0], AS_OF)[0] == 401
     assert app.reload(keys["chengdu"])[0] == 403
-    got = [(e.action, e.subject, e.detail.get("endpoint")) for e in _since(audit_calls, n)]
+    got = [(e.action, e.subject, e.detail.get("endpoint")) for e in _since(audit_calls, n, app)]
     assert got == [("api.refused", f"person:{outside[0]}", "explain"), ("api.refused", f"person:{outside[1]}", "event"),
                    ("api.refused", "request:explain", "explain"), ("api.refused", "request:reload", "reload")]
     assert _since(audit_calls, n)[2].actor == "apikey:none"
 
 
-def test_a_failing_audit_sink_does_not_fail_the_read(app, keys, split_ids, monkeypatch, caplog):
+def test_a_failing_audit_sink_does_not_fail_the_read_nor_lose_the_event(app, keys, split_ids, audit_calls,
+                                                                         monkeypatch, caplog):
     def broken(events):
         raise RuntimeError(f"cannot write {events[0].subject}")
 
+    assert app.flush_audit()
+    assert app.flush_audit()  # earlier reads' entries are in before counting
+    n = len(audit_calls)
     monkeypatch.setattr(app, "audit_sink", broken)
     status, _ = app.explain_person(keys["province"], split_ids[0][0], AS_OF)
     assert status == 200
+    assert not app.flush_audit(retry=True)  # the hand-over failed: the event stays queued
     assert "audit sink failed" in caplog.text and split_ids[0][0] not in caplog.text
+    assert len(audit_calls) == n
+    monkeypatch.undo()  # the sink works again: the queued event is written, not lost
+    assert app.flush_audit(retry=True)
+    assert [(e.action, e.subject) for e in audit_calls[n:]] == [("api.explain", f"person:{split_ids[0][0]}")]
 
 
 def test_the_audit_log_sink_writes_hash_chained_entries(app, keys, split_ids, tmp_path, monkeypatch):
@@ -117,6 +130,7 @@ def test_the_audit_log_sink_writes_hash_chained_entries(app, keys, split_ids, tm
     inside, outside = split_ids
     assert app.explain_person(keys["chengdu"], inside[0], AS_OF)[0] == 200
     assert app.score_ids(keys["chengdu"], [inside[1], outside[0]], AS_OF)[0] == 200
+    assert app.flush_audit()
     engine = make_engine(url)
     rows = sorted(entries(engine), key=lambda e: e.seq)
     assert [(r.action, r.subject) for r in rows] == [("api.explain", f"person:{inside[0]}"),
