@@ -137,12 +137,14 @@ class AuditEvent:
 
     ``actor`` names who acted (an API key's name and id), ``action`` is a dotted stable name
     (``api.explain``, ``api.event``, ``api.score``, ``api.refused``), ``subject`` what it concerned
-    (``person:<id>``). ``detail`` is small and JSON-friendly: never note text or feature values."""
+    (``person:<id>``). ``detail`` is small and JSON-friendly: never note text or feature values. ``at`` is when
+    the act happened (aware UTC); a sink that writes later keeps it (None: the time of writing)."""
 
     actor: str
     action: str
     subject: str
     detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
 
 
 @runtime_checkable

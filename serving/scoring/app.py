@@ -407,7 +407,8 @@ class ScoringApp:
         actor = f"apikey:{account.key_id} {account.name}" if account is not None else "apikey:none"
         info = {"key_id": account.key_id if account is not None else None, **detail}
         subjects = [f"person:{pid}" for pid in person_ids] or [f"request:{detail.get('endpoint', action)}"]
-        self._audit_writer().put([AuditEvent(actor, action, subject, info) for subject in subjects])
+        now = utcnow()   # the time of the act, not of the write behind it
+        self._audit_writer().put([AuditEvent(actor, action, subject, info, at=now) for subject in subjects])
 
     def _audit_writer(self) -> WriteBehind:
         w = self._audit_queue

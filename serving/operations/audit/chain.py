@@ -26,7 +26,7 @@ from common.clock import to_utc, utcnow
 from serving.operations.audit.errors import AuditWriteError
 from serving.operations.audit.models import audit_head, audit_log
 
-__all__ = ["record", "entry_hash", "canonical_detail", "AuditEntry"]
+__all__ = ["record", "record_many", "entry_hash", "canonical_detail", "AuditEntry"]
 
 MAX_ACTOR, MAX_ACTION, MAX_SUBJECT = 120, 60, 200
 
@@ -74,6 +74,12 @@ def _check(actor: str, action: str, subject: str) -> None:
 
 def _append(conn: Connection, actor: str, action: str, subject: str, detail: Mapping | None,
             at: datetime | None) -> AuditEntry:
+    return _append_many(conn, [(actor, action, subject, detail)], at)[0]
+
+
+def _append_many(conn: Connection, acts: list[tuple[str, str, str, Mapping | None]],
+                 at: datetime | None) -> list[AuditEntry]:
+    """Lock the head once, chain ``acts`` in order, insert them in one statement, move the head once."""
     at = to_utc(at or utcnow())
     # Take the lock first: every appender updates the one head row before reading it.
     locked = conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(updated_at=at)).rowcount
@@ -81,13 +87,20 @@ def _append(conn: Connection, actor: str, action: str, subject: str, detail: Map
         raise AuditWriteError("审计日志未初始化 / the audit_head row is missing: run `weimeng db upgrade` (a deleted "
                               "head row is also reported by `weimeng audit verify`).")
     head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
-    seq, prev = int(head.seq) + 1, head.hash
-    text = canonical_detail(detail)
-    digest = entry_hash(seq, at, actor, action, subject, text, prev)
-    conn.execute(sa.insert(audit_log).values(seq=seq, at=at, actor=actor, action=action, subject=subject,
-                                             detail=text, prev_hash=prev, hash=digest))
-    conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
-    return AuditEntry(seq, at, actor, action, subject, dict(detail or {}), prev, digest)
+    seq, prev = int(head.seq), head.hash
+    out: list[AuditEntry] = []
+    rows: list[dict[str, Any]] = []
+    for actor, action, subject, detail in acts:
+        seq += 1
+        text = canonical_detail(detail)
+        digest = entry_hash(seq, at, actor, action, subject, text, prev)
+        rows.append({"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject, "detail": text,
+                     "prev_hash": prev, "hash": digest})
+        out.append(AuditEntry(seq, at, actor, action, subject, dict(detail or {}), prev, digest))
+        prev = digest
+    conn.execute(sa.insert(audit_log), rows)
+    conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
+    return out
 
 
 def record(target: Session | Connection | Engine, actor: str, action: str, subject: str,
@@ -113,3 +126,21 @@ def record(target: Session | Connection | Engine, actor: str, action: str, subje
             return _append(conn, actor, action, subject, detail, at)
     raise AuditWriteError(f"audit target is a {type(target).__name__}; give a SQLAlchemy Session, Connection or "
                           f"Engine of the operational store.")
+
+
+def record_many(target: Connection | Engine, acts: list[tuple[str, str, str, Mapping[str, Any] | None]], *,
+                at: datetime | None = None) -> list[AuditEntry]:
+    """Append several entries ``(actor, action, subject, detail)`` in order, in one transaction: the same chain
+    as one :func:`record` per act, at the cost of one (the head is locked and moved once, the rows inserted
+    in one statement). Used for the scoring service's batched audit events."""
+    if not acts:
+        return []
+    for actor, action, subject, _ in acts:
+        _check(actor, action, subject)
+    if isinstance(target, Connection):
+        return _append_many(target, list(acts), at)
+    if isinstance(target, Engine):
+        with target.begin() as conn:
+            return _append_many(conn, list(acts), at)
+    raise AuditWriteError(f"audit target is a {type(target).__name__}; give a SQLAlchemy Connection or Engine of "
+                          f"the operational store.")

@@ -6,6 +6,8 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from serving.operations import audit
@@ -116,6 +118,46 @@ def test_concurrent_writers_keep_one_chain(engine):
         t.join()
     r = audit.verify(engine)
     assert r.ok and r.entries == 40
+
+
+_acts = st.lists(st.tuples(st.sampled_from(["apikey:k1 push", "reviewer01", "审核员"]),
+                           st.sampled_from(["api.explain", "api.score", "case.view"]),
+                           st.text(min_size=1, max_size=30).filter(str.strip),
+                           st.dictionaries(st.sampled_from(["key_id", "endpoint", "n"]),
+                                           st.one_of(st.integers(), st.text(max_size=8)), max_size=3)),
+                 min_size=1, max_size=12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(acts=_acts, split=st.integers(min_value=0, max_value=12))
+def test_a_batched_append_writes_the_same_chain_as_one_append_per_act(tmp_path_factory, acts, split):
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
+    chains = []
+    for batched in (False, True):
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('chain')}/a.db")
+        upgrade(engine)
+        try:
+            audit.record(engine, "admin", "login.ok", "user:admin", at=at)        # an existing head
+            if batched:
+                audit.record_many(engine, acts[:split], at=at)
+                audit.record_many(engine, acts[split:], at=at)
+            else:
+                for actor, action, subject, detail in acts:
+                    audit.record(engine, actor, action, subject, detail, at=at)
+            assert audit.verify(engine).ok
+            chains.append(sorted(audit.entries(engine, limit=100), key=lambda e: e.seq))
+        finally:
+            engine.dispose()
+    assert [(e.seq, e.hash, e.prev_hash) for e in chains[0]] == [(e.seq, e.hash, e.prev_hash) for e in chains[1]]
+    assert len(chains[1]) == len(acts) + 1
+
+
+def test_a_batched_append_checks_every_act_before_writing_any(engine):
+    with pytest.raises(AuditWriteError):
+        audit.record_many(engine, [("a", "api.score", "person:1", {}), ("a", "", "person:2", {})])
+    assert audit.head(engine)[0] == 0
 
 
 def test_observe_versions_records_changes_once(engine):
