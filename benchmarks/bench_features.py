@@ -10,7 +10,7 @@ Prints and records (benchmarks/RESULTS.md) for this machine and date:
 5. optionally the same features on Spark (below).
 
 Usage: python benchmarks/bench_features.py [--people 1000000] [--incidents 10000000] [--world DIR] [--skip-world]
-       [--spark 2000000] [--no-record]
+       [--spark 2000000] [--seed 1] [--load-seed 5] [--no-record]
 
 ``--spark N`` adds the local Spark path (Sail, Spark Connect) on a synthetic load of N incidents: the same
 features from the Parquet relations the DuckDB store writes, timed in its own process, as a ratio to DuckDB.
@@ -33,13 +33,14 @@ HERE = Path(__file__).resolve().parent
 
 
 #: Python source that writes a synthetic load of ``n`` incidents (two parties each) on a world's people
-#: into ``load`` (the world's other tables copied); ``str.format`` fills world, load and n.
+#: into ``load`` (the world's other tables copied); ``str.format`` fills world, load, n and seed (the
+#: incidents' random seed).
 SYNTHETIC_LOAD = """
 import numpy as np, pandas as pd
 from pathlib import Path
 world, load = Path({world!r}), Path({load!r})
 load.mkdir(parents=True, exist_ok=True)
-rng = np.random.default_rng(5)
+rng = np.random.default_rng({seed})
 persons = pd.read_parquet(world / 'persons.parquet')
 n_inc = {n}
 for name in ['grids', 'stations', 'staff', 'addresses', 'persons', 'disputes', 'dispute_parties', 'mediations',
@@ -139,6 +140,8 @@ def main() -> None:
                     help="also compute the features on the local Spark path (Sail) from a synthetic load of this "
                          "many incidents, and the same on DuckDB, as a ratio (0: skip)")
     ap.add_argument("--work", help="working folder (synthetic loads kept there and reused); default: a new temp folder")
+    ap.add_argument("--seed", type=int, default=1, help="the simulated world's seed")
+    ap.add_argument("--load-seed", type=int, default=5, help="the synthetic load's random seed")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="weimeng-bench-"))
@@ -149,7 +152,7 @@ def main() -> None:
         sim = _stage(f"""
 from features.simulate import simulate
 t = time.perf_counter()
-s = simulate(people={args.people}, days=730, seed=1, out={str(world)!r}, progress=False)
+s = simulate(people={args.people}, days=730, seed={args.seed}, out={str(world)!r}, progress=False)
 res = dict(seconds=round(time.perf_counter() - t, 1), incidents=s['tables']['incidents'],
            involved=s['involved_people'], outcomes=s['outcomes'])
 """)
@@ -182,7 +185,8 @@ res = dict(open=round(t_open, 1), one=round(t_one, 2), rows_one=len(f1), twelve=
             continue
         load = work / f"load_{n}"
         if not (load / "incidents.parquet").exists():  # generated in its own process (not in the peak below)
-            _stage(SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=n) + "res = dict(incidents=n_inc)\n")
+            script = SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=n, seed=args.load_seed)
+            _stage(script + "res = dict(incidents=n_inc)\n")
         prepared = str(work / f"prepared_{n}") if spark else ""
         big = _stage(_BIG.format(load=str(load), as_of="2026-01-01", prepared=prepared))
         loads = f"{big['load_before']} / {big['load_after']}"

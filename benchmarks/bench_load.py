@@ -11,7 +11,7 @@ The machine is shared: the load average is recorded with the figures, and absolu
 ratio of the two engines measured in the same run is the steadier figure.
 
 Usage: python benchmarks/bench_load.py [--people 1000000] [--incidents 0] [--world DIR]
-       [--synthetic-engines pandas,duckdb] [--no-record]
+       [--synthetic-engines pandas,duckdb] [--seed 1] [--load-seed 5] [--no-record]
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def main() -> None:
     ap.add_argument("--world", help="reuse a simulated world in this folder (simulated there if empty)")
     ap.add_argument("--synthetic-engines", default="pandas,duckdb",
                     help="engines for the synthetic load ('duckdb' alone where the pandas path would not fit)")
+    ap.add_argument("--seed", type=int, default=1, help="the simulated world's seed")
+    ap.add_argument("--load-seed", type=int, default=5, help="the synthetic load's random seed")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="weimeng-bench-load-"))
@@ -75,7 +77,7 @@ def main() -> None:
         sim = _stage(f"""
 from features.simulate import simulate
 t = time.perf_counter()
-s = simulate(people={args.people}, days=730, seed=1, out={str(world)!r}, progress=False)
+s = simulate(people={args.people}, days=730, seed={args.seed}, out={str(world)!r}, progress=False)
 res = dict(seconds=round(time.perf_counter() - t, 1), incidents=s['tables']['incidents'])
 """)
         rows.append((f"simulate {args.people:,} people x 730 days", f"{sim['seconds']} s",
@@ -84,7 +86,7 @@ res = dict(seconds=round(time.perf_counter() - t, 1), incidents=s['tables']['inc
         _pair(world, f"world {args.people:,} people", rows)
     if args.incidents:
         load = work / "load"
-        script = SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=args.incidents)
+        script = SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=args.incidents, seed=args.load_seed)
         _stage(script + "res = dict(incidents=n_inc)\n")
         _pair(load, f"synthetic {args.incidents:,} incidents", rows, tuple(args.synthetic_engines.split(",")))
 

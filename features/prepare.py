@@ -87,10 +87,16 @@ def _contains_any(text: str, pattern: str) -> str:
 
 def _keyword_sql(column: str = "i.note") -> str:
     parts = []
+    text = f"COALESCE({column}, '')"
     for name, kw in NOTE_KEYWORDS.items():
-        text = f"replace(COALESCE({column}, ''), {_sql_str(kw['exclude'])}, '')" if kw["exclude"] \
-            else f"COALESCE({column}, '')"
-        parts.append(f"CAST({_contains_any(text, kw['pattern'])} AS TINYINT) AS {name}")
+        hit = _contains_any(text, kw["pattern"])
+        if kw["exclude"]:
+            # Removing the excluded phrase copies the note; only a note that contains it needs the copy
+            # (on any other note the removal changes nothing, so the test on the note itself is the same).
+            removed = f"replace({text}, {_sql_str(kw['exclude'])}, '')"
+            hit = (f"CASE WHEN contains({text}, {_sql_str(kw['exclude'])}) "
+                   f"THEN {_contains_any(removed, kw['pattern'])} ELSE {hit} END")
+        parts.append(f"CAST({hit} AS TINYINT) AS {name}")
     return ",\n        ".join(parts)
 
 
@@ -173,12 +179,14 @@ def _build_ev(con) -> int:
     few row groups, which the online path's per-person filter reads.
     """
     flags = ",\n        ".join(f"CAST(COALESCE(i.{v}, FALSE) AS TINYINT) AS {k}" for k, v in _FLAG_MAP.items())
-    con.execute("CREATE TEMP TABLE _sp AS SELECT person_id, incident_id, role FROM _par ORDER BY person_id")
+    # The role as an ENUM from here on: the sort and the join below move one byte instead of a 16-byte string.
+    con.execute(f"CREATE TEMP TABLE _sp AS SELECT person_id, incident_id, CAST(role AS {_enum('role')}) AS role "
+                "FROM _par ORDER BY person_id")
     # Incident attributes once per incident (keywords in the note), joined to each party row.
     con.execute(f"""
     CREATE TEMP TABLE _ip AS
-    SELECT p.person_id, p.incident_id, CAST(p.role AS {_enum('role')}) AS role, i.cat, i.disp, i.ts, i.rts,
-        CAST(floor(i.ts / {DUPLICATE_WINDOW_S}.0) AS BIGINT) AS bucket, i.dispute_id,
+    SELECT p.person_id, p.incident_id, p.role, i.cat, i.disp, i.ts, i.rts,
+        CAST(floor(i.ts / {DUPLICATE_WINDOW_S}.0) AS INTEGER) AS bucket, i.dispute_id,
         i.violence, i.weapon, i.alcohol, i.minor, i.threat, {", ".join(f"i.{k}" for k in NOTE_KEYWORDS)}, i.night
     FROM _sp AS p JOIN (
         SELECT i.incident_id, CAST(i.category AS {_enum('cat')}) AS cat,
@@ -231,21 +239,23 @@ def _build_ev(con) -> int:
     """)
     zero_gr = ", 0 AS gr_urgent, 0 AS gr_rising, 0 AS gr_emotion, 0 AS gr_harm"
     zero_flags = ", ".join(f"0 AS {c}" for c in _EV_FLAGS)
-    casts = ", ".join(f"CAST({c} AS {_enum(c)}) AS {c}" for c in _ENUMS)
     # Incident and contact rows from one join of each call row with every party row of its incident: the
     # party itself gives the incident row, each other party a contact row. The probe side (a, in person
     # order) keeps its order, so both kinds of row come out interleaved by person.
     own = "b.person_id = a.person_id"
     flag_sql = ", ".join(f"CASE WHEN {own} THEN a.{c} ELSE 0 END AS {c}" for c in _EV_FLAGS)
+    # Every column is already of its final type (cat, role and disp are ENUMs in _calls, src an ENUM
+    # constant): no cast of 40 million text values to an ENUM.
+    src = {v: f"CAST({_sql_str(v)} AS {_enum('src')})" for v in ("incident", "contact")}
     con.execute(f"""
-    CREATE TABLE ev AS SELECT * REPLACE ({casts}) FROM (
-        SELECT a.person_id, a.ts, a.rts, CASE WHEN {own} THEN 'incident' ELSE 'contact' END AS src,
-            CASE WHEN {own} THEN a.cat END AS cat, CASE WHEN {own} THEN a.role END AS role,
-            CASE WHEN {own} THEN a.disp END AS disp, {flag_sql},
-            CASE WHEN {own} THEN a.dispute_id END AS dispute_id,
-            CASE WHEN {own} THEN NULL ELSE b.person_id END AS other_id,
-            CAST(NULL AS VARCHAR) AS med_result, CAST(NULL AS VARCHAR) AS care_kind{zero_gr}
-        FROM _calls AS a JOIN (SELECT incident_id, person_id FROM _calls) AS b ON a.incident_id = b.incident_id)
+    CREATE TABLE ev AS
+    SELECT a.person_id, a.ts, a.rts, CASE WHEN {own} THEN {src['incident']} ELSE {src['contact']} END AS src,
+        CASE WHEN {own} THEN a.cat END AS cat, CASE WHEN {own} THEN a.role END AS role,
+        CASE WHEN {own} THEN a.disp END AS disp, {flag_sql},
+        CASE WHEN {own} THEN a.dispute_id END AS dispute_id,
+        CASE WHEN {own} THEN NULL ELSE b.person_id END AS other_id,
+        CAST(NULL AS {_enum('med_result')}) AS med_result, CAST(NULL AS {_enum('care_kind')}) AS care_kind{zero_gr}
+    FROM _calls AS a JOIN (SELECT incident_id, person_id FROM _calls) AS b ON a.incident_id = b.incident_id
     """)
     # The other sources are small: one block, sorted by person.
     con.execute(f"""
