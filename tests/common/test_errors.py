@@ -79,7 +79,7 @@ EXPECTED: dict[str, dict[str, ErrorKind]] = {
     },
     "serving.operations.console.errors": {
         "ConsoleError": K.INTERNAL, "ConsoleConfigError": K.CONFIGURATION, "BadFilter": K.BAD_INPUT,
-        "ReportNotFound": K.NOT_FOUND,
+        "ReportNotFound": K.NOT_FOUND, "ModelVersionNotFound": K.NOT_FOUND,
     },
     "serving.operations.push.wechat.token": {"TokenError": K.NOT_READY},
     "common.settings": {"SettingsError": K.CONFIGURATION},
@@ -109,6 +109,7 @@ BUILTIN_BASES = {
     "serving.operations.console.errors.ConsoleConfigError": ValueError,
     "serving.operations.console.errors.BadFilter": ValueError,
     "serving.operations.console.errors.ReportNotFound": LookupError,
+    "serving.operations.console.errors.ModelVersionNotFound": LookupError,
     "serving.operations.push.wechat.token.TokenError": RuntimeError,
 }
 
