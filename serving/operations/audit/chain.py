@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -26,7 +26,7 @@ from common.clock import to_utc, utcnow
 from serving.operations.audit.errors import AuditWriteError
 from serving.operations.audit.models import audit_head, audit_log
 
-__all__ = ["record", "record_many", "entry_hash", "canonical_detail", "AuditEntry"]
+__all__ = ["record", "record_many", "entry_hash", "canonical_detail", "AuditEntry", "AuditAct"]
 
 MAX_ACTOR, MAX_ACTION, MAX_SUBJECT = 120, 60, 200
 
@@ -72,17 +72,26 @@ def _check(actor: str, action: str, subject: str) -> None:
             raise AuditWriteError(f"audit {name} has {len(value)} characters; at most {cap}.")
 
 
+class AuditAct(NamedTuple):
+    """One act for :func:`record_many`; ``at`` is when it happened (None: the time of writing)."""
+
+    actor: str
+    action: str
+    subject: str
+    detail: Mapping[str, Any] | None = None
+    at: datetime | None = None
+
+
 def _append(conn: Connection, actor: str, action: str, subject: str, detail: Mapping | None,
             at: datetime | None) -> AuditEntry:
-    return _append_many(conn, [(actor, action, subject, detail)], at)[0]
+    return _append_many(conn, [AuditAct(actor, action, subject, detail, at)])[0]
 
 
-def _append_many(conn: Connection, acts: list[tuple[str, str, str, Mapping | None]],
-                 at: datetime | None) -> list[AuditEntry]:
+def _append_many(conn: Connection, acts: Sequence[AuditAct]) -> list[AuditEntry]:
     """Lock the head once, chain ``acts`` in order, insert them in one statement, move the head once."""
-    at = to_utc(at or utcnow())
+    now = utcnow()
     # Take the lock first: every appender updates the one head row before reading it.
-    locked = conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(updated_at=at)).rowcount
+    locked = conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(updated_at=now)).rowcount
     if locked != 1:
         raise AuditWriteError("审计日志未初始化 / the audit_head row is missing: run `weimeng db upgrade` (a deleted "
                               "head row is also reported by `weimeng audit verify`).")
@@ -90,13 +99,14 @@ def _append_many(conn: Connection, acts: list[tuple[str, str, str, Mapping | Non
     seq, prev = int(head.seq), head.hash
     out: list[AuditEntry] = []
     rows: list[dict[str, Any]] = []
-    for actor, action, subject, detail in acts:
+    for act in acts:
         seq += 1
-        text = canonical_detail(detail)
-        digest = entry_hash(seq, at, actor, action, subject, text, prev)
-        rows.append({"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject, "detail": text,
-                     "prev_hash": prev, "hash": digest})
-        out.append(AuditEntry(seq, at, actor, action, subject, dict(detail or {}), prev, digest))
+        at = to_utc(act.at or now)
+        text = canonical_detail(act.detail)
+        digest = entry_hash(seq, at, act.actor, act.action, act.subject, text, prev)
+        rows.append({"seq": seq, "at": at, "actor": act.actor, "action": act.action, "subject": act.subject,
+                     "detail": text, "prev_hash": prev, "hash": digest})
+        out.append(AuditEntry(seq, at, act.actor, act.action, act.subject, dict(act.detail or {}), prev, digest))
         prev = digest
     conn.execute(sa.insert(audit_log), rows)
     conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
@@ -128,19 +138,23 @@ def record(target: Session | Connection | Engine, actor: str, action: str, subje
                           f"Engine of the operational store.")
 
 
-def record_many(target: Connection | Engine, acts: list[tuple[str, str, str, Mapping[str, Any] | None]], *,
+def record_many(target: Connection | Engine, acts: Sequence[AuditAct | tuple], *,
                 at: datetime | None = None) -> list[AuditEntry]:
-    """Append several entries ``(actor, action, subject, detail)`` in order, in one transaction: the same chain
-    as one :func:`record` per act, at the cost of one (the head is locked and moved once, the rows inserted
-    in one statement). Used for the scoring service's batched audit events."""
-    if not acts:
+    """Append several acts (:class:`AuditAct`, or tuples ``(actor, action, subject, detail[, at])``) in order, in
+    one transaction: the same chain as one :func:`record` per act, at the cost of one (the head is locked and
+    moved once, the rows inserted in one statement). ``at`` is the time of acts that name none. Used for the
+    scoring service's batched audit events, each with the time of its own request."""
+    batch = [AuditAct(*a) for a in acts]
+    if at is not None:
+        batch = [a if a.at is not None else a._replace(at=at) for a in batch]
+    if not batch:
         return []
-    for actor, action, subject, _ in acts:
-        _check(actor, action, subject)
+    for a in batch:
+        _check(a.actor, a.action, a.subject)
     if isinstance(target, Connection):
-        return _append_many(target, list(acts), at)
+        return _append_many(target, batch)
     if isinstance(target, Engine):
         with target.begin() as conn:
-            return _append_many(conn, list(acts), at)
+            return _append_many(conn, batch)
     raise AuditWriteError(f"audit target is a {type(target).__name__}; give a SQLAlchemy Connection or Engine of "
                           f"the operational store.")

@@ -141,6 +141,28 @@ def test_the_audit_log_sink_writes_hash_chained_entries(app, keys, split_ids, tm
     assert verify(engine).ok
 
 
+def test_the_audit_log_sink_keeps_each_act_s_own_time_in_one_batch(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from common.records import AuditEvent
+    from serving.operations.alerts.db import make_engine
+    from serving.operations.audit import entries, verify
+    from serving.operations.sink import AuditLogSink
+    from tests._shared import migrated_sqlite
+
+    url = f"sqlite:///{migrated_sqlite(tmp_path / 'ops.db')}"
+    t0 = datetime(2025, 6, 1, 7, 0, tzinfo=UTC)
+    times = [t0, t0 + timedelta(seconds=1), None, t0 + timedelta(seconds=3)]
+    AuditLogSink(url)([AuditEvent("apikey:k1 push", "api.score", f"person:P{i}", {"key_id": "k1"}, at=t)
+                       for i, t in enumerate(times)])
+    engine = make_engine(url)
+    rows = sorted(entries(engine), key=lambda e: e.seq)
+    assert [r.subject for r in rows] == [f"person:P{i}" for i in range(4)]
+    assert [r.at for r in rows[:2]] + [rows[3].at] == [t0, t0 + timedelta(seconds=1), t0 + timedelta(seconds=3)]
+    assert rows[2].at > t0 + timedelta(days=1)        # no time given: the time of writing
+    assert verify(engine).ok
+
+
 def test_the_default_settings_name_the_audit_log_sink():
     from serving.scoring.settings import ServingSettings
 

@@ -131,9 +131,11 @@ _acts = st.lists(st.tuples(st.sampled_from(["apikey:k1 push", "reviewer01", "审
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(acts=_acts, split=st.integers(min_value=0, max_value=12))
 def test_a_batched_append_writes_the_same_chain_as_one_append_per_act(tmp_path_factory, acts, split):
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     at = datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
+    # each act its own time (a request's), as the scoring service's write-behind hands them over
+    acts = [(*a, at + timedelta(milliseconds=7 * i)) for i, a in enumerate(acts)]
     chains = []
     for batched in (False, True):
         engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('chain')}/a.db")
@@ -144,13 +146,14 @@ def test_a_batched_append_writes_the_same_chain_as_one_append_per_act(tmp_path_f
                 audit.record_many(engine, acts[:split], at=at)
                 audit.record_many(engine, acts[split:], at=at)
             else:
-                for actor, action, subject, detail in acts:
-                    audit.record(engine, actor, action, subject, detail, at=at)
+                for actor, action, subject, detail, when in acts:
+                    audit.record(engine, actor, action, subject, detail, at=when)
             assert audit.verify(engine).ok
             chains.append(sorted(audit.entries(engine, limit=100), key=lambda e: e.seq))
         finally:
             engine.dispose()
     assert [(e.seq, e.hash, e.prev_hash) for e in chains[0]] == [(e.seq, e.hash, e.prev_hash) for e in chains[1]]
+    assert [e.at for e in chains[1][1:]] == [a[4] for a in acts]
     assert len(chains[1]) == len(acts) + 1
 
 
