@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from _record import append_section, machine  # noqa: E402
+from _serving_world import serving_world  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -219,26 +220,17 @@ def main() -> None:
     import pandas as pd
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    from features.simulate import simulate
-    from features.store import EventStore
     from serving.scoring.app import ScoringApp
     from serving.scoring.auth import KeyStore
     from serving.scoring.explain import fidelity
     from serving.scoring.scorer import Scorer
     from serving.scoring.settings import ServingSettings
-    from tests.serving.scoring.modelkit import register_model
 
     load_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="weimeng-bench-serving-"))
-    world = tmp / "world"
     t0 = time.time()
-    simulate(people=args.people, days=args.days, seed=args.seed, out=world, progress=False)
-    store = EventStore.open(world, progress=False)
-    end = pd.Timestamp(store.table("incidents")["recorded_at"].max()).normalize()
-    as_of = (end + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    dates = [end - pd.DateOffset(months=k) for k in (12, 9, 6, 3)]
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    register_model(store, uri, dates, rounds=300, max_depth=6, num_leaves=31)
+    sw = serving_world(tmp, args.people, args.days, args.seed)
+    world, as_of, uri = sw.world, sw.as_of, sw.tracking_uri
     if args.audit:  # the operational store, migrated: every person read is written to the audit log, as deployed
         from tests._shared import migrated_sqlite
 

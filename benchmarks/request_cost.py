@@ -52,22 +52,15 @@ def build(args, tmp: Path) -> dict:
     import pandas as pd
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    from features.simulate import simulate
-    from features.store import EventStore
+    from _serving_world import serving_world
+
     from serving.scoring.app import ScoringApp
     from serving.scoring.auth import KeyStore
     from serving.scoring.settings import ServingSettings
     from tests._shared import migrated_sqlite
-    from tests.serving.scoring.modelkit import register_model
 
-    world = tmp / "world"
-    simulate(people=args.people, days=args.days, seed=args.seed, out=world, progress=False)
-    store = EventStore.open(world, progress=False)
-    end = pd.Timestamp(store.table("incidents")["recorded_at"].max()).normalize()
-    as_of = (end + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    dates = [end - pd.DateOffset(months=k) for k in (12, 9, 6, 3)]
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    register_model(store, uri, dates, rounds=300, max_depth=6, num_leaves=31)
+    sw = serving_world(tmp, args.people, args.days, args.seed)
+    world, as_of, uri = sw.world, sw.as_of, sw.tracking_uri
     home = tmp / "home"
     ops = f"sqlite:///{migrated_sqlite(tmp / 'ops.db')}"
     bento_args = {"home": str(home), "data_dir": str(world), "tracking_uri": uri, "default_as_of": as_of,
