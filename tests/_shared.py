@@ -25,3 +25,23 @@ def migrated_sqlite(path: Path) -> Path:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return path
+
+
+def schema_diff(engine, tables) -> list:
+    """Alembic's differences between the migrated database and the alert store's models, for ``tables`` only
+    (other packages' revisions share the chain); ``[]`` when the migrations build exactly the models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from serving.operations.alerts.models import VERSION_TABLE, Base
+
+    mine = set(tables)
+
+    def include(obj, name, type_, reflected, compare_to):
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        return table is None or table.name in mine
+
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True,
+                                                     "include_object": include})
+        return compare_metadata(ctx, Base.metadata)

@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
 from serving.operations.alerts import DatabaseNotMigrated
@@ -22,7 +20,8 @@ from serving.operations.alerts.db import (
     require_current,
     upgrade,
 )
-from serving.operations.alerts.models import VERSION_TABLE, Base
+from serving.operations.alerts.models import Base
+from tests._shared import schema_diff
 from weimeng.commands.alerts import app
 
 from .helpers import person_with_one_place, scored
@@ -31,17 +30,7 @@ ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_the_migrated_schema_matches_the_models(engine):
-    with engine.connect() as conn:
-        mine = set(Base.metadata.tables)
-
-        def include(obj, name, type_, reflected, compare_to):  # other packages' revisions share the chain
-            table = obj if type_ == "table" else getattr(obj, "table", None)
-            return table is None or table.name in mine
-
-        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True,
-                                                     "include_object": include})
-        diff = compare_metadata(ctx, Base.metadata)
-    assert diff == []
+    assert schema_diff(engine, Base.metadata.tables) == []
     assert current_revision(engine) == head_revision()
 
 

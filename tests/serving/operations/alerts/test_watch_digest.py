@@ -23,7 +23,6 @@ from common.records import Explanation
 from serving.operations import audit
 from serving.operations.alerts import AlertStore
 from serving.operations.alerts.db import make_engine
-from serving.operations.alerts.models import Base
 from serving.operations.inbox import create_app
 from serving.operations.inbox.models import WatchDigest, WatchDigestEntry
 from serving.operations.inbox.tokens import issue_inbox_token
@@ -409,21 +408,11 @@ def test_the_cli_refuses_when_off_and_delivers_once_when_on(db_url, engine, dire
 
 
 def test_the_migration_matches_the_models(engine):
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
     from serving.operations.alerts.db import current_revision, downgrade, head_revision, upgrade
-    from serving.operations.alerts.models import VERSION_TABLE
+    from tests._shared import schema_diff
 
     mine = {"watch_digests", "watch_digest_entries"}
-    with engine.connect() as conn:
-        def include(obj, name, type_, reflected, compare_to):
-            table = obj if type_ == "table" else getattr(obj, "table", None)
-            return table is None or table.name in mine
-
-        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True,
-                                                     "include_object": include})
-        assert compare_metadata(ctx, Base.metadata) == []
+    assert schema_diff(engine, mine) == []
     assert current_revision(engine) == head_revision() == "a7c4e2d9f613"
     downgrade(engine, "f5a8c3d91b42")
     assert not mine & set(sa.inspect(engine).get_table_names())
