@@ -293,13 +293,11 @@ def main() -> None:
     exact = [scored[i].explanation for i in flag_pos]
     saabas = path_attributions(booster)
     real = Scorer.contributions
-    try:  # the bundle remembers each row's reading of its (TreeSHAP) contributions: forget it around the swap
-        b.__dict__.pop("_readings", None)
+    try:  # (a row's remembered reading is keyed by its contributions too, so Saabas rows get their own)
         setattr(Scorer, "contributions", staticmethod(lambda bb, XX: saabas(XX)))  # noqa: B010
         approx = app.scorer.score_frame(pop.iloc[flag_pos], explain="flagged")
     finally:
         setattr(Scorer, "contributions", staticmethod(real))  # noqa: B010
-        b.__dict__.pop("_readings", None)
     fid = {"path (Saabas)": fidelity([s.explanation for s in approx], exact, vectors),
            "TreeSHAP, cached": fidelity([s.explanation for s in app.scorer.score_frame(pop.iloc[flag_pos])],
                                         exact, vectors)}

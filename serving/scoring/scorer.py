@@ -500,13 +500,14 @@ class Scorer:
 
 
 def model_reading(b: Bundle, x: np.ndarray, c, full: bool) -> tuple[tuple[str, ...], tuple]:
-    """The model's categories and the factors shown for one row (model input ``x``, its TreeSHAP ``c``):
-    a pure function of the row for a bundle (the contributions are), so it is remembered per bundle and row
-    (``full``: every factor, the explain view), like the contributions themselves."""
+    """The model's categories and the factors shown for one row (model input ``x``, its contributions ``c``):
+    a pure function of (bundle, ``x``, ``c``, ``full``: every factor, the explain view), so it is remembered per
+    bundle under exactly that key: contributions from anywhere else (another attribution) never meet a
+    reading of TreeSHAP's."""
     memo = b.__dict__.get("_readings")
     if memo is None:
         memo = b.__dict__.setdefault("_readings", {})
-    key = (x.tobytes(), full)
+    key = (x.tobytes(), np.ascontiguousarray(c, dtype=np.float64).tobytes(), full)
     got = memo.get(key)
     if got is None:
         pol, names = b.policy, b.feature_names

@@ -119,3 +119,20 @@ def test_prepare_explanations_fills_the_cache_for_the_flagged_at_the_default_as_
     pop = app.source.population_frame(pd.Timestamp(AS_OF))
     flagged = [s for s in app.scorer.score_frame(pop, explain="flagged") if s.level != "none"]
     assert n >= len(flagged) > 0
+
+
+def test_a_row_s_remembered_reading_belongs_to_its_contributions(app, population):
+    """The same row read with other contributions (another attribution, a swapped model part) is read afresh,
+    never answered from TreeSHAP's remembered reading."""
+    from serving.scoring.scorer import model_reading
+
+    b = app.scorer.bundle
+    X = Scorer.matrix(b, population.head(50))
+    C = Scorer.treeshap(b, X)[:, :-1]
+    i = int(np.argmax(np.abs(C).max(axis=1)))
+    first = model_reading(b, X[i], C[i], False)
+    assert model_reading(b, X[i], C[i], False) is first                 # remembered
+    flipped = model_reading(b, X[i], -C[i], False)                      # same row, other contributions
+    assert flipped is not first and flipped[1] and first[1]
+    assert [f.feature for f in flipped[1]] == [f.feature for f in first[1]]
+    assert all(np.sign(a.contribution) == -np.sign(z.contribution) for a, z in zip(flipped[1], first[1], strict=True))
