@@ -255,10 +255,6 @@ class PolicyBacktest:
         return rows
 
 
-def _safe_ratio(a: float | None, b: float | None) -> float:
-    return float(a) / float(b) if a is not None and b and b == b else float("nan")
-
-
 def _ratio_text(s: dict, key: str) -> str:
     lo, hi = s[f"{key}_budgeted_ci"]
     text = (f"{s[f'{key}_budgeted']:.2f}× (95% 区间 {lo:.2f}–{hi:.2f})；全域同量 one global ranking "
@@ -455,7 +451,6 @@ def policy_backtest(model, data_dir: str | Path, spec: PolicySpec, thresholds: A
                              for k, m in masks.items()])
     lift_b = _ratio_ci(yy, masks["policy"], masks["rules_only"])
     oracle_b = _ratio_ci(yy, masks["policy"], masks["oracle_records"])
-    exp_p = dict(zip(budgeted["scorer"], budgeted["expected_precision"], strict=True))
     # A floor puts the rule's hits first in their county's budget: it adds the hits that are not alerts
     # yet and pushes out the lowest-ranked alerts (yellow). It earns that only if what it adds is more
     # precise than what it displaces.
@@ -489,8 +484,8 @@ def policy_backtest(model, data_dir: str | Path, spec: PolicySpec, thresholds: A
         "ratio_to_oracle_budgeted": oracle_b[0], "ratio_to_oracle_budgeted_ci": [oracle_b[1], oracle_b[2]],
         # the same ratios on expected outcomes (each alerted person's true outcome probability in the simulated
         # world): no outcome-draw noise, so three months tell 1.1x from 1.5x
-        "lift_over_rules_budgeted_expected": _safe_ratio(exp_p.get("policy"), exp_p.get("rules_only")),
-        "ratio_to_oracle_budgeted_expected": _safe_ratio(exp_p.get("policy"), exp_p.get("oracle_records")),
+        "lift_over_rules_budgeted_expected": _ratio_ci(pe, masks["policy"], masks["rules_only"], n_boot=0)[0],
+        "ratio_to_oracle_budgeted_expected": _ratio_ci(pe, masks["policy"], masks["oracle_records"], n_boot=0)[0],
     }
     return PolicyBacktest(spec, str(model.metadata.get("model_version")), thresholds.version,
                           [str(d.date()) for d in dates], per_snapshot, per_level, comparison, per_prefecture, curve,
