@@ -15,8 +15,9 @@ leadership.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
+
+from common.groups import ATTRIBUTE_LABELS, zh_group
 
 __all__ = ["feature_label", "feature_labels", "rule_title", "rule_text", "indicator_label", "incident_column_label",
            "alarm_text", "zh_group", "ATTRIBUTE_LABELS", "FAIRNESS_STATUS", "FIELD_LABELS"]
@@ -27,8 +28,6 @@ FIELD_LABELS = {"address_code": "标准地址", "disposition": "处置结果", "
                 "flag_threat": "威胁言语标记", "note": "警情描述", "dispute_id": "关联纠纷编号"}
 _INCIDENT_COLUMNS = {"category": "警情类别构成", "disposition": "处置结果构成",
                      "threat_flag_missing": "威胁言语标记空缺比例"}
-ATTRIBUTE_LABELS = {"overall": "全体", "sex": "性别", "age_band": "年龄段", "prefecture": "市州",
-                    "urban_rural": "城乡"}
 FAIRNESS_STATUS = {"ok": "正常", "flagged": "超出区间且差异显著", "outside_within_noise": "超出区间（在噪声范围内）",
                    "partly_judged": "部分指标可判定", "too_small": "样本过少"}
 
@@ -78,17 +77,6 @@ def indicator_label(indicator: str) -> str:
 
 def incident_column_label(column: str) -> str:
     return _INCIDENT_COLUMNS.get(column, "警情记录")
-
-
-_LATIN = re.compile(r"\s*\b[A-Za-z][A-Za-z_ ]*\b")
-
-
-def zh_group(text) -> str:
-    """A bilingual label (``男 M``, ``城镇 urban``) in Chinese only; brackets made full-width."""
-    s = str(text)
-    s = _LATIN.sub("", s).strip()
-    s = re.sub(r"\s*\(\s*([^)]*?)\s*\)", r"（\1）", s)
-    return s or str(text)
 
 
 def alarm_text(item: dict) -> str:

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from common.groups import ATTRIBUTE_LABELS, zh_group
+
 __all__ = ["RegistryState", "VersionRow", "ModelView", "registry_problem", "list_versions", "load_version",
            "period_rows", "flag_text", "gate_reason_text", "NOT_CONFIGURED", "NOT_FOUND", "UNREACHABLE"]
 
@@ -47,8 +49,6 @@ AGE_POLICY = {"audit_only": "仅用于公平性审计，从不作为特征", "no
 METRIC_LABELS = {"fpr": "误报率", "fnr": "漏报率", "precision": "精确率", "selection_rate": "入选率",
                  "calibration": "校准"}
 #: Audit attributes of the built-in world (training.dataset.AUDIT_COLUMNS) in words.
-ATTRIBUTE_LABELS = {"overall": "全体", "sex": "性别", "age_band": "年龄段", "prefecture": "市州", "urban_rural": "城乡"}
-_LATIN = re.compile(r"\s*\b[A-Za-z][A-Za-z_ ]*\b")
 _DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433, "http": 80, "https": 443}
 
 
@@ -423,12 +423,6 @@ def flag_text(flag: str, high_risk_share: Any = None, reference: str = "") -> st
     ref = f"（参照群体：{zh_group(reference)}）" if reference else ""
     return (f"{where}{ATTRIBUTE_LABELS.get(attr, attr)}为{zh_group(group)}的群体{ref}，"
             f"{METRIC_LABELS.get(metric, '其他指标')}")
-
-
-def zh_group(text: str) -> str:
-    """A bilingual group label (``男 M``, ``阿坝藏族羌族自治州 (自治州 autonomous)``) in Chinese only."""
-    s = _LATIN.sub("", str(text)).strip() if re.search(r"[\u4e00-\u9fff]", str(text)) else str(text)
-    return re.sub(r"\s*\(\s*([^)]*?)\s*\)", r"（\1）", s) or str(text)
 
 
 def _decisions(t: dict) -> list[tuple[datetime | None, str]]:
