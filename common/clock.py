@@ -16,7 +16,7 @@ keep is aware UTC (:func:`to_utc`). Display goes through :func:`format_beijing`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ __all__ = [
     "to_beijing",
     "format_beijing",
     "beijing_today",
+    "beijing_week",
 ]
 
 UTC = UTC
@@ -101,3 +102,13 @@ def format_beijing(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def beijing_today() -> date:
     return utcnow().astimezone(BEIJING).date()
+
+
+def beijing_week(value: Any) -> date:
+    """The Monday (Beijing calendar) of the week ``value`` falls in: the weekly lists' week.
+
+    >>> beijing_week("2026-11-29T16:30:00Z").isoformat()   # Monday 00:30 in Beijing
+    '2026-11-30'
+    """
+    day = to_beijing(value).date()
+    return day - timedelta(days=day.weekday())

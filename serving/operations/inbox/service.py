@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.clock import format_beijing, to_utc, utcnow
+from common.clock import beijing_week, format_beijing, utcnow
 from serving.operations import audit
 from serving.operations.alerts.errors import InboxItemNotFound, InvalidInput, InvalidTransition, ItemClosed
 from serving.operations.alerts.models import Alert, AlertOutcome, InboxItem
@@ -78,13 +78,10 @@ def item_view(item: InboxItem, full: bool) -> dict:
 
 def digest_title(week: str, n: int, now: datetime) -> str:
     """``本周关注名单（N 人）`` for the current Beijing week, ``11月23日起一周关注名单（N 人）`` for an older one."""
-    from datetime import date, timedelta
+    from datetime import date
 
-    from common.clock import BEIJING
-
-    today = to_utc(now).astimezone(BEIJING).date()
     monday = date.fromisoformat(week)
-    if monday == today - timedelta(days=today.weekday()):
+    if monday == beijing_week(now):
         return f"本周关注名单（{n} 人）"
     return f"{monday.month}月{monday.day}日起一周关注名单（{n} 人）"
 

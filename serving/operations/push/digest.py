@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from common.clock import BEIJING, to_utc, utcnow
+from common.clock import BEIJING, beijing_week, to_utc, utcnow
 from common.places import PLACE_LABELS, Place
 from serving.operations import audit
 from serving.operations.alerts.masking import mask_house_number, person_label
@@ -47,7 +47,7 @@ from serving.operations.inbox.models import WatchDigest, WatchDigestEntry
 from serving.operations.push.config import WatchDigestConfig
 from serving.operations.push.local import _insert
 
-__all__ = ["WatchDigestJob", "DigestRun", "week_of", "digest_key", "digest_entry", "DIGEST_ACTOR", "ROUTINE_ACTION",
+__all__ = ["WatchDigestJob", "DigestRun", "digest_key", "digest_entry", "DIGEST_ACTOR", "ROUTINE_ACTION",
            "MAX_DIGEST_REASONS", "run_periodically"]
 
 log = logging.getLogger("weimeng.push.digest")
@@ -58,16 +58,6 @@ ROUTINE_ACTION = "日常走访时了解近况，发现矛盾激化及时上报"
 MAX_DIGEST_REASONS = 2
 _FALLBACK_NOTE = "本网格暂无可达人员，由乡镇（街道）兜底值班走访"
 _NOT_A_REASON = ("当前未达到预警条件",)
-
-
-def week_of(at: datetime) -> date:
-    """The Monday (Beijing calendar) of the week ``at`` falls in.
-
-    >>> week_of(to_utc("2026-11-29T16:30:00Z")).isoformat()   # Monday 00:30 in Beijing
-    '2026-11-30'
-    """
-    day = to_utc(at).astimezone(BEIJING).date()
-    return day - timedelta(days=day.weekday())
 
 
 def digest_key(week: date, inbox_id: str) -> str:
@@ -131,7 +121,7 @@ class WatchDigestJob:
         """Whether this week's delivery time (``weekday``, ``hour``, Beijing) has come and this job has not
         delivered this week yet (the schedule's test; :meth:`run_once` itself delivers whenever it is called)."""
         now = to_utc(now or self.clock())
-        week = week_of(now)
+        week = beijing_week(now)
         at = datetime(week.year, week.month, week.day, self.config.hour, tzinfo=BEIJING) + timedelta(
             days=self.config.weekday - 1)
         return self._done_week != week and now >= at
@@ -139,7 +129,7 @@ class WatchDigestJob:
     def run_once(self, now: datetime | None = None) -> DigestRun:
         """Deliver this week's list to every inbox that has watched people and no list for the week yet."""
         now = to_utc(now or self.clock())
-        week = week_of(now)
+        week = beijing_week(now)
         run = DigestRun(week=week)
         with self.sessions() as s:
             watched = s.execute(sa.select(WatchEntry.person_id, WatchEntry.summary)

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.clock import to_utc
+from common.clock import beijing_week, to_utc
 from common.records import Explanation
 from serving.operations import audit
 from serving.operations.alerts import AlertStore
@@ -27,7 +27,7 @@ from serving.operations.inbox import create_app
 from serving.operations.inbox.models import WatchDigest, WatchDigestEntry
 from serving.operations.inbox.tokens import issue_inbox_token
 from serving.operations.push.config import PushConfig, WatchDigestConfig
-from serving.operations.push.digest import ROUTINE_ACTION, WatchDigestJob, digest_key, week_of
+from serving.operations.push.digest import ROUTINE_ACTION, WatchDigestJob, digest_key
 
 from .helpers import Clock, person_with_one_place, person_with_two_places, scored
 
@@ -124,7 +124,7 @@ def test_each_cadre_gets_the_watched_people_of_the_grids_they_serve(watch_store,
     for es in got.values():
         assert [order[e["person_id"]] for e in es] == sorted(order[e["person_id"]] for e in es)
         assert [e["position"] for e in es] == list(range(1, len(es) + 1))
-    assert {d["delivery_key"] for d in digests(engine)} == {digest_key(week_of(MONDAY), i) for i in expected}
+    assert {d["delivery_key"] for d in digests(engine)} == {digest_key(beijing_week(MONDAY), i) for i in expected}
 
 
 def test_the_payload_is_what_a_routine_visit_needs_and_nothing_more(watch_store, job, engine, directory,
@@ -202,7 +202,7 @@ def test_a_watched_person_with_an_open_alert_is_left_out_and_one_alerted_later_d
     job.run_once()
     with engine.connect() as conn:
         week2 = set(conn.execute(sa.select(WatchDigestEntry.person_id).join(WatchDigest)
-                                 .where(WatchDigest.week == week_of(monday_clock.now).isoformat())).scalars())
+                                 .where(WatchDigest.week == beijing_week(monday_clock.now).isoformat())).scalars())
     assert a in week2 and b not in week2
 
 
@@ -260,11 +260,11 @@ def _check_runs(engine, steps, directory, world_tables) -> None:
             alerted.add(pool[i])
         elif kind == "run":
             clock.now = to_utc(MONDAY - timedelta(hours=9)) + timedelta(hours=hours)
-            week = week_of(clock.now).isoformat()
+            week = beijing_week(clock.now).isoformat()
             before = _lists(engine)
             run = workers[i].run_once()
             again = workers[1 - i].run_once()                    # the other worker right after: nothing new
-            assert again.delivered == 0 and run.week == week_of(clock.now)
+            assert again.delivered == 0 and run.week == beijing_week(clock.now)
             after = _lists(engine)
             new = {k: v for k, v in after.items() if k not in before}
             assert len(new) == run.delivered and all(k[1] == week for k in new)
@@ -363,8 +363,8 @@ def test_the_schedule_is_weekly_in_beijing_time(engine, directory):
     assert not job.due()                                          # done for this week
     clock.advance(days=4)
     assert job.due()                                              # next Monday
-    assert week_of(to_utc("2026-11-29T15:59:59Z")).isoformat() == "2026-11-23"   # Sunday 23:59:59 Beijing
-    assert week_of(to_utc("2026-11-29T16:00:00Z")).isoformat() == "2026-11-30"   # Monday 00:00 Beijing
+    assert beijing_week(to_utc("2026-11-29T15:59:59Z")).isoformat() == "2026-11-23"   # Sunday 23:59:59 Beijing
+    assert beijing_week(to_utc("2026-11-29T16:00:00Z")).isoformat() == "2026-11-30"   # Monday 00:00 Beijing
 
 
 def test_the_digest_is_off_by_default_and_its_settings_are_checked(tmp_path):
