@@ -221,6 +221,8 @@ class WatchEntry(Base):
     model_version: Mapped[str | None] = mapped_column(sa.String(64))
     thresholds_version: Mapped[str | None] = mapped_column(sa.String(64))
     summary: Mapped[str | None] = mapped_column(sa.Text)
+    #: the plain reasons a cadre reads in the weekly digest (rule texts first, then risk-raising factors; scrubbed)
+    reasons: Mapped[list[str] | None] = mapped_column(sa.JSON)
     listed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -27,13 +27,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from common.clock import utcnow
-from common.records import ScoredPerson
+from common.records import Explanation, ScoredPerson, plain_reasons
 from serving.operations.alerts.lifecycle import OPEN
 from serving.operations.alerts.models import Alert, CountyBudget, WatchEntry
+from serving.operations.alerts.payload import scrub
 
-__all__ = ["WatchReport", "BudgetStatus", "record_scores", "watch_entries", "budget_status", "open_alert_people"]
+__all__ = ["WatchReport", "BudgetStatus", "record_scores", "watch_entries", "watch_reasons", "budget_status",
+           "open_alert_people", "MAX_WATCH_REASONS"]
 
 _CHUNK = 500
+#: reasons kept per watched person: what the weekly digest shows (docs/alerts.md)
+MAX_WATCH_REASONS = 2
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,20 @@ class BudgetStatus:
     @property
     def over(self) -> bool:
         return self.budget is not None and self.alerts > self.budget
+
+
+def watch_reasons(explanation: Explanation | None) -> list[str]:
+    """The plain reasons a cadre reads for one watched person: the rule texts first, then the factors that
+    raise the risk (:func:`common.records.plain_reasons`), quoted speech cut and length capped."""
+    if explanation is None:
+        return []
+    found = plain_reasons([h.explanation for h in explanation.rule_hits],
+                          [f.phrase for f in explanation.factors if f.direction == "up"])
+    out: list[str] = []
+    for text in (scrub(t).rstrip("。") for t in found):
+        if text and text not in out:
+            out.append(text)
+    return out[:MAX_WATCH_REASONS]
 
 
 def _watch_flag(sp: ScoredPerson) -> bool | None:
@@ -106,7 +124,8 @@ def record_scores(engine: Engine, scored: Sequence[ScoredPerson], now: datetime 
                    "probability": float(sp.probability or 0.0), "as_of": sp.as_of,
                    "model_version": sp.model_version,
                    "thresholds_version": (sp.extra.get("thresholds") or {}).get("version"),
-                   "summary": sp.explanation.summary if sp.explanation is not None else None, "updated_at": now}
+                   "summary": sp.explanation.summary if sp.explanation is not None else None,
+                   "reasons": watch_reasons(sp.explanation), "updated_at": now}
             if pid in existing:
                 if existing[pid][1] <= sp.as_of:
                     updates.append(row)

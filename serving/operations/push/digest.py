@@ -40,9 +40,8 @@ from common.places import PLACE_LABELS, Place
 from serving.operations import audit
 from serving.operations.alerts.masking import mask_house_number, person_label
 from serving.operations.alerts.models import WatchEntry
-from serving.operations.alerts.payload import scrub
 from serving.operations.alerts.routing import Directory, Recipient
-from serving.operations.alerts.watch import open_alert_people
+from serving.operations.alerts.watch import MAX_WATCH_REASONS, open_alert_people
 from serving.operations.inbox.models import WatchDigest, WatchDigestEntry
 from serving.operations.push.config import WatchDigestConfig
 from serving.operations.push.local import _insert
@@ -55,37 +54,22 @@ log = logging.getLogger("weimeng.push.digest")
 DIGEST_ACTOR = "system:watch-digest"
 #: what a cadre is asked to do for someone on the watch list (a routine visit, not an alert's deadline)
 ROUTINE_ACTION = "日常走访时了解近况，发现矛盾激化及时上报"
-MAX_DIGEST_REASONS = 2
+MAX_DIGEST_REASONS = MAX_WATCH_REASONS
 _FALLBACK_NOTE = "本网格暂无可达人员，由乡镇（街道）兜底值班走访"
-_NOT_A_REASON = ("当前未达到预警条件",)
-
-
 def digest_key(week: date, inbox_id: str) -> str:
     """The idempotency key of one inbox's list for one week."""
     return f"w{week.isoformat()}:inbox:{inbox_id}"
 
 
-def _reasons(summary: str | None) -> list[str]:
-    """Plain reasons from a watch entry's one-sentence summary (``无预警（类别）：原因一；原因二。``)."""
-    if not summary:
-        return []
-    text = summary.split("：", 1)[1] if "：" in summary else summary
-    out: list[str] = []
-    for part in text.rstrip("。").split("；"):
-        part = scrub(part).rstrip("。")
-        if part and part not in out and not any(x in part for x in _NOT_A_REASON):
-            out.append(part)
-    return out[:MAX_DIGEST_REASONS]
-
-
-def digest_entry(person_id: str, recipient: Recipient, places: tuple[Place, ...], summary: str | None) -> dict:
+def digest_entry(person_id: str, recipient: Recipient, places: tuple[Place, ...],
+                 reasons: list[str] | None) -> dict:
     """What one cadre sees about one watched person; the address is that of the place the cadre serves."""
     mine = [p for p in places if p.kind in recipient.places] or list(places)
     place = next((p for p in mine if p.kind == "residence"), mine[0])
     village = place.village_name or place.village_code or ""
     address = f"{village}{mask_house_number(place.house_number)}" if place.house_number else village
     entry = {"person": person_label(person_id), "address": address,
-             "places": [PLACE_LABELS[k] for k in recipient.places], "reasons": _reasons(summary),
+             "places": [PLACE_LABELS[k] for k in recipient.places], "reasons": list(reasons or [])[:MAX_DIGEST_REASONS],
              "action": ROUTINE_ACTION}
     if recipient.fallback:
         entry["fallback_note"] = _FALLBACK_NOTE
@@ -132,12 +116,12 @@ class WatchDigestJob:
         week = beijing_week(now)
         run = DigestRun(week=week)
         with self.sessions() as s:
-            watched = s.execute(sa.select(WatchEntry.person_id, WatchEntry.summary)
+            watched = s.execute(sa.select(WatchEntry.person_id, WatchEntry.reasons)
                                 .order_by(WatchEntry.probability.desc(), WatchEntry.person_id)).all()
             alerted = open_alert_people(s, [w.person_id for w in watched])
             have = set(s.scalars(sa.select(WatchDigest.inbox_id).where(WatchDigest.week == week.isoformat())))
         lists: dict[str, tuple[Recipient, list[tuple[str, dict]]]] = {}
-        for person_id, summary in watched:
+        for person_id, reasons in watched:
             if person_id in alerted:
                 run.alerted += 1
                 continue
@@ -151,7 +135,7 @@ class WatchDigestJob:
                 if rec.inbox_id in have:
                     continue
                 lists.setdefault(rec.inbox_id, (rec, []))[1].append(
-                    (person_id, digest_entry(person_id, rec, route.places, summary)))
+                    (person_id, digest_entry(person_id, rec, route.places, reasons)))
         run.already = len(have)
         for inbox_id in sorted(lists):
             rec, entries = lists[inbox_id]

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from common.clock import beijing_week, to_utc
-from common.records import Explanation
+from common.records import Explanation, Factor, RuleHitView
 from serving.operations import audit
 from serving.operations.alerts import AlertStore
 from serving.operations.alerts.db import make_engine
@@ -40,8 +40,14 @@ def watched(person_id: str, probability: float = 0.08, *, county: str = "510107"
     """A score that puts the person on the watch list (above the watch bar, outside the budget)."""
     base = scored(person_id, level="none", probability=probability)
     note = "记录中出现威胁言语“我要和他同归于尽”" if quote else "近30天因同一纠纷报警3次"
+    hit = RuleHitView(rule_id="R01", rule_version="1", category="repeat_calls", level="low", urgent=False,
+                      explanation=note)
+    factors = (Factor(feature="calls_30d", label="近30天报警次数", value=3.0, contribution=0.4, direction="up",
+                      phrase="近30天报警3次，风险上升"),
+               Factor(feature="mediations_365d", label="近一年调解次数", value=1.0, contribution=-0.2,
+                      direction="down", phrase="近一年调解1次，风险下降"))
     expl = Explanation(summary=f"无预警（因矛盾纠纷激化重复报警）：{note}；近30天报警3次，风险上升。",
-                       rule_hits=(), factors=(), actions=())
+                       rule_hits=(hit,), factors=factors, actions=())
     return replace(base, level="none", categories=(), explanation=expl,
                    extra={"watch": True, "county": county,
                           "thresholds": {"version": "th-1", "county": county, "budget_per_run": 3}})
@@ -145,8 +151,21 @@ def test_the_payload_is_what_a_routine_visit_needs_and_nothing_more(watch_store,
             assert not re.search(r"\d{12}", text)                                # no address or division code
             assert p["person"].startswith("当事人（尾号") and p["person"].endswith(e["person_id"][-4:] + "）")
             assert "**" in p["address"] or "*" in p["address"]                  # house number masked
-            assert p["action"] == ROUTINE_ACTION and 1 <= len(p["reasons"]) <= 2
+            assert p["action"] == ROUTINE_ACTION
+            # the rule first, then the factor raising the risk; never the one lowering it
+            assert p["reasons"] == ["记录中出现威胁言语", "近30天报警3次，风险上升"]
             assert all(len(r) <= 40 for r in p["reasons"])
+
+
+def test_watch_reasons_come_from_the_explanation_not_its_sentence():
+    from serving.operations.alerts.watch import watch_reasons
+
+    expl = watched("P1", quote=True).explanation
+    assert watch_reasons(expl) == ["记录中出现威胁言语", "近30天报警3次，风险上升"]
+    assert watch_reasons(replace(expl, rule_hits=(), factors=expl.factors[1:])) == []   # only a lowering factor
+    assert watch_reasons(None) == []
+    long = replace(expl, rule_hits=(replace(expl.rule_hits[0], explanation="很长的理由" * 20),))
+    assert [len(r) for r in watch_reasons(long)] == [40, len("近30天报警3次，风险上升")]
 
 
 # -- idempotency and promotion ------------------------------------------------------------------------
@@ -413,8 +432,33 @@ def test_the_migration_matches_the_models(engine):
 
     mine = {"watch_digests", "watch_digest_entries"}
     assert schema_diff(engine, mine) == []
-    assert current_revision(engine) == head_revision() == "a7c4e2d9f613"
+    assert current_revision(engine) == head_revision() == "b3e9d7c1f250"
     downgrade(engine, "f5a8c3d91b42")
     assert not mine & set(sa.inspect(engine).get_table_names())
     upgrade(engine)
     assert mine <= set(sa.inspect(engine).get_table_names())
+
+
+def test_the_reasons_migration_fills_the_entries_already_listed_from_their_summaries(engine):
+    from serving.operations.alerts.db import downgrade, upgrade
+
+    downgrade(engine, "a7c4e2d9f613")
+    assert "reasons" not in {c["name"] for c in sa.inspect(engine).get_columns("watch_entries")}
+    now = to_utc(MONDAY)
+    summaries = {"P-old-1": "无预警（因矛盾纠纷激化重复报警）：记录中出现威胁言语“我要报复”；近30天报警3次，风险上升。",
+                 "P-old-2": "无预警：当前未达到预警条件。", "P-old-3": None}
+    with engine.begin() as conn:
+        for pid, summary in summaries.items():
+            conn.execute(sa.text("INSERT INTO watch_entries (person_id, county_code, probability, as_of, "
+                                 "summary, listed_at, updated_at) VALUES (:p, '510107', 0.05, :t, :s, :t, :t)"),
+                         {"p": pid, "t": now, "s": summary})
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            got = {r.person_id: r.reasons for r in conn.execute(
+                sa.text("SELECT person_id, reasons FROM watch_entries WHERE person_id LIKE 'P-old-%'"))}
+        got = {k: json.loads(v) if isinstance(v, str) else v for k, v in got.items()}
+        assert got == {"P-old-1": ["记录中出现威胁言语", "近30天报警3次，风险上升"], "P-old-2": [], "P-old-3": []}
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM watch_entries WHERE person_id LIKE 'P-old-%'"))
