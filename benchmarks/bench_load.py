@@ -12,6 +12,11 @@ ratio of the two engines measured in the same run is the steadier figure.
 
 Usage: python benchmarks/bench_load.py [--people 1000000] [--incidents 0] [--world DIR]
        [--synthetic-engines pandas,duckdb] [--seed 1] [--load-seed 5] [--no-record]
+       python benchmarks/bench_load.py --profile DIR [--top 15]
+
+``--profile DIR`` profiles the DuckDB load of one data folder statement by statement instead (nothing is
+recorded): each SQL statement's CPU-seconds (the process's user + system time, the figure a busy shared
+machine inflates least) and wall time, the largest first, then the whole load's.
 """
 
 from __future__ import annotations
@@ -35,6 +40,46 @@ res = dict(seconds=round(time.perf_counter() - t, 1), events=store.n_events,
            quarantined=len(store.report.quarantine), load_before=round(load1, 1),
            load_after=round(os.getloadavg()[0], 1))
 """
+
+# Every statement the load sends to DuckDB passes through the connection's execute(): a proxy around the
+# connection times each one (CPU of the whole process, so DuckDB's threads count).
+_PROFILE = """
+import os
+import duckdb
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+stats = []
+class _Timed:
+    def __init__(self, con):
+        self._con = con
+    def execute(self, sql, *args, **kwargs):
+        c, w = cpu(), time.perf_counter()
+        out = self._con.execute(sql, *args, **kwargs)
+        stats.append((round(cpu() - c, 2), round(time.perf_counter() - w, 2), " ".join(sql.split())[:100]))
+        return out
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+_connect = duckdb.connect
+duckdb.connect = lambda *a, **k: _Timed(_connect(*a, **k))
+from features.store import EventStore
+load1 = os.getloadavg()[0]
+c, t = cpu(), time.perf_counter()
+store = EventStore.open({path!r}, quarantine_dir={qdir!r}, progress=False)
+res = dict(seconds=round(time.perf_counter() - t, 1), cpu=round(cpu() - c, 1), events=store.n_events,
+           quarantined=len(store.report.quarantine), top=sorted(stats, reverse=True)[:{top}],
+           load_before=round(load1, 1), load_after=round(os.getloadavg()[0], 1))
+"""
+
+
+def _profile(path: Path, top: int) -> None:
+    r = _stage(_PROFILE.format(path=str(path), qdir=tempfile.mkdtemp(prefix="weimeng-bench-load-q-"), top=top))
+    print("| CPU-s | wall s | statement |\n| --- | --- | --- |")
+    for cpu_s, wall, sql in r["top"]:
+        print(f"| {cpu_s} | {wall} | `{sql}` |")
+    print(f"\nwhole load: {r['seconds']} s wall, {r['cpu']} CPU-s, {r['events']:,} person-event rows, "
+          f"{r['quarantined']:,} quarantined, peak RSS {r['max_rss_mb']} MB, "
+          f"load average {r['load_before']} / {r['load_after']} (before / after)")
 
 
 def _pair(path: Path, label: str, rows: list, engines: tuple[str, ...] = ("pandas", "duckdb")) -> None:
@@ -69,7 +114,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1, help="the simulated world's seed")
     ap.add_argument("--load-seed", type=int, default=5, help="the synthetic load's random seed")
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--profile", metavar="DIR", help="profile the DuckDB load of this data folder, statement by "
+                                                     "statement (nothing else runs, nothing is recorded)")
+    ap.add_argument("--top", type=int, default=15, help="with --profile: how many statements to show")
     args = ap.parse_args()
+    if args.profile:
+        _profile(Path(args.profile), args.top)
+        return
     work = Path(tempfile.mkdtemp(prefix="weimeng-bench-load-"))
     world = Path(args.world) if args.world else work / "world"
     rows: list = []
