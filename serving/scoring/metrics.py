@@ -17,6 +17,7 @@ weimeng_bundle_loads_total{model_version,ruleset_version}  model / rule-set (re)
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 __all__ = ["Metrics", "metrics"]
 
@@ -37,11 +38,23 @@ class Metrics:
         self.loads = Counter("weimeng_bundle_loads_total", "Model and rule-set loads",
                              ["model_version", "ruleset_version"])
 
+        # labelled children, remembered: ``labels()`` takes a lock and builds its key on every call, and a
+        # one-person request counts a level and its hits (the same child each time for the same labels)
+        self._level_of: dict[tuple[str, str], Any] = {}
+        self._hit_of: dict[str, Any] = {}
+
     def observe_scores(self, scored, source: str) -> None:
+        level_of, hit_of = self._level_of, self._hit_of
         for s in scored:
-            self.levels.labels(s.level, source).inc()
+            child = level_of.get((s.level, source))
+            if child is None:
+                child = level_of[(s.level, source)] = self.levels.labels(s.level, source)
+            child.inc()
             for rule_id in s.extra.get("rule_ids", ()):
-                self.rule_hits.labels(rule_id).inc()
+                hit = hit_of.get(rule_id)
+                if hit is None:
+                    hit = hit_of[rule_id] = self.rule_hits.labels(rule_id)
+                hit.inc()
 
 
 def metrics() -> Metrics:

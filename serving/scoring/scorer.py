@@ -262,10 +262,11 @@ class Scorer:
             with np.errstate(invalid="ignore"):
                 m_levels = (prob[:, None] >= bars).sum(axis=1).astype(np.int8)
         plain = [FusionResult(LEVELS[k], (), LEVELS[k], "none", False) for k in range(4)]
+        levels = m_levels.tolist()  # Python ints: indexing a numpy array row by row boxes each element
         first = [fuse(None if b.model is None else float(prob[i]),
                       [(h.rule_id, h.category, h.level, bool(h.urgent)) for h in per_row[i]],
                       ths[i] if ths is not None else b.thresholds, pol)
-                 if per_row[i] else plain[m_levels[i]] for i in range(n)]
+                 if per_row[i] else plain[levels[i]] for i in range(n)]
         return first, prob, counties
 
     @property
@@ -441,9 +442,19 @@ class Scorer:
         probs: list = [None] * n if b.model is None else prob.tolist()  # unrounded: levels are decided on these
         max_hits = None if full else pol.max_rule_hits
         fusion_version = pol.version
+        no_budget = budget is None
         for i in range(n):
             res = first[i]
             row_hits = per_row[i]
+            if no_budget and not row_hits and i not in crow:  # most rows of a batch: no hits, no explanation
+                out.append(make({
+                    "person_id": pids[i], "as_of": as_of[i], "probability": probs[i], "level": res.level,
+                    "categories": res.categories, "explanation": None, "ruleset_version": rs_version,
+                    "model_version": m_version, "catalog_version": CATALOG_VERSION, "snapshot_time": snapshot,
+                    "source": source, "urgent": res.urgent,
+                    "extra": {"model_level": res.model_level, "rule_level": res.rule_level, "rule_ids": [],
+                              "model_categories": list(res.model_categories), "fusion_version": fusion_version}}))
+                continue
             explanation: Explanation | None = None
             k = crow.get(i)
             if k is not None and contrib is not None:
@@ -563,6 +574,9 @@ def _single(as_ofs: Sequence[datetime]) -> datetime | None:
 
 def _datetimes(column: pd.Series) -> list[datetime]:
     """A frame's as-of column as Python datetimes, converting each distinct value once."""
+    values = column.to_numpy()
+    if values.dtype.kind == "M" and len(values) and not pd.isna(values[0]) and (values == values[0]).all():
+        return [pd.Timestamp(values[0]).to_pydatetime()] * len(values)  # one as-of (a batch run, a score API)
     stamps = pd.to_datetime(column)
     codes, uniques = pd.factorize(stamps, sort=False)
     if (codes < 0).any():  # a missing time: convert every value (the caller reports it)

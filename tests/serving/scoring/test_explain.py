@@ -157,3 +157,33 @@ def test_factors_from_an_array_equal_those_from_a_list():
         assert fast == slow
 
     check()
+
+
+def test_one_as_of_column_converts_as_the_general_path_does():
+    import pandas as pd
+
+    from serving.scoring.scorer import _datetimes
+
+    one = pd.Series(pd.to_datetime(["2025-06-01 00:00"] * 5))
+    several = pd.Series(pd.to_datetime(["2025-06-01", "2025-07-01", "2025-06-01"]))
+    with_gap = pd.Series(pd.to_datetime(["2025-06-01", None, "2025-06-01"]))
+    for col in (one, several, with_gap):
+        fast = _datetimes(col)
+        general = _datetimes(col.astype(object))  # an object column never takes the one-value path
+        assert [None if pd.isna(t) else t for t in fast] == [None if pd.isna(t) else t for t in general]
+        assert all(type(t) is not pd.Timestamp for t in fast if not pd.isna(t))  # plain datetimes
+
+
+def test_rows_on_the_short_path_are_the_records_the_constructor_builds(app, population):
+    """Rows with no hit and no explanation skip the dataclass constructor and the branches of the full
+    path: each must still equal ``ScoredPerson(...)`` built from its fields, and carry no explanation."""
+    from dataclasses import fields
+
+    scored = app.scorer.score_frame(population.head(400), explain="flagged")
+    short = [s for s in scored if not s.extra["rule_ids"] and s.explanation is None]
+    assert short and len(short) < len(scored)
+    for s in short:
+        built = ScoredPerson(**{f.name: getattr(s, f.name) for f in fields(ScoredPerson)})
+        assert built == s and s.level == "none" and s.categories == ()
+        assert set(s.extra) == {"model_level", "rule_level", "rule_ids", "model_categories", "fusion_version"}
+        assert json.loads(json.dumps(scored_to_dict(s), default=str))["person_id"] == s.person_id
