@@ -43,9 +43,14 @@ class AuditEntry:
     hash: str
 
 
+# ``json.dumps`` with options builds a new encoder per call; the audit log appends one entry per scoring request
+_DETAIL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+_BODY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical_detail(detail: Mapping[str, Any] | None) -> str:
     """The stored (and hashed) text of ``detail``: sorted keys, no spaces, Chinese kept as is."""
-    return json.dumps(dict(detail or {}), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return _DETAIL_JSON.encode(dict(detail or {}))
 
 
 def _ts(at: datetime) -> str:
@@ -57,8 +62,7 @@ def _ts(at: datetime) -> str:
 def entry_hash(seq: int, at: datetime | str, actor: str, action: str, subject: str, detail: str,
                prev_hash: str) -> str:
     at_text = at if isinstance(at, str) else _ts(at)
-    body = json.dumps([int(seq), at_text, actor, action, subject, detail, prev_hash], ensure_ascii=False,
-                      separators=(",", ":"))
+    body = _BODY_JSON.encode([int(seq), at_text, actor, action, subject, detail, prev_hash])
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
