@@ -26,6 +26,12 @@ Policies at the same visit budget: ``none`` (no system), ``random`` (people with
 ``oracle`` (the simulator's records oracle, ``hazard_records``). Every policy fills the same per-county
 budgets; the fused policy may fill less where too few people pass its bars.
 
+One alert per open dispute (``one_per_dispute``, off by default): a visit mediates all of the visited
+person's disputes, so two alerts on the parties of one dispute in one step spend two visits on it. With
+the rule, only the highest-ranked party is alerted, the others go on the watch list and their budget
+slots pass to the next candidates; every step logs how many alerts shared a dispute (``same_dispute``).
+docs/prevention.md gives the measured effect (about 1% of alerts; no change in prevention).
+
 Treatment-aware training: every visit is recorded (``LoopRun.visits``). When the model is retrained
 inside the loop, snapshots whose label window overlaps a visit of that person (a visit in ``(as_of -
 treated_lookback_days, as_of + horizon]``) are *excluded* from training (``handling="exclude"``); the
