@@ -26,6 +26,12 @@ Policies at the same visit budget: ``none`` (no system), ``random`` (people with
 ``oracle`` (the simulator's records oracle, ``hazard_records``). Every policy fills the same per-county
 budgets; the fused policy may fill less where too few people pass its bars.
 
+One alert per open dispute (``one_per_dispute``, off by default): a visit mediates all of the visited
+person's disputes, so two alerts on the parties of one dispute in one step spend two visits on it. With
+the rule, only the highest-ranked party is alerted, the others go on the watch list and their budget
+slots pass to the next candidates; every step logs how many alerts shared a dispute (``same_dispute``).
+docs/prevention.md gives the measured effect (about 1% of alerts; no change in prevention).
+
 Treatment-aware training: every visit is recorded (``LoopRun.visits``). When the model is retrained
 inside the loop, snapshots whose label window overlaps a visit of that person (a visit in ``(as_of -
 treated_lookback_days, as_of + horizon]``) are *excluded* from training (``handling="exclude"``); the
@@ -79,6 +85,9 @@ class LoopConfig:
     #: the fused policy's order inside a county's budget: "floor" (serving's: floor-rule hits first, then
     #: the calibrated probability) or "risk" (the calibrated probability only; floors still set levels)
     fused_rank: str = "floor"
+    #: one alert per open dispute and step: of two or more chosen parties of one open dispute only the
+    #: highest-ranked is alerted, the others go on the watch list and their slots pass to the next candidates
+    one_per_dispute: bool = False
 
     def __post_init__(self) -> None:
         if self.fused_rank not in ("floor", "risk"):
@@ -197,6 +206,43 @@ def train_in_loop(store, as_of: pd.Timestamp, first: pd.Timestamp, counties: dic
     return model, th, info
 
 
+def _open_disputes(s, idx: np.ndarray) -> dict[int, np.ndarray]:
+    """Row of ``idx`` -> the open disputes (dispute indices) that person is a party to today."""
+    from features.simulate._intervention import _within
+
+    scope = s.active[s.status[s.active] == 0]
+    counts = s.party_count[scope]
+    rows = np.repeat(s.party_start[scope], counts) + _within(counts)
+    disp = np.repeat(scope, counts)
+    who = s.p_person[rows]
+    pos = {int(p): r for r, p in enumerate(idx)}
+    out: dict[int, list[int]] = {}
+    for p, d in zip(who.tolist(), disp.tolist(), strict=True):
+        r = pos.get(p)
+        if r is not None:
+            out.setdefault(r, []).append(d)
+    return {r: np.asarray(v, dtype=np.int64) for r, v in out.items()}
+
+
+def _shared_dispute(chosen: np.ndarray, score: np.ndarray, parties: dict[int, np.ndarray]) -> np.ndarray:
+    """Chosen rows that share an open dispute with a chosen row ranked above them (by ``score``, ties by
+    row): the second and later alerts spent on one dispute."""
+    out = np.zeros(len(chosen), dtype=bool)
+    rows = np.flatnonzero(chosen)
+    rows = rows[np.argsort(-score[rows], kind="stable")]
+    seen: set[int] = set()
+    for r in rows:
+        mine = parties.get(int(r))
+        if mine is None:
+            continue
+        ds = set(mine.tolist())
+        if ds & seen:
+            out[r] = True
+        else:
+            seen |= ds
+    return out
+
+
 # -- one run -----------------------------------------------------------------------------------------
 class _World:
     """The world of one seed: geography, people and parameters (rebuilt identically for every policy)."""
@@ -260,6 +306,7 @@ class _Loop:
         self.log: list[dict] = []
         self.auc_rows: list[dict] = []
         self.ruleset: Any = None
+        self._base: tuple | None = None        # this step's scores, reused by the watch-list passes
 
     # the dynamics call this at the start of every day
     def __call__(self, t: int, s):
@@ -323,32 +370,23 @@ class _Loop:
         if self.ruleset is None:
             self.ruleset = rules.load_ruleset(None)
         budgets = self._step_budgets()
-        if self.policy == "fused":
-            model, th = self.models["current"]
-            th = replace(th, budgets={**th.budgets, **budgets})
-            prob = model.predict_risk(f)
-            floor, urgent, _ = hit_levels(self.ruleset, f, cfg.spec)
-            prob = np.where(recent, -1.0, prob)            # visited recently: handled, not re-alerted
-            floor = np.where(recent, 0, floor).astype(np.int8)
-            res = apply_policy(prob, counties, pids, floor, urgent & ~recent, th)
-            if cfg.fused_rank == "risk":     # the same candidates, ranked inside the budget by probability only
-                cand = res["alert"] | res["over_budget"]
-                _, inside = budget_cuts(cand, rank_keys(np.zeros(len(prob), dtype=np.int8), prob, pids), counties, th)
-                chosen = (inside | res["urgent"]) & ~recent
-            else:
-                chosen = (res["alert"] | res["urgent"]) & ~recent
-            score = prob
-            extra = {"floor_alerts": int((chosen & (floor > 0)).sum()), "urgent_alerts": int(res["urgent"].sum()),
-                     "over_budget": int(res["over_budget"].sum())}
-        else:
-            extra = {}
-            score = self._score(f, s, idx)
-            score = np.where(recent, -np.inf, score)
-            keys = rank_keys(np.zeros(len(score), dtype=np.int8), score, pids)
-            from training.budget import AlertThresholds
-
-            th0 = AlertThresholds({}, budgets, {})
-            _, chosen = budget_cuts(~recent & np.isfinite(score), keys, counties, th0)
+        parties = _open_disputes(s, idx)
+        blocked = np.zeros(len(idx), dtype=bool)
+        self._base = None
+        chosen, score, extra = self._select(f, s, idx, recent, counties, pids, budgets, blocked)
+        # one alert per open dispute: a party who shares an open dispute with a higher-ranked chosen
+        # party goes on the watch list, and the budget slot passes to the next candidate
+        shared = _shared_dispute(chosen, score, parties)
+        extra["same_dispute"] = int(shared.sum())
+        for _ in range(4 if cfg.one_per_dispute else 0):
+            if not shared.any():
+                break
+            blocked |= shared
+            chosen, score, extra2 = self._select(f, s, idx, recent, counties, pids, budgets, blocked)
+            extra = {**extra2, "same_dispute": extra["same_dispute"]}
+            shared = _shared_dispute(chosen, score, parties)
+        extra["watch_listed"] = int((blocked & ~chosen).sum())
+        extra["same_dispute_left"] = int(shared.sum())
         self.alerts += int(chosen.sum())
         # review, acknowledgement, visits (a queue per residence grid)
         rows = np.flatnonzero(chosen)
@@ -377,6 +415,41 @@ class _Loop:
         self.log.append({"day": t, "as_of": str(as_of.date()), "population": len(f), "alerts": int(chosen.sum()),
                          "accepted": len(accepted), "scheduled": len(visits), **extra,
                          "seconds": round(time.perf_counter() - t0, 2)})
+
+    def _select(self, f, s, idx, recent, counties, pids, budgets, blocked):
+        """The step's alerts within the county budgets, leaving out ``recent`` and ``blocked`` rows."""
+        cfg = self.cfg
+        if self.policy == "fused":
+            model, th = self.models["current"]
+            th = replace(th, budgets={**th.budgets, **budgets})
+            if self._base is None:
+                self._base = (model.predict_risk(f), *hit_levels(self.ruleset, f, cfg.spec)[:2])
+            prob, floor, urgent = self._base
+            off = recent | blocked
+            prob = np.where(off, -1.0, prob)            # visited recently: handled, not re-alerted
+            floor = np.where(off, 0, floor).astype(np.int8)
+            urgent = urgent & ~recent                # an urgent hit is always alerted, shared dispute or not
+            res = apply_policy(prob, counties, pids, floor, urgent, th)
+            if cfg.fused_rank == "risk":     # the same candidates, ranked inside the budget by probability only
+                cand = res["alert"] | res["over_budget"]
+                _, inside = budget_cuts(cand, rank_keys(np.zeros(len(prob), dtype=np.int8), prob, pids), counties, th)
+                chosen = (inside & ~off) | res["urgent"]
+            else:
+                chosen = (res["alert"] & ~off) | res["urgent"]
+            score = prob
+            extra = {"floor_alerts": int((chosen & (floor > 0)).sum()), "urgent_alerts": int(res["urgent"].sum()),
+                     "over_budget": int(res["over_budget"].sum())}
+        else:
+            extra = {}
+            if self._base is None:
+                self._base = (self._score(f, s, idx),)
+            score = np.where(recent | blocked, -np.inf, self._base[0])
+            keys = rank_keys(np.zeros(len(score), dtype=np.int8), score, pids)
+            from training.budget import AlertThresholds
+
+            th0 = AlertThresholds({}, budgets, {})
+            _, chosen = budget_cuts(np.isfinite(score), keys, counties, th0)
+        return chosen, score, extra
 
     def _features(self, s, as_of: pd.Timestamp) -> pd.DataFrame:
         """The population's features as of ``as_of`` from the records so far (what serving would score)."""

@@ -253,6 +253,7 @@ class InterventionModel:
                     cs.append(np.full(len(pos), e * s.c_sd))
                 entry = {"person": int(person), "alert_day": int(v.alert_day), "visit_day": int(t),
                          "efficacy": float(e), "disputes": int(len(mine)), "crisis": bool(len(pos)),
+                         "dispute_ids": " ".join(str(int(d)) for d in mine),
                          "risk_before": self._risk(s, touched), "risk_after": float("nan")}
                 self.done.append(entry)
                 self._after.append((entry, touched))

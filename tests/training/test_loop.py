@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -190,3 +192,37 @@ def test_fused_rank_must_be_known():
     with pytest.raises(ValueError, match="fused_rank"):
         LoopConfig(fused_rank="alphabetical")
     assert LoopConfig(fused_rank="risk").fused_rank == "risk"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 9), st.sets(st.integers(0, 6), max_size=3)),
+                min_size=1, max_size=40))
+def test_shared_dispute_keeps_one_chosen_party_per_dispute(rows):
+    from training.loop import _shared_dispute
+
+    chosen = np.array([r[0] for r in rows], dtype=bool)
+    score = np.array([r[1] for r in rows], dtype=float)
+    parties = {i: np.array(sorted(r[2]), dtype=np.int64) for i, r in enumerate(rows) if r[2]}
+    shared = _shared_dispute(chosen, score, parties)
+    assert not (shared & ~chosen).any()
+    kept = [i for i in np.flatnonzero(chosen & ~shared) if i in parties]
+    seen: set[int] = set()
+    for i in kept:                                   # the kept parties never share a dispute
+        assert not (set(parties[i].tolist()) & seen)
+        seen |= set(parties[i].tolist())
+    for i in np.flatnonzero(shared):                 # a watch-listed party shares one with a kept party ranked above
+        above = [k for k in kept if score[k] >= score[i] and set(parties[k].tolist()) & set(parties[i].tolist())]
+        assert above
+
+
+def test_one_alert_per_open_dispute_passes_the_slot_on():
+    cfg = LoopConfig(people=8000, pre_days=60, loop_days=60, tail_days=10)
+    plain = run_policy(61, "oracle", cfg)
+    one = run_policy(61, "oracle", replace(cfg, one_per_dispute=True))
+    assert sum(s["same_dispute"] for s in plain.steps) > 0        # the oracle alerts both parties of a dispute
+    assert all(s["same_dispute_left"] == 0 for s in one.steps)
+    assert sum(s["watch_listed"] for s in one.steps) > 0
+    # the budget is still spent: exactly at the first step (the same world so far), and later within the
+    # few counties of this tiny world that run out of candidates
+    assert one.steps[0]["alerts"] == plain.steps[0]["alerts"] and one.alerts >= 0.97 * plain.alerts
+    assert set(one.visits["person"]) != set(plain.visits["person"])
