@@ -10,10 +10,15 @@ Prints and records (benchmarks/RESULTS.md) for this machine and date:
 5. optionally the same features on Spark (below).
 
 Usage: python benchmarks/bench_features.py [--people 1000000] [--incidents 10000000] [--world DIR] [--skip-world]
-       [--spark 2000000] [--seed 1] [--load-seed 5] [--no-record]
+       [--spark 2000000] [--seed 1] [--load-seed 5] [--prepared DIR [--write-prepared]] [--no-record]
 
 ``--spark N`` adds the local Spark path (Sail, Spark Connect) on a synthetic load of N incidents: the same
 features from the Parquet relations the DuckDB store writes, timed in its own process, as a ratio to DuckDB.
+
+``--prepared DIR`` times only the feature statement (DuckDB, the store's memory bound and threads) over the
+prepared relations in DIR (``EventStore.write_prepared``; ENUM columns restored as the store types them), so
+the feature query can be iterated on without paying the load; ``--write-prepared`` writes DIR from the
+``--incidents`` load first.
 """
 
 from __future__ import annotations
@@ -112,6 +117,32 @@ res = dict(open=round(t_open, 1), open_cpu=round(c_open, 1), rss_open=round(rss_
            load_after=round(os.getloadavg()[0], 1))
 """
 
+_PREPARED = """
+import os
+import duckdb, pandas as pd
+from features.pointintime import feature_sql
+from features.prepare import _ENUMS, _enum, epoch_s
+from features.spark import PREPARED_RELATIONS
+from features.store import DEFAULT_MEMORY_LIMIT, _bound_memory
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+con = duckdb.connect(':memory:')
+_bound_memory(con, DEFAULT_MEMORY_LIMIT)
+for name in PREPARED_RELATIONS:
+    files = os.path.join({prepared!r}, name, '*.parquet').replace("'", "''")
+    cols = [c for c, *_ in con.execute(f"DESCRIBE SELECT * FROM '{{files}}'").fetchall()]
+    select = ", ".join(f"CAST({{c}} AS {{_enum(c)}}) AS {{c}}" if name == 'ev' and c in _ENUMS else c for c in cols)
+    con.execute(f"CREATE TABLE {{name}} AS SELECT {{select}} FROM '{{files}}'")
+con.register('snapshots', pd.DataFrame({{'as_of_ts': epoch_s([pd.Timestamp({as_of!r})])}}))
+load1 = os.getloadavg()[0]
+t = time.perf_counter(); c = cpu(); f1 = con.execute(feature_sql('population')).df()
+t_one, c_one = time.perf_counter() - t, cpu() - c
+sums = {{k: float(f1[k].fillna(-1).sum()) for k in f1.columns[2:]}}
+res = dict(one=round(t_one, 1), one_cpu=round(c_one, 1), rows=len(f1), sums=sums, load_before=round(load1, 1),
+           load_after=round(os.getloadavg()[0], 1))
+"""
+
 _SPARK = """
 import os
 from features.spark import SparkFeatures, local_server
@@ -142,11 +173,17 @@ def main() -> None:
     ap.add_argument("--work", help="working folder (synthetic loads kept there and reused); default: a new temp folder")
     ap.add_argument("--seed", type=int, default=1, help="the simulated world's seed")
     ap.add_argument("--load-seed", type=int, default=5, help="the synthetic load's random seed")
+    ap.add_argument("--prepared", help="time only the feature statement over the prepared relations in this folder")
+    ap.add_argument("--write-prepared", action="store_true",
+                    help="with --prepared: write that folder from the --incidents load first")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="weimeng-bench-"))
     world = Path(args.world) if args.world else work / "world"
     rows = []
+    if args.prepared:
+        _prepared_only(args, work, world)
+        return
 
     if not (world / "persons.parquet").exists():
         sim = _stage(f"""
@@ -217,6 +254,22 @@ res = dict(open=round(t_open, 1), one=round(t_one, 2), rows_one=len(f1), twelve=
     print(text)
     if not args.no_record:
         append_section(text)
+
+
+def _prepared_only(args, work: Path, world: Path) -> None:
+    """``--prepared``: the feature statement alone over prepared relations; prints its figures and column sums."""
+    prepared = str(Path(args.prepared).resolve())
+    if args.write_prepared:
+        load = work / f"load_{args.incidents}"
+        if not (load / "incidents.parquet").exists():
+            script = SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=args.incidents, seed=args.load_seed)
+            _stage(script + "res = dict(incidents=n_inc)\n")
+        _stage(f"from features.store import EventStore\n"
+               f"res = EventStore.open({str(load)!r}, progress=False).write_prepared({prepared!r})\n")
+    res = _stage(_PREPARED.format(prepared=prepared, as_of="2026-01-01"))
+    print(json.dumps(res, ensure_ascii=False))
+    print(f"特征查询（预处理数据）：{res['rows']:,} 人，{res['one']} 秒（CPU {res['one_cpu']} 秒），"
+          f"峰值内存 {res['max_rss_mb']} MB，负载 {res['load_before']} / {res['load_after']}")
 
 
 if __name__ == "__main__":

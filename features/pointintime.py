@@ -29,8 +29,9 @@ def _visible(alias: str, lookback: bool = True) -> str:
 
 
 _TARGETS = {
-    # everyone with a visible event at each snapshot
-    "population": "SELECT DISTINCT person_id, as_of_ts FROM e",
+    # everyone with a visible event at each snapshot: the groups of ``agg`` (one per person and snapshot
+    # with a visible event), not a second DISTINCT over the events
+    "population": "SELECT person_id, as_of_ts FROM agg",
     # the persons of the ``targets`` relation at every snapshot (no events -> zero counts)
     "targets": "SELECT targets.person_id, s.as_of_ts FROM targets CROSS JOIN snapshots AS s",
     # one person (the second ``?``)
@@ -45,7 +46,15 @@ def feature_sql(mode: str = "population") -> str:
     ``one`` takes three ``?`` parameters, each the person id (the online path).
     """
     one_person = mode == "one"
-    ev_filter = "WHERE ev.person_id = ?" if one_person else ""
+    # The visible events of each snapshot, written out in each block that reads them rather than as one
+    # shared CTE: a CTE read three times is materialized (40 million rows at province scale, spilled past
+    # the memory bound), while each inline copy scans ``ev`` with its own filter and only its columns.
+    base = "pev" if one_person else "ev"
+
+    def visible_events(where: str = "") -> str:
+        return (f"(SELECT ev.*, s.as_of_ts, s.as_of_ts - ev.ts AS age FROM {base} AS ev "
+                f"JOIN snapshots AS s ON {_visible('ev')}{' WHERE ' + where if where else ''}) AS ev")
+
     events = [f for f in CATALOG.values() if f.block == "events"]
     dispute = [f for f in CATALOG.values() if f.block == "dispute"]
     counterparty = [f for f in CATALOG.values() if f.block == "counterparty"]
@@ -70,22 +79,17 @@ def feature_sql(mode: str = "population") -> str:
     assert produced == expected, sorted(expected ^ produced)
 
     return f"""
-WITH e AS (
-    SELECT ev.*, s.as_of_ts, s.as_of_ts - ev.ts AS age
-    FROM (SELECT * FROM ev {ev_filter}) AS ev
-    JOIN snapshots AS s ON {_visible('ev')}
-),
+WITH {"pev AS (SELECT * FROM ev WHERE ev.person_id = ?)," if one_person else ""}
 agg AS (
     SELECT ev.person_id, ev.as_of_ts,
         {(','+chr(10)+'        ').join(f'{f.sql} AS {f.name}' for f in events)}
-    FROM e AS ev
+    FROM {visible_events()}
     GROUP BY ev.person_id, ev.as_of_ts
 ),
 per_dispute AS (
     SELECT ev.person_id, ev.as_of_ts, ev.dispute_id,
         {(','+chr(10)+'        ').join(f'{f.sql} AS {f.name}' for f in dispute)}
-    FROM e AS ev
-    WHERE ev.src = 'incident' AND ev.dispute_id IS NOT NULL
+    FROM {visible_events("ev.src = 'incident' AND ev.dispute_id IS NOT NULL")}
     GROUP BY ev.person_id, ev.as_of_ts, ev.dispute_id
 ),
 disp AS (
@@ -96,8 +100,7 @@ disp AS (
 per_counterparty AS (
     SELECT ev.person_id, ev.as_of_ts, ev.other_id,
         {(','+chr(10)+'        ').join(f'{f.sql} AS {f.name}' for f in counterparty)}
-    FROM e AS ev
-    WHERE ev.src = 'contact'
+    FROM {visible_events("ev.src = 'contact'")}
     GROUP BY ev.person_id, ev.as_of_ts, ev.other_id
 ),
 cp AS (
