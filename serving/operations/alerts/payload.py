@@ -12,6 +12,7 @@ model internals; quoted speech is cut out of reasons (a rule explanation might q
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -23,7 +24,7 @@ from serving.operations.alerts.masking import mask_house_number, person_label
 from serving.operations.alerts.policy import AlertPolicy
 from serving.operations.alerts.routing import Recipient
 
-__all__ = ["Payload", "build_payload", "scrub", "category_labels", "local_time_text", "MAX_REASONS"]
+__all__ = ["Payload", "build_payload", "scrub", "reason_texts", "category_labels", "local_time_text", "MAX_REASONS"]
 
 MAX_REASONS = 3
 _MAX_REASON_CHARS = 40
@@ -76,20 +77,25 @@ class Payload:
                       "reasons": tuple(d["reasons"])})
 
 
-def _reasons(explanation: dict | None, categories) -> tuple[str, ...]:
-    out: list[str] = []
-    if explanation:
-        out = list(plain_reasons([h.get("explanation", "") for h in explanation.get("rule_hits", ())],
-                                 [f.get("phrase", "") for f in explanation.get("factors", ())
-                                  if f.get("direction") == "up"]))
-    if not out:
-        out = category_labels(categories)
+def reason_texts(rule_texts: Sequence[str], factor_phrases: Sequence[str], *, limit: int,
+                 fallback: Sequence[str] = (), trim: str = "") -> tuple[str, ...]:
+    """The reasons a cadre reads: :func:`common.records.plain_reasons` (rule texts first, then the factors that
+    raise the risk), or ``fallback`` when there are none; each scrubbed, ``trim`` characters cut from its end,
+    empty ones and repeats dropped, at most ``limit``. Alerts' payloads and the watch list both use it."""
+    found = list(plain_reasons(rule_texts, factor_phrases)) or list(fallback)
     seen: dict[str, None] = {}
-    for r in out:
-        r = scrub(r)
+    for r in found:
+        r = scrub(r).rstrip(trim)
         if r:
             seen.setdefault(r, None)
-    return tuple(list(seen)[:MAX_REASONS])
+    return tuple(list(seen)[:limit])
+
+
+def _reasons(explanation: dict | None, categories) -> tuple[str, ...]:
+    explanation = explanation or {}
+    return reason_texts([h.get("explanation", "") for h in explanation.get("rule_hits", ())],
+                        [f.get("phrase", "") for f in explanation.get("factors", ()) if f.get("direction") == "up"],
+                        limit=MAX_REASONS, fallback=category_labels(categories))
 
 
 def build_payload(*, alert, recipient: Recipient, places: tuple[Place, ...], policy: AlertPolicy,

@@ -27,10 +27,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from common.clock import utcnow
-from common.records import Explanation, ScoredPerson, plain_reasons
+from common.records import Explanation, ScoredPerson
 from serving.operations.alerts.lifecycle import OPEN
 from serving.operations.alerts.models import Alert, CountyBudget, WatchEntry
-from serving.operations.alerts.payload import scrub
+from serving.operations.alerts.payload import reason_texts
 
 __all__ = ["WatchReport", "BudgetStatus", "record_scores", "watch_entries", "watch_reasons", "budget_status",
            "open_alert_people", "MAX_WATCH_REASONS"]
@@ -66,17 +66,13 @@ class BudgetStatus:
 
 
 def watch_reasons(explanation: Explanation | None) -> list[str]:
-    """The plain reasons a cadre reads for one watched person: the rule texts first, then the factors that
-    raise the risk (:func:`common.records.plain_reasons`), quoted speech cut and length capped."""
+    """The plain reasons a cadre reads for one watched person (:func:`~serving.operations.alerts.payload.
+    reason_texts`: rule texts first, then the factors that raise the risk), without a closing 。."""
     if explanation is None:
         return []
-    found = plain_reasons([h.explanation for h in explanation.rule_hits],
-                          [f.phrase for f in explanation.factors if f.direction == "up"])
-    out: list[str] = []
-    for text in (scrub(t).rstrip("。") for t in found):
-        if text and text not in out:
-            out.append(text)
-    return out[:MAX_WATCH_REASONS]
+    return list(reason_texts([h.explanation for h in explanation.rule_hits],
+                             [f.phrase for f in explanation.factors if f.direction == "up"],
+                             limit=MAX_WATCH_REASONS, trim="。"))
 
 
 def _watch_flag(sp: ScoredPerson) -> bool | None:
