@@ -442,19 +442,9 @@ class Scorer:
         probs: list = [None] * n if b.model is None else prob.tolist()  # unrounded: levels are decided on these
         max_hits = None if full else pol.max_rule_hits
         fusion_version = pol.version
-        no_budget = budget is None
         for i in range(n):
             res = first[i]
             row_hits = per_row[i]
-            if no_budget and not row_hits and i not in crow:  # most rows of a batch: no hits, no explanation
-                out.append(make({
-                    "person_id": pids[i], "as_of": as_of[i], "probability": probs[i], "level": res.level,
-                    "categories": res.categories, "explanation": None, "ruleset_version": rs_version,
-                    "model_version": m_version, "catalog_version": CATALOG_VERSION, "snapshot_time": snapshot,
-                    "source": source, "urgent": res.urgent,
-                    "extra": {"model_level": res.model_level, "rule_level": res.rule_level, "rule_ids": [],
-                              "model_categories": list(res.model_categories), "fusion_version": fusion_version}}))
-                continue
             explanation: Explanation | None = None
             k = crow.get(i)
             if k is not None and contrib is not None:

@@ -174,9 +174,9 @@ def test_one_as_of_column_converts_as_the_general_path_does():
         assert all(type(t) is not pd.Timestamp for t in fast if not pd.isna(t))  # plain datetimes
 
 
-def test_rows_on_the_short_path_are_the_records_the_constructor_builds(app, population):
-    """Rows with no hit and no explanation skip the dataclass constructor and the branches of the full
-    path: each must still equal ``ScoredPerson(...)`` built from its fields, and carry no explanation."""
+def test_rows_without_a_hit_or_an_explanation_are_the_records_the_constructor_builds(app, population):
+    """Rows with no hit and no explanation (most of a batch) go through the scorer's record maker, not the
+    dataclass constructor: each must still equal ``ScoredPerson(...)`` built from its fields."""
     from dataclasses import fields
 
     scored = app.scorer.score_frame(population.head(400), explain="flagged")
