@@ -77,9 +77,13 @@ parties.drop_duplicates(['incident_id', 'person_id']).to_parquet(load / 'inciden
 
 
 def _stage(code: str) -> dict:
-    """Run a Python snippet in a fresh process; it prints one JSON line; add its max RSS."""
+    """Run a Python snippet in a fresh process (``cpu()`` defined for it); it prints one JSON line; add its
+    max RSS."""
     wrapper = (
         "import json, resource, time\n"
+        "def cpu():  # the process's CPU-seconds (user + system), DuckDB's and Sail's threads included\n"
+        "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "    return r.ru_utime + r.ru_stime\n"
         f"{code}\n"
         "res['max_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)\n"
         "print('RESULT ' + json.dumps(res))\n"
@@ -98,12 +102,18 @@ def _stage(code: str) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
+def synthetic_load(world: Path, load: Path, n: int, seed: int, *, reuse: bool = True) -> Path:
+    """Write the synthetic load of ``n`` incidents into ``load`` in its own process (so it is in no stage's peak
+    memory), unless ``reuse`` and it is already there; returns ``load``."""
+    if not (reuse and (load / "incidents.parquet").exists()):
+        script = SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=n, seed=seed)
+        _stage(script + "res = dict(incidents=n_inc)\n")
+    return load
+
+
 _BIG = """
 import os
 from features.store import EventStore
-def cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 load1 = os.getloadavg()[0]
 t = time.perf_counter(); c = cpu(); store = EventStore.open({load!r}, progress=False)
 t_open, c_open = time.perf_counter() - t, cpu() - c
@@ -124,9 +134,6 @@ from features.pointintime import feature_sql
 from features.prepare import _ENUMS, _enum, epoch_s
 from features.spark import PREPARED_RELATIONS
 from features.store import DEFAULT_MEMORY_LIMIT, _bound_memory
-def cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 con = duckdb.connect(':memory:')
 _bound_memory(con, DEFAULT_MEMORY_LIMIT)
 for name in PREPARED_RELATIONS:
@@ -147,9 +154,6 @@ _SPARK = """
 import os
 from features.spark import SparkFeatures, local_server
 load1 = os.getloadavg()[0]
-def cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 with local_server() as url:  # Sail runs inside this process: its CPU and memory are counted here
     engine = SparkFeatures(url, {prepared!r})
     t = time.perf_counter(); c = cpu(); f1 = engine.features({as_of!r})
@@ -220,10 +224,7 @@ res = dict(open=round(t_open, 1), one=round(t_one, 2), rows_one=len(f1), twelve=
     for n, spark in ((args.incidents, False), (args.spark, True)):
         if not n:
             continue
-        load = work / f"load_{n}"
-        if not (load / "incidents.parquet").exists():  # generated in its own process (not in the peak below)
-            script = SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=n, seed=args.load_seed)
-            _stage(script + "res = dict(incidents=n_inc)\n")
+        load = synthetic_load(world, work / f"load_{n}", n, args.load_seed)
         prepared = str(work / f"prepared_{n}") if spark else ""
         big = _stage(_BIG.format(load=str(load), as_of="2026-01-01", prepared=prepared))
         loads = f"{big['load_before']} / {big['load_after']}"
@@ -260,10 +261,7 @@ def _prepared_only(args, work: Path, world: Path) -> None:
     """``--prepared``: the feature statement alone over prepared relations; prints its figures and column sums."""
     prepared = str(Path(args.prepared).resolve())
     if args.write_prepared:
-        load = work / f"load_{args.incidents}"
-        if not (load / "incidents.parquet").exists():
-            script = SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=args.incidents, seed=args.load_seed)
-            _stage(script + "res = dict(incidents=n_inc)\n")
+        load = synthetic_load(world, work / f"load_{args.incidents}", args.incidents, args.load_seed)
         _stage(f"from features.store import EventStore\n"
                f"res = EventStore.open({str(load)!r}, progress=False).write_prepared({prepared!r})\n")
     res = _stage(_PREPARED.format(prepared=prepared, as_of="2026-01-01"))

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from _record import append_section, machine  # noqa: E402
-from bench_features import SYNTHETIC_LOAD, _stage  # noqa: E402
+from bench_features import _stage, synthetic_load  # noqa: E402
 
 _OPEN = """
 import os
@@ -46,9 +46,6 @@ res = dict(seconds=round(time.perf_counter() - t, 1), events=store.n_events,
 _PROFILE = """
 import os
 import duckdb
-def cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 stats = []
 class _Timed:
     def __init__(self, con):
@@ -136,9 +133,7 @@ res = dict(seconds=round(time.perf_counter() - t, 1), incidents=s['tables']['inc
     if args.people:
         _pair(world, f"world {args.people:,} people", rows)
     if args.incidents:
-        load = work / "load"
-        script = SYNTHETIC_LOAD.format(world=str(world), load=str(load), n=args.incidents, seed=args.load_seed)
-        _stage(script + "res = dict(incidents=n_inc)\n")
+        load = synthetic_load(world, work / "load", args.incidents, args.load_seed, reuse=False)
         _pair(load, f"synthetic {args.incidents:,} incidents", rows, tuple(args.synthetic_engines.split(",")))
 
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
