@@ -208,13 +208,9 @@ def train_in_loop(store, as_of: pd.Timestamp, first: pd.Timestamp, counties: dic
 
 def _open_disputes(s, idx: np.ndarray) -> dict[int, np.ndarray]:
     """Row of ``idx`` -> the open disputes (dispute indices) that person is a party to today."""
-    from features.simulate._intervention import _within
+    from features.simulate._intervention import dispute_parties
 
-    scope = s.active[s.status[s.active] == 0]
-    counts = s.party_count[scope]
-    rows = np.repeat(s.party_start[scope], counts) + _within(counts)
-    disp = np.repeat(scope, counts)
-    who = s.p_person[rows]
+    disp, who = dispute_parties(s, s.active[s.status[s.active] == 0])
     pos = {int(p): r for r, p in enumerate(idx)}
     out: dict[int, list[int]] = {}
     for p, d in zip(who.tolist(), disp.tolist(), strict=True):

@@ -34,7 +34,8 @@ import numpy as np
 
 from features.simulate._crn import STREAMS, keyed_uniform
 
-__all__ = ["InterventionParams", "Intervention", "DayState", "Visit", "InterventionModel", "PARAM_RANGES"]
+__all__ = ["InterventionParams", "Intervention", "DayState", "Visit", "InterventionModel", "PARAM_RANGES",
+           "dispute_parties"]
 
 #: The range each parameter is drawn from in a sensitivity run (uniform); the defaults are mid-range.
 PARAM_RANGES: dict[str, tuple[float, float]] = {
@@ -230,11 +231,7 @@ class InterventionModel:
         if due:
             persons = np.array([v.person for v in due], dtype=np.int64)
             e0 = P.efficacy(np.array([v.visit_day - v.alert_day for v in due]))
-            scope = np.concatenate([s.active[s.status[s.active] == 0], s.tail])
-            counts = s.party_count[scope]
-            rows = np.repeat(s.party_start[scope], counts) + _within(counts)
-            disp_of_row = np.repeat(scope, counts)
-            who = s.p_person[rows]
+            disp_of_row, who = dispute_parties(s, np.concatenate([s.active[s.status[s.active] == 0], s.tail]))
             for person, e, v in zip(persons, e0, due, strict=True):
                 mine = np.unique(disp_of_row[who == person])
                 touched = np.unique(np.concatenate([[person], who[np.isin(disp_of_row, mine)]]))
@@ -266,6 +263,13 @@ class InterventionModel:
             resume=cat(res) if res else np.zeros(0, dtype=bool),
             c_shift=cat(cs) if cs else np.zeros(0),
         )
+
+
+def dispute_parties(s: DayState, scope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every party of the disputes ``scope`` as two aligned arrays: the dispute, the person."""
+    counts = s.party_count[scope]
+    rows = np.repeat(s.party_start[scope], counts) + _within(counts)
+    return np.repeat(scope, counts), s.p_person[rows]
 
 
 def _within(counts: np.ndarray) -> np.ndarray:
